@@ -1,0 +1,32 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ActorTrainer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trainer", targets: ["trainer"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
+        .executableTarget(
+            name: "trainer",
+            dependencies: [
+                "Engine", "Datasets",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// zlib (zlib1g-dev): gzopen/gzread read gzip-compressed and plain files alike.
+#include <zlib.h>

@@ -1,0 +1,33 @@
+import Foundation
+
+func fileExists(_ path: String) -> Bool {
+    FileManager.default.fileExists(atPath: path)
+}
+
+/// Finds the data folder: `--data-dir` if given, else the first of $TRAINER_DATA_DIR, ./data and
+/// /usr/share/datasets that holds the data set's sub-folder.
+public enum DatasetLocation {
+    /// The folders searched when no data folder is given, in order.
+    public static func defaultRoots(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var roots: [String] = []
+        if let fromEnvironment = environment["TRAINER_DATA_DIR"], !fromEnvironment.isEmpty { roots.append(fromEnvironment) }
+        roots += ["./data", "/usr/share/datasets"]
+        return roots
+    }
+
+    /// The folder `subfolder` inside the explicit root, or inside the first default root that has it.
+    public static func folder(_ subfolder: String, dataDirectory: String?,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let dataDirectory {
+            let folder = dataDirectory + "/" + subfolder
+            guard fileExists(folder) else {
+                throw DatasetError(path: folder, reason: "no such folder (--data-dir \(dataDirectory) should hold \(subfolder)/)")
+            }
+            return folder
+        }
+        let roots = defaultRoots(environment: environment)
+        for root in roots where fileExists(root + "/" + subfolder) { return root + "/" + subfolder }
+        throw DatasetError(path: subfolder, reason: "not found in \(roots.joined(separator: ", ")); pass --data-dir or set TRAINER_DATA_DIR"
+                           + (subfolder == "fashion-mnist" ? " (Debian: apt-get install dataset-fashion-mnist)" : ""))
+    }
+}

@@ -1,0 +1,83 @@
+import CBLAS
+
+/// A fully connected layer, y = x·Wᵀ + b, with PyTorch's `weight` [out, in] and `bias` [out].
+public final class Linear: Layer {
+    /// The size of each input row.
+    public let inFeatures: Int
+    /// The size of each output row.
+    public let outFeatures: Int
+    /// Whether the layer adds a bias.
+    public let hasBias: Bool
+
+    private var weight: UnsafeMutablePointer<Float>?
+    private var weightGradient: UnsafeMutablePointer<Float>?
+    private var bias: UnsafeMutablePointer<Float>?
+    private var biasGradient: UnsafeMutablePointer<Float>?
+    private let output = Tensor()
+    private let inputGradient = Tensor()
+    private var savedInput: Tensor?
+
+    /// Creates a layer mapping `inFeatures` to `outFeatures`.
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.hasBias = bias
+    }
+
+    public var parameterSpecs: [ParameterSpec] {
+        let weight = ParameterSpec("weight", [outFeatures, inFeatures])
+        return hasBias ? [weight, ParameterSpec("bias", [outFeatures])] : [weight]
+    }
+
+    public func bind(_ slots: [ParameterSlot]) {
+        weight = slots[0].value
+        weightGradient = slots[0].gradient
+        if hasBias {
+            bias = slots[1].value
+            biasGradient = slots[1].gradient
+        }
+    }
+
+    /// PyTorch's default: weight and bias uniform in ±1/√in (kaiming_uniform with a = √5).
+    public func resetParameters(using generator: inout SeededGenerator) {
+        let bound = inFeatures > 0 ? 1 / Float(inFeatures).squareRoot() : 0
+        generator.fillUniform(weight!, count: inFeatures * outFeatures, low: -bound, high: bound)
+        if let bias { generator.fillUniform(bias, count: outFeatures, low: -bound, high: bound) }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let rows = input.rows
+        precondition(input.columns == inFeatures, "Linear expects \(inFeatures) features, got shape \(input.shape)")
+        output.resize(to: [rows, outFeatures])
+        var beta: Float = 0
+        if let bias {
+            for r in 0..<rows { (output.data + r * outFeatures).update(from: bias, count: outFeatures) }
+            beta = 1
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                    1, input.data, Int32(inFeatures), weight, Int32(inFeatures), beta, output.data, Int32(outFeatures))
+        savedInput = mode == .training ? input : nil
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let input = savedInput else { preconditionFailure("Linear.backward without a training-mode forward") }
+        let rows = input.rows
+        let dy = outputGradient.data
+        // dW[out, in] += dyᵀ[out, rows] · x[rows, in]
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), Int32(rows),
+                    1, dy, Int32(outFeatures), input.data, Int32(inFeatures), 1, weightGradient, Int32(inFeatures))
+        if let biasGradient {
+            for r in 0..<rows {
+                let row = dy + r * outFeatures
+                for o in 0..<outFeatures { biasGradient[o] += row[o] }
+            }
+        }
+        guard needsInputGradient else { return nil }
+        // dx[rows, in] = dy[rows, out] · W[out, in]
+        inputGradient.resize(to: input.shape)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inFeatures), Int32(outFeatures),
+                    1, dy, Int32(outFeatures), weight, Int32(inFeatures), 0, inputGradient.data, Int32(inFeatures))
+        return inputGradient
+    }
+}

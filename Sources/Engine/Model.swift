@@ -1,0 +1,91 @@
+/// A network whose parameters and gradients live in two flat Float buffers with a named view per
+/// tensor, in PyTorch `state_dict` order.
+///
+/// One contiguous buffer makes an optimiser step, a checkpoint or a network transfer one range.
+public final class Model {
+    /// The layer graph.
+    public let root: any Layer
+    /// The named tensors in the flat buffers, in `state_dict` order.
+    public let views: [ParameterView]
+    /// All parameters, contiguous.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    /// All gradients, in the same layout as `parameters`.
+    public let gradients: UnsafeMutableBufferPointer<Float>
+
+    /// Wraps a layer graph, allocates its flat buffers and initialises it as PyTorch would, from `seed`.
+    public init(_ root: any Layer, seed: UInt64 = 0) {
+        self.root = root
+        var views: [ParameterView] = []
+        var offset = 0
+        for spec in root.parameterSpecs {
+            views.append(ParameterView(name: spec.name, shape: spec.shape, offset: offset))
+            offset += spec.count
+        }
+        self.views = views
+        parameters = .allocate(capacity: offset)
+        parameters.initialize(repeating: 0)
+        gradients = .allocate(capacity: offset)
+        gradients.initialize(repeating: 0)
+        let base = parameters.baseAddress, gradientBase = gradients.baseAddress
+        root.bind(views.map { view in
+            ParameterSlot(value: base! + view.offset, gradient: gradientBase! + view.offset, count: view.count)
+        })
+        var generator = SeededGenerator(seed: seed)
+        root.resetParameters(using: &generator)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+    }
+
+    /// The total number of parameters.
+    public var parameterCount: Int { parameters.count }
+
+    /// Runs the network; training mode keeps what `backward` needs, evaluation mode does no gradient work.
+    public func forward(_ input: Tensor, mode: Mode = .training) -> Tensor {
+        root.forward(input, mode: mode)
+    }
+
+    /// Backpropagates the loss gradient w.r.t. the output, accumulating into `gradients`.
+    public func backward(_ outputGradient: Tensor) {
+        _ = root.backward(outputGradient, needsInputGradient: false)
+    }
+
+    /// Sets every gradient to zero.
+    public func zeroGradients() {
+        gradients.update(repeating: 0)
+    }
+
+    /// The view of the parameter with this `state_dict` name, if there is one.
+    public func view(named name: String) -> ParameterView? {
+        views.first { $0.name == name }
+    }
+
+    /// The values of one named parameter.
+    public func parameter(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        view(named: name).map { UnsafeMutableBufferPointer(rebasing: parameters[$0.range]) }
+    }
+
+    /// The gradient of one named parameter.
+    public func gradient(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        view(named: name).map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
+    }
+
+    /// A 64-bit fingerprint of the architecture (names and shapes), equal for identical models.
+    public var fingerprint: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ byte: UInt8) {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01B3
+        }
+        for view in views {
+            for byte in view.name.utf8 { mix(byte) }
+            mix(0)
+            for dimension in view.shape {
+                withUnsafeBytes(of: UInt64(dimension).littleEndian) { $0.forEach(mix) }
+            }
+        }
+        return hash
+    }
+}
