@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// The command-line tool: trains the tutorial's networks in one process (and, later, on a cluster).
+@main
+struct Trainer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trainer",
+        abstract: "Train the tutorial's neural networks on MNIST, Fashion-MNIST or XOR with PyTorch's semantics.",
+        discussion: """
+            Data sets are looked up in --data-dir, else $TRAINER_DATA_DIR, else ./data, else /usr/share/datasets,
+            in sub-folders mnist/, fashion-mnist/ (Debian: apt-get install dataset-fashion-mnist) and
+            cifar-10-batches-bin/.
+            """,
+        subcommands: [TrainCommand.self, EvalCommand.self]
+    )
+}
