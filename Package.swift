@@ -25,7 +25,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
