@@ -47,12 +47,14 @@ public final class Adam: Optimizer {
         firstMoment.withUnsafeMutableBufferPointer { mBuffer in
             secondMoment.withUnsafeMutableBufferPointer { vBuffer in
                 let m = mBuffer.baseAddress!, v = vBuffer.baseAddress!
-                for i in 0..<count {
-                    let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
-                    m[i] += oneMinusBeta1 * (gradient - m[i])
-                    v[i] = v[i] * b2 + oneMinusBeta2 * gradient * gradient
-                    let denominator = v[i].squareRoot() / correction2Root + eps
-                    p[i] -= stepSize * (m[i] / denominator)
+                ComputePool.shared.forEachRange(count) { range in
+                    for i in range {
+                        let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
+                        m[i] += oneMinusBeta1 * (gradient - m[i])
+                        v[i] = v[i] * b2 + oneMinusBeta2 * gradient * gradient
+                        let denominator = v[i].squareRoot() / correction2Root + eps
+                        p[i] -= stepSize * (m[i] / denominator)
+                    }
                 }
             }
         }

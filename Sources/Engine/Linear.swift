@@ -1,5 +1,3 @@
-import CBLAS
-
 /// A fully connected layer, y = x·Wᵀ + b, with PyTorch's `weight` [out, in] and `bias` [out].
 public final class Linear: Layer {
     /// The size of each input row.
@@ -54,8 +52,8 @@ public final class Linear: Layer {
             for r in 0..<rows { (output.data + r * outFeatures).update(from: bias, count: outFeatures) }
             beta = 1
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                    1, input.data, Int32(inFeatures), weight, Int32(inFeatures), beta, output.data, Int32(outFeatures))
+        BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                  a: input.data, lda: inFeatures, b: weight!, ldb: inFeatures, beta: beta, c: output.data, ldc: outFeatures)
         savedInput = mode == .training ? input : nil
         return output
     }
@@ -65,8 +63,8 @@ public final class Linear: Layer {
         let rows = input.rows
         let dy = outputGradient.data
         // dW[out, in] += dyᵀ[out, rows] · x[rows, in]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), Int32(rows),
-                    1, dy, Int32(outFeatures), input.data, Int32(inFeatures), 1, weightGradient, Int32(inFeatures))
+        BLAS.gemm(transposeA: true, m: outFeatures, n: inFeatures, k: rows,
+                  a: dy, lda: outFeatures, b: input.data, ldb: inFeatures, beta: 1, c: weightGradient!, ldc: inFeatures)
         if let biasGradient {
             for r in 0..<rows {
                 let row = dy + r * outFeatures
@@ -76,8 +74,8 @@ public final class Linear: Layer {
         guard needsInputGradient else { return nil }
         // dx[rows, in] = dy[rows, out] · W[out, in]
         inputGradient.resize(to: input.shape)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inFeatures), Int32(outFeatures),
-                    1, dy, Int32(outFeatures), weight, Int32(inFeatures), 0, inputGradient.data, Int32(inFeatures))
+        BLAS.gemm(m: rows, n: inFeatures, k: outFeatures,
+                  a: dy, lda: outFeatures, b: weight!, ldb: inFeatures, beta: 0, c: inputGradient.data, ldc: inFeatures)
         return inputGradient
     }
 }

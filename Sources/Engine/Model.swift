@@ -54,7 +54,10 @@ public final class Model {
 
     /// Sets every gradient to zero.
     public func zeroGradients() {
-        gradients.update(repeating: 0)
+        let base = gradients.baseAddress!
+        ComputePool.shared.forEachRange(gradients.count, minimumPerThread: 32768) { range in
+            (base + range.lowerBound).update(repeating: 0, count: range.count)
+        }
     }
 
     /// The view of the parameter with this `state_dict` name, if there is one.

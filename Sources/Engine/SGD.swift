@@ -35,17 +35,21 @@ public final class SGD: Optimizer {
         let mu = momentum, keep = 1 - dampening, first = stepCount == 0
         stepCount += 1
         guard mu != 0 else {
-            for i in 0..<count { p[i] -= lr * (g[i] + decay * p[i]) }
+            ComputePool.shared.forEachRange(count) { range in
+                for i in range { p[i] -= lr * (g[i] + decay * p[i]) }
+            }
             return
         }
         precondition(velocity.count == count, "SGD was created for \(velocity.count) parameters, got \(count)")
         velocity.withUnsafeMutableBufferPointer { buffer in
-            let v = buffer.baseAddress!
-            for i in 0..<count {
-                let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
-                let momentumValue = first ? gradient : mu * v[i] + keep * gradient
-                v[i] = momentumValue
-                p[i] -= lr * (nesterov ? gradient + mu * momentumValue : momentumValue)
+            let v = buffer.baseAddress!, nesterov = self.nesterov
+            ComputePool.shared.forEachRange(count) { range in
+                for i in range {
+                    let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
+                    let momentumValue = first ? gradient : mu * v[i] + keep * gradient
+                    v[i] = momentumValue
+                    p[i] -= lr * (nesterov ? gradient + mu * momentumValue : momentumValue)
+                }
             }
         }
     }

@@ -94,7 +94,13 @@ public enum Safetensors {
                   offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= body.count else {
                 throw fail("\(name) has data_offsets outside the \(body.count)-byte data section")
             }
-            let elements = shape.reduce(1, *)
+            // A hostile shape must not overflow Int (a trap) when its bytes are counted.
+            var elements = shape.contains(0) ? 0 : 1
+            for dimension in shape where elements > 0 {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= Int.max / 4 else { throw fail("\(name): shape \(shape) has too many elements") }
+                elements = product
+            }
             guard offsets[1] - offsets[0] == elements * 4 else {
                 throw fail("\(name): shape \(shape) needs \(elements * 4) bytes but data_offsets span \(offsets[1] - offsets[0])")
             }
