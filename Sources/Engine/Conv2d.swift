@@ -1,0 +1,263 @@
+/// A 2-D convolution over [batch, channels, height, width] with PyTorch's `weight`
+/// [out, in, kh, kw] and `bias` [out], stride and zero padding.
+///
+/// Each sample is unfolded (im2col) into a [in·kh·kw, outH·outW] matrix and multiplied by the
+/// weight matrix in one single-threaded sgemm; samples are spread over the compute pool, each
+/// thread with its own scratch and gradient partials, summed at the end.
+public final class Conv2d: Layer {
+    /// Input channels.
+    public let inChannels: Int
+    /// Output channels.
+    public let outChannels: Int
+    /// Kernel height and width.
+    public let kernelSize: (height: Int, width: Int)
+    /// Step between applications of the kernel, vertically and horizontally.
+    public let stride: (height: Int, width: Int)
+    /// Zeros added on each side, vertically and horizontally.
+    public let padding: (height: Int, width: Int)
+    /// Whether the layer adds a bias per output channel.
+    public let hasBias: Bool
+
+    private var weight: UnsafeMutablePointer<Float>?
+    private var weightGradient: UnsafeMutablePointer<Float>?
+    private var bias: UnsafeMutablePointer<Float>?
+    private var biasGradient: UnsafeMutablePointer<Float>?
+    private let output = Tensor()
+    private let inputGradient = Tensor()
+    private var savedInput: Tensor?
+    private var scratch: [Scratch] = []
+
+    /// Per-thread buffers: the unfolded sample, its gradient, and gradient partials.
+    private final class Scratch {
+        let columns = Tensor()
+        let columnGradient = Tensor()
+        let weightGradient = Tensor()
+        let biasGradient = Tensor()
+    }
+
+    /// Creates a convolution with a square kernel, stride and padding.
+    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                            bias: Bool = true) {
+        self.init(inChannels, outChannels, kernelSize: (kernelSize, kernelSize), stride: (stride, stride),
+                  padding: (padding, padding), bias: bias)
+    }
+
+    /// Creates a convolution with separate heights and widths for kernel, stride and padding.
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: (Int, Int) = (0, 0), bias: Bool = true) {
+        precondition(kernelSize.0 > 0 && kernelSize.1 > 0 && stride.0 > 0 && stride.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
+                     "Conv2d needs a positive kernel and stride and a non-negative padding")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = (kernelSize.0, kernelSize.1)
+        self.stride = (stride.0, stride.1)
+        self.padding = (padding.0, padding.1)
+        self.hasBias = bias
+    }
+
+    private var patchSize: Int { inChannels * kernelSize.height * kernelSize.width }
+
+    public var parameterSpecs: [ParameterSpec] {
+        let weight = ParameterSpec("weight", [outChannels, inChannels, kernelSize.height, kernelSize.width])
+        return hasBias ? [weight, ParameterSpec("bias", [outChannels])] : [weight]
+    }
+
+    public func bind(_ slots: [ParameterSlot]) {
+        weight = slots[0].value
+        weightGradient = slots[0].gradient
+        if hasBias {
+            bias = slots[1].value
+            biasGradient = slots[1].gradient
+        }
+    }
+
+    /// PyTorch's default: weight and bias uniform in ±1/√(in·kh·kw).
+    public func resetParameters(using generator: inout SeededGenerator) {
+        let bound = 1 / Float(patchSize).squareRoot()
+        generator.fillUniform(weight!, count: outChannels * patchSize, low: -bound, high: bound)
+        if let bias { generator.fillUniform(bias, count: outChannels, low: -bound, high: bound) }
+    }
+
+    /// The output height and width for an input of the given height and width.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        ((height + 2 * padding.height - kernelSize.height) / stride.height + 1,
+         (width + 2 * padding.width - kernelSize.width) / stride.width + 1)
+    }
+
+    private func geometry(of input: Tensor) -> Geometry {
+        precondition(input.shape.count == 4 && input.shape[1] == inChannels,
+                     "Conv2d expects [batch, \(inChannels), height, width], got \(input.shape)")
+        let (outHeight, outWidth) = outputSize(height: input.shape[2], width: input.shape[3])
+        precondition(outHeight > 0 && outWidth > 0, "Conv2d: input \(input.shape) is smaller than the kernel")
+        return Geometry(channels: inChannels, height: input.shape[2], width: input.shape[3],
+                        kernelHeight: kernelSize.height, kernelWidth: kernelSize.width,
+                        strideHeight: stride.height, strideWidth: stride.width,
+                        padHeight: padding.height, padWidth: padding.width, outHeight: outHeight, outWidth: outWidth)
+    }
+
+    private func prepareScratch(threads: Int, pixels: Int) {
+        while scratch.count < threads { scratch.append(Scratch()) }
+        for buffers in scratch.prefix(threads) {
+            buffers.columns.resize(to: [patchSize, pixels])
+            buffers.columnGradient.resize(to: [patchSize, pixels])
+        }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let g = geometry(of: input)
+        let batch = input.shape[0], pixels = g.outHeight * g.outWidth
+        output.resize(to: [batch, outChannels, g.outHeight, g.outWidth])
+        let threads = min(ComputePool.shared.threadCount, max(batch, 1))
+        prepareScratch(threads: threads, pixels: pixels)
+        let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
+        let x = input.data, y = output.data, w = weight!, b = bias, k = patchSize, outChannels = outChannels
+        let scratch = scratch
+        ComputePool.shared.run(parts: threads) { part in
+            let columns = scratch[part].columns.data
+            for sample in Swift.stride(from: part, to: batch, by: threads) {
+                let ySample = y + sample * outputSize
+                g.unfold(x + sample * inputSize, into: columns)
+                var beta: Float = 0
+                if let b {
+                    for o in 0..<outChannels { (ySample + o * pixels).update(repeating: b[o], count: pixels) }
+                    beta = 1
+                }
+                BLAS.serialGemm(m: outChannels, n: pixels, k: k, a: w, lda: k, b: columns, ldb: pixels,
+                                beta: beta, c: ySample, ldc: pixels)
+            }
+        }
+        savedInput = mode == .training ? input : nil
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let input = savedInput else { preconditionFailure("Conv2d.backward without a training-mode forward") }
+        let g = geometry(of: input)
+        let batch = input.shape[0], pixels = g.outHeight * g.outWidth, k = patchSize, outChannels = outChannels
+        let threads = min(ComputePool.shared.threadCount, max(batch, 1))
+        prepareScratch(threads: threads, pixels: pixels)
+        for buffers in scratch.prefix(threads) {
+            buffers.weightGradient.resize(to: [outChannels, k])
+            buffers.weightGradient.zero()
+            buffers.biasGradient.resize(to: [outChannels])
+            buffers.biasGradient.zero()
+        }
+        if needsInputGradient {
+            inputGradient.resize(to: input.shape)
+            inputGradient.zero()
+        }
+        let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
+        let x = input.data, dy = outputGradient.data, w = weight!, dx = inputGradient.data
+        let scratch = scratch, withBias = hasBias
+        ComputePool.shared.run(parts: threads) { part in
+            let buffers = scratch[part]
+            let columns = buffers.columns.data, columnGradient = buffers.columnGradient.data
+            let dw = buffers.weightGradient.data, db = buffers.biasGradient.data
+            for sample in Swift.stride(from: part, to: batch, by: threads) {
+                let dySample = dy + sample * outputSize
+                g.unfold(x + sample * inputSize, into: columns)
+                // dW[out, k] += dY[out, pixels] · columnsᵀ[pixels, k]
+                BLAS.serialGemm(transposeB: true, m: outChannels, n: k, k: pixels, a: dySample, lda: pixels,
+                                b: columns, ldb: pixels, beta: 1, c: dw, ldc: k)
+                if withBias {
+                    for o in 0..<outChannels { db[o] += sum(dySample + o * pixels, count: pixels) }
+                }
+                if needsInputGradient {
+                    // dColumns[k, pixels] = Wᵀ[k, out] · dY[out, pixels], folded back onto the input.
+                    BLAS.serialGemm(transposeA: true, m: k, n: pixels, k: outChannels, a: w, lda: k, b: dySample, ldb: pixels,
+                                    beta: 0, c: columnGradient, ldc: pixels)
+                    g.fold(columnGradient, into: dx + sample * inputSize)
+                }
+            }
+        }
+        let dw = weightGradient!
+        for buffers in scratch.prefix(threads) {
+            let partial = buffers.weightGradient.data
+            for i in 0..<outChannels * k { dw[i] += partial[i] }
+            if let biasGradient {
+                for o in 0..<outChannels { biasGradient[o] += buffers.biasGradient[o] }
+            }
+        }
+        return needsInputGradient ? inputGradient : nil
+    }
+}
+
+/// The shape arithmetic of one convolution, and the unfold (im2col) and fold (col2im) it needs.
+struct Geometry {
+    let channels, height, width: Int
+    let kernelHeight, kernelWidth: Int
+    let strideHeight, strideWidth: Int
+    let padHeight, padWidth: Int
+    let outHeight, outWidth: Int
+
+    /// The output columns ox whose input column ox·stride − pad + kx lies inside the image.
+    @inline(__always) private func validColumns(_ kx: Int) -> Range<Int> {
+        // ix = ox·s − p + kx ∈ [0, width)  ⇔  ox ∈ [ceil((p − kx)/s), ceil((width + p − kx)/s))
+        let low = max(0, ceilDivide(padWidth - kx, strideWidth))
+        let high = min(outWidth, ceilDivide(width + padWidth - kx, strideWidth))
+        return low..<max(low, high)
+    }
+
+    @inline(__always) private func ceilDivide(_ a: Int, _ b: Int) -> Int {
+        a >= 0 ? (a + b - 1) / b : -((-a) / b)
+    }
+
+    /// Writes the [channels·kh·kw, outH·outW] patch matrix of one sample, zeros where the kernel overhangs.
+    func unfold(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+        let pixels = outHeight * outWidth
+        var row = 0
+        for c in 0..<channels {
+            let plane = image + c * height * width
+            for ky in 0..<kernelHeight {
+                for kx in 0..<kernelWidth {
+                    let destination = columns + row * pixels
+                    let valid = validColumns(kx)
+                    for oy in 0..<outHeight {
+                        let line = destination + oy * outWidth
+                        let iy = oy * strideHeight - padHeight + ky
+                        guard iy >= 0 && iy < height, !valid.isEmpty else {
+                            line.update(repeating: 0, count: outWidth)
+                            continue
+                        }
+                        if valid.lowerBound > 0 { line.update(repeating: 0, count: valid.lowerBound) }
+                        if valid.upperBound < outWidth { (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound) }
+                        let source = plane + iy * width - padWidth + kx
+                        if strideWidth == 1 {
+                            (line + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                        } else {
+                            for ox in valid { line[ox] = source[ox * strideWidth] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Adds a patch-matrix gradient back onto the image positions it was read from.
+    func fold(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let pixels = outHeight * outWidth
+        var row = 0
+        for c in 0..<channels {
+            let plane = image + c * height * width
+            for ky in 0..<kernelHeight {
+                for kx in 0..<kernelWidth {
+                    let source = columns + row * pixels
+                    let valid = validColumns(kx)
+                    for oy in 0..<outHeight {
+                        let iy = oy * strideHeight - padHeight + ky
+                        guard iy >= 0 && iy < height else { continue }
+                        let line = source + oy * outWidth
+                        let destination = plane + iy * width - padWidth + kx
+                        if strideWidth == 1 {
+                            for ox in valid { destination[ox] += line[ox] }
+                        } else {
+                            for ox in valid { destination[ox &* strideWidth] += line[ox] }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+/// The window arithmetic shared by the pooling layers over [batch, channels, height, width].
+struct PoolWindow {
+    let kernel: (height: Int, width: Int)
+    let stride: (height: Int, width: Int)
+    let padding: (height: Int, width: Int)
+
+    init(kernelSize: Int, stride: Int?, padding: Int) {
+        precondition(kernelSize > 0 && (stride ?? 1) > 0 && padding >= 0 && padding <= kernelSize / 2,
+                     "pooling needs a positive kernel and stride, and padding at most half the kernel")
+        kernel = (kernelSize, kernelSize)
+        let step = stride ?? kernelSize
+        self.stride = (step, step)
+        self.padding = (padding, padding)
+    }
+
+    /// The output shape [batch, channels, outH, outW] for an input shape.
+    func outputShape(_ input: [Int], layer: String) -> [Int] {
+        precondition(input.count == 4, "\(layer) expects [batch, channels, height, width], got \(input)")
+        let height = (input[2] + 2 * padding.height - kernel.height) / stride.height + 1
+        let width = (input[3] + 2 * padding.width - kernel.width) / stride.width + 1
+        precondition(height > 0 && width > 0, "\(layer): input \(input) is smaller than the window")
+        return [input[0], input[1], height, width]
+    }
+}
+
+/// The maximum over each window (PyTorch's `MaxPool2d`, stride defaulting to the kernel size).
+public final class MaxPool2d: Layer {
+    let window: PoolWindow
+    private let output = Tensor()
+    private let inputGradient = Tensor()
+    private var argmax: [Int32] = []
+    private var inputShape: [Int] = []
+
+    /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as −∞.
+    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        window = PoolWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let shape = window.outputShape(input.shape, layer: "MaxPool2d")
+        output.resize(to: shape)
+        inputShape = input.shape
+        let planes = shape[0] * shape[1], height = input.shape[2], width = input.shape[3]
+        let outHeight = shape[2], outWidth = shape[3]
+        let training = mode == .training
+        // The 2×2 fast path always records the argmax: a branch-free loop is faster than a test per window.
+        if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
+        let w = window
+        argmax.withUnsafeMutableBufferPointer { indices in
+            if w.kernel == (2, 2) && w.stride == (2, 2) && w.padding == (0, 0) && !containsNaN(input.data, count: input.count) {
+                MaxPool2d.forward2x2(input.data, output.data, indices.baseAddress!,
+                                     planes: planes, height: height, width: width, outHeight: outHeight, outWidth: outWidth)
+                return
+            }
+            for plane in 0..<planes {
+                let x = input.data + plane * height * width
+                let y = output.data + plane * outHeight * outWidth
+                for oy in 0..<outHeight {
+                    let y0 = oy * w.stride.height - w.padding.height
+                    for ox in 0..<outWidth {
+                        let x0 = ox * w.stride.width - w.padding.width
+                        var best = -Float.infinity, bestIndex = -1
+                        for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
+                            for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) {
+                                let value = x[iy * width + ix]
+                                if value > best || bestIndex < 0 || value.isNaN {
+                                    best = value
+                                    bestIndex = iy * width + ix
+                                }
+                            }
+                        }
+                        y[oy * outWidth + ox] = best
+                        if training { indices[plane * outHeight * outWidth + oy * outWidth + ox] = Int32(bestIndex) }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The tutorial's 2×2, stride-2 window as a branch-free, vectorisable loop: which of four values
+    /// is largest is as good as random, so a branch would mispredict, and index arithmetic wraps
+    /// (`&+`, `&*`) because overflow checks stop the compiler from vectorising.
+    private static func forward2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                   _ indices: UnsafeMutablePointer<Int32>, planes: Int, height: Int, width: Int,
+                                   outHeight: Int, outWidth: Int) {
+        // `later` replaces `earlier` only when larger, so the first maximum in scan order wins. NaN
+        // is not handled here (a test for it stops vectorisation): callers take the general path
+        // when the input holds a NaN.
+        @inline(__always) func replaces(_ later: Float, _ earlier: Float) -> Bool { later > earlier }
+        let rowStep = Int32(width)
+        for plane in 0..<planes {
+            let xPlane = x + plane &* height &* width, yPlane = y + plane &* outHeight &* outWidth
+            let iPlane = indices + plane &* outHeight &* outWidth
+            for oy in 0..<outHeight {
+                let top = Int32(truncatingIfNeeded: 2 &* oy &* width)
+                let row0 = xPlane + Int(top), row1 = row0 + width
+                let yRow = yPlane + oy &* outWidth
+                for ox in 0..<outWidth {
+                    let a = row0[2 &* ox], b = row0[2 &* ox &+ 1], c = row1[2 &* ox], d = row1[2 &* ox &+ 1]
+                    let upperTakesB = replaces(b, a), lowerTakesD = replaces(d, c)
+                    let upper = upperTakesB ? b : a, lower = lowerTakesD ? d : c
+                    let lowerWins = replaces(lower, upper)
+                    yRow[ox] = lowerWins ? lower : upper
+                    let upperIndex: Int32 = upperTakesB ? 1 : 0, lowerIndex: Int32 = lowerTakesD ? rowStep &+ 1 : rowStep
+                    iPlane[oy &* outWidth &+ ox] = top &+ Int32(truncatingIfNeeded: 2 &* ox) &+ (lowerWins ? lowerIndex : upperIndex)
+                }
+            }
+        }
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        inputGradient.resize(to: inputShape)
+        inputGradient.zero()
+        let planeIn = inputShape[2] * inputShape[3], planeOut = output.shape[2] * output.shape[3]
+        argmax.withUnsafeBufferPointer { indices in
+            for plane in 0..<output.shape[0] * output.shape[1] {
+                let dx = inputGradient.data + plane * planeIn, dy = outputGradient.data + plane * planeOut
+                for o in 0..<planeOut { dx[Int(indices[plane * planeOut + o])] += dy[o] }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// The mean over each window (PyTorch's `AvgPool2d` with `count_include_pad=True`).
+public final class AvgPool2d: Layer {
+    let window: PoolWindow
+    private let output = Tensor()
+    private let inputGradient = Tensor()
+    private var inputShape: [Int] = []
+
+    /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as zeros in the mean.
+    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        window = PoolWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        let shape = window.outputShape(input.shape, layer: "AvgPool2d")
+        output.resize(to: shape)
+        inputShape = input.shape
+        let w = window, height = input.shape[2], width = input.shape[3], outHeight = shape[2], outWidth = shape[3]
+        let scale = 1 / Float(w.kernel.height * w.kernel.width)
+        for plane in 0..<shape[0] * shape[1] {
+            let x = input.data + plane * height * width, y = output.data + plane * outHeight * outWidth
+            for oy in 0..<outHeight {
+                let y0 = oy * w.stride.height - w.padding.height
+                for ox in 0..<outWidth {
+                    let x0 = ox * w.stride.width - w.padding.width
+                    var sum: Float = 0
+                    for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
+                        for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) { sum += x[iy * width + ix] }
+                    }
+                    y[oy * outWidth + ox] = sum * scale
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard needsInputGradient else { return nil }
+        inputGradient.resize(to: inputShape)
+        inputGradient.zero()
+        let w = window, height = inputShape[2], width = inputShape[3]
+        let outHeight = output.shape[2], outWidth = output.shape[3]
+        let scale = 1 / Float(w.kernel.height * w.kernel.width)
+        for plane in 0..<output.shape[0] * output.shape[1] {
+            let dx = inputGradient.data + plane * height * width, dy = outputGradient.data + plane * outHeight * outWidth
+            for oy in 0..<outHeight {
+                let y0 = oy * w.stride.height - w.padding.height
+                for ox in 0..<outWidth {
+                    let x0 = ox * w.stride.width - w.padding.width
+                    let share = dy[oy * outWidth + ox] * scale
+                    for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
+                        for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) { dx[iy * width + ix] += share }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+}
