@@ -24,7 +24,15 @@ public enum CompressedFile {
                 let message = gzerror(file, &code).map { String(cString: $0) } ?? "unknown error"
                 throw DatasetError(path: path, reason: "corrupt or truncated gzip data (\(message))")
             }
-            if read == 0 { break }
+            if read == 0 {
+                // zlib hands over what it could inflate and then 0; a cut-short stream shows only in gzerror.
+                var code: Int32 = 0
+                _ = gzerror(file, &code)
+                if code == Z_BUF_ERROR {
+                    throw DatasetError(path: path, reason: "corrupt or truncated gzip data (unexpected end of file)")
+                }
+                break
+            }
             bytes.append(contentsOf: chunk[0..<Int(read)])
             guard bytes.count <= sizeLimit else {
                 throw DatasetError(path: path, reason: "larger than \(sizeLimit) bytes once decompressed")

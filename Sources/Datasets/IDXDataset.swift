@@ -23,7 +23,12 @@ public enum IDXDataset {
             guard label < 10 else { throw DatasetError(path: labelsPath, reason: "label \(label) at index \(index) is not a digit class 0–9") }
             classes.append(Int32(label))
         }
-        let features = images.bytes.map(normalizedPixel)
+        var features = [Float](repeating: 0, count: images.bytes.count)
+        features.withUnsafeMutableBufferPointer { destination in
+            images.bytes.withUnsafeBufferPointer { source in
+                for i in 0..<source.count { destination[i] = normalizedPixel(source[i]) }
+            }
+        }
         return LabeledDataset(name: "\(name)/\(split.rawValue)", sampleShape: [1, rows, columns],
                               features: features, labels: classes, classCount: 10)
     }
