@@ -24,6 +24,15 @@ Files written into Tests/EngineTests/Fixtures/:
                           and the gradient of the loss w.r.t. the input (including extreme inputs).
   activations.json        Softmax(dim=-1), Sigmoid, Tanh, ReLU: input, upstream gradient, output and
                           input gradient.
+  recurrent_golden.safetensors
+                          nn.RNN, nn.LSTM and nn.GRU (input 2, hidden 5, batch_first) on x [3, 6, 2] from a
+                          nonzero initial state, with the loss sum(out[:, -1, :] * w): per cell `<cell>.output`
+                          (the last step) [3,5], `<cell>.sequence` [3,6,5], `<cell>.h_n` [3,5] (and `lstm.c_n`),
+                          `<cell>.grad.<name>` for every parameter, `<cell>.grad.input`, `<cell>.grad.h0` (and
+                          `lstm.grad.c0`). Then the tutorial's regressors (a `rnn`/`lstm`/`gru` module of hidden
+                          size 10 on [4, 8, 1], zero initial state, last step into `fc` = Linear(10, 1), MSELoss):
+                          `regressor_<cell>.prediction` [4,1], `regressor_<cell>.loss` [1] and
+                          `regressor_<cell>.grad.<state_dict name>` (e.g. `regressor_lstm.grad.lstm.weight_ih_l0`).
 
 No parameters are stored for the MLP's starting point: they come from a formula both sides compute
 exactly. For tensor number k (0-based, state_dict order) and flat element i,
@@ -32,6 +41,11 @@ exactly. For tensor number k (0-based, state_dict order) and flat element i,
     value = float32((u - 0.5) * 0.2)                                    (float64, then rounded once)
 
 The inputs x [8, 784] use k = 100 and (u - 0.5) * 2.0; the labels are (3 * i) % 10 for i in 0..<8.
+The recurrent fixtures use the same formula with base = 200 (rnn), 300 (lstm), 400 (gru): parameter j
+of the layer (state_dict order) k = base + j, scale 1.0; x k = base + 10, scale 4.0; h0 [3, 5]
+k = base + 11 and c0 k = base + 12, scale 2.0; the loss weights w [3, 5] k = base + 13, scale 2.0. The
+regressors: parameter j of the module's state_dict k = base + 50 + j, scale 0.8; x k = base + 60 and the
+targets [4, 1] k = base + 61, scale 2.0.
 The small JSON cases take their numbers from a sine formula (`small` below) and store every value.
 Every float in the JSON files is the exact float32 value written as a float64 decimal, so parsing it
 as a double and rounding to float32 gives back the same bits.
@@ -246,6 +260,79 @@ def make_activations():
     write_json("activations.json", {"versions": versions(), "cases": cases})
 
 
+RECURRENT = [("rnn", nn.RNN, 200), ("lstm", nn.LSTM, 300), ("gru", nn.GRU, 400)]
+
+
+class SequenceRegressor(nn.Module):
+    """The tutorial's SimpleRNN / SimpleLSTM (and the GRU alike): the cell's last step into fc."""
+
+    def __init__(self, name, cell, input_size, hidden_size, output_size):
+        super().__init__()
+        self.name = name
+        setattr(self, name, cell(input_size, hidden_size, batch_first=True))
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        h0 = torch.zeros(1, x.size(0), self.fc.in_features)
+        state = (h0, torch.zeros_like(h0)) if self.name == "lstm" else h0
+        out, _ = getattr(self, self.name)(x, state)
+        return self.fc(out[:, -1, :])
+
+
+def set_formula_parameters(module, base, scale):
+    with torch.no_grad():
+        for j, tensor in enumerate(module.state_dict().values()):
+            tensor.copy_(torch.from_numpy(formula(base + j, tensor.numel(), scale)).reshape(tensor.shape))
+
+
+def make_recurrent_golden():
+    batch, steps, inputs, hidden = 3, 6, 2, 5
+    out = {}
+    for name, cell, base in RECURRENT:
+        layer = cell(inputs, hidden, batch_first=True)
+        set_formula_parameters(layer, base, 1.0)
+        x = torch.from_numpy(formula(base + 10, batch * steps * inputs, 4.0)).reshape(batch, steps, inputs)
+        h0 = torch.from_numpy(formula(base + 11, batch * hidden, 2.0)).reshape(1, batch, hidden)
+        c0 = torch.from_numpy(formula(base + 12, batch * hidden, 2.0)).reshape(1, batch, hidden)
+        weights = torch.from_numpy(formula(base + 13, batch * hidden, 2.0)).reshape(batch, hidden)
+        for tensor in (x, h0, c0):
+            tensor.requires_grad_(True)
+        sequence, state = layer(x, (h0, c0) if name == "lstm" else h0)
+        last = sequence[:, -1, :]
+        (last * weights).sum().backward()
+        out[f"{name}.output"] = last.detach().clone()
+        out[f"{name}.sequence"] = sequence.detach().clone()
+        if name == "lstm":
+            out[f"{name}.h_n"] = state[0][0].detach().clone()
+            out[f"{name}.c_n"] = state[1][0].detach().clone()
+        else:
+            out[f"{name}.h_n"] = state[0].detach().clone()
+        for parameter_name, parameter in layer.named_parameters():
+            out[f"{name}.grad.{parameter_name}"] = parameter.grad.detach().clone()
+        out[f"{name}.grad.input"] = x.grad.detach().clone()
+        out[f"{name}.grad.h0"] = h0.grad[0].detach().clone()
+        if name == "lstm":
+            out[f"{name}.grad.c0"] = c0.grad[0].detach().clone()
+
+    for name, cell, base in RECURRENT:
+        model = SequenceRegressor(name, cell, 1, 10, 1)
+        set_formula_parameters(model, base + 50, 0.8)
+        x = torch.from_numpy(formula(base + 60, 4 * 8, 2.0)).reshape(4, 8, 1)
+        targets = torch.from_numpy(formula(base + 61, 4, 2.0)).reshape(4, 1)
+        prediction = model(x)
+        loss = nn.MSELoss()(prediction, targets)
+        loss.backward()
+        out[f"regressor_{name}.prediction"] = prediction.detach().clone()
+        out[f"regressor_{name}.loss"] = loss.detach().reshape(1).clone()
+        for parameter_name, parameter in model.named_parameters():
+            out[f"regressor_{name}.grad.{parameter_name}"] = parameter.grad.detach().clone()
+
+    made_with = ", ".join(f"{key} {value}" for key, value in versions().items())
+    metadata = {"made_by": f"scripts/make_fixtures.py with {made_with}"}
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(FIXTURES, "recurrent_golden.safetensors"),
+              metadata=metadata)
+
+
 def write_json(name, content):
     with open(os.path.join(FIXTURES, name), "w") as file:
         json.dump(content, file, indent=1)
@@ -291,6 +378,7 @@ def main():
     make_optimizers()
     make_losses()
     make_activations()
+    make_recurrent_golden()
     for name in sorted(os.listdir(FIXTURES)):
         print(f"{name}: {os.path.getsize(os.path.join(FIXTURES, name))} bytes")
 
