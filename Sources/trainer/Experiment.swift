@@ -6,6 +6,20 @@ import Engine
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
     case perceptron
     case mlp
+    case cnn
+    case rnn
+    case lstm
+    case gru
+
+    /// The recurrent cell of a sequence model, nil for the others.
+    var cell: RecurrentCell? {
+        switch self {
+        case .rnn: .rnn
+        case .lstm: .lstm
+        case .gru: .gru
+        case .perceptron, .mlp, .cnn: nil
+        }
+    }
 }
 
 /// The data sets `trainer` can load.
@@ -13,13 +27,16 @@ enum DatasetKind: String, CaseIterable, ExpressibleByArgument {
     case xor
     case mnist
     case fashionMNIST = "fashion-mnist"
+    case cifar10
+    case sine
 
     /// The sub-folder of the data folder that holds the files.
     var folder: String? {
         switch self {
-        case .xor: nil
+        case .xor, .sine: nil
         case .mnist: "mnist"
         case .fashionMNIST: "fashion-mnist"
+        case .cifar10: CIFAR10Dataset.folderName
         }
     }
 
@@ -28,7 +45,9 @@ enum DatasetKind: String, CaseIterable, ExpressibleByArgument {
     var defaults: Hyperparameters {
         switch self {
         case .xor: Hyperparameters(epochs: 2000, batchSize: 4, optimizer: .adam, learningRate: 0.01, momentum: 0.9)
-        case .mnist, .fashionMNIST: Hyperparameters(epochs: 10, batchSize: 64, optimizer: .sgd, learningRate: 0.01, momentum: 0.9)
+        case .sine: Hyperparameters(epochs: 100, batchSize: 981, optimizer: .adam, learningRate: 0.01, momentum: 0.9)
+        case .mnist, .fashionMNIST, .cifar10:
+            Hyperparameters(epochs: 10, batchSize: 64, optimizer: .sgd, learningRate: 0.01, momentum: 0.9)
         }
     }
 }
@@ -59,25 +78,52 @@ struct Experiment {
     init(model: ModelKind, dataset: DatasetKind, dataDirectory: String?) throws {
         modelKind = model
         datasetKind = dataset
+        if model.cell != nil && dataset != .sine {
+            throw CLIError("--model \(model.rawValue) is a sequence model: use it with --dataset sine")
+        }
+        if model == .cnn && !(dataset == .cifar10 || dataset == .mnist || dataset == .fashionMNIST) {
+            throw CLIError("--model cnn needs images: use --dataset cifar10, mnist or fashion-mnist")
+        }
         switch dataset {
         case .xor:
             train = XORDataset.load()
+            test = train
+        case .sine:
+            // The tutorial fits the whole series and draws its predictions over it: no held-out part.
+            train = SineWaveDataset.load()
             test = train
         case .mnist, .fashionMNIST:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
             train = try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue)
             test = try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue)
+        case .cifar10:
+            let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
+            train = try CIFAR10Dataset.load(folder: folder, split: .train, name: dataset.rawValue)
+            test = try CIFAR10Dataset.load(folder: folder, split: .test, name: dataset.rawValue)
         }
     }
 
-    /// What the network is trained to predict: XOR is one logit, the image sets ten classes.
-    var objective: Objective { datasetKind == .xor ? .binaryClassification : .classification }
+    /// What the network is trained to predict: XOR is one logit, the sine series one real value,
+    /// the image sets ten classes.
+    var objective: Objective {
+        switch datasetKind {
+        case .xor: .binaryClassification
+        case .sine: .regression
+        case .mnist, .fashionMNIST, .cifar10: .classification
+        }
+    }
 
     /// The network for this data set, initialised from `seed` as PyTorch would.
     func makeModel(seed: UInt64) -> Model {
         let inputs = train.sampleSize
-        let outputs = objective == .binaryClassification ? 1 : train.classCount
+        let outputs = objective == .classification ? train.classCount : train.targetSize
         switch modelKind {
+        case .cnn:
+            let shape = train.sampleShape
+            return Model(Models.cnn(channels: shape[0], imageSize: shape[2], classes: outputs), seed: seed)
+        case .rnn, .lstm, .gru:
+            return Model(Models.sequenceRegressor(cell: modelKind.cell!, inputSize: train.sampleShape.last!, hiddenSize: 32,
+                                                  outputs: outputs), seed: seed)
         case .perceptron:
             return Model(Models.perceptron(inputs: inputs, outputs: outputs), seed: seed)
         case .mlp:
@@ -87,5 +133,5 @@ struct Experiment {
     }
 
     /// "images" for the image sets, "samples" otherwise, for the tutorial's closing line.
-    var sampleNoun: String { datasetKind == .xor ? "samples" : "images" }
+    var sampleNoun: String { datasetKind == .xor || datasetKind == .sine ? "samples" : "images" }
 }

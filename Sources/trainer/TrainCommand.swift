@@ -10,25 +10,28 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model in this process and report test loss and accuracy after every epoch.",
         discussion: """
             Defaults are the tutorial's: batch 64, SGD with lr 0.01 and momentum 0.9, 10 epochs.
-            For --dataset xor the defaults are full-batch (4) Adam with lr 0.01 for 2000 epochs, and the mlp
-            is 2-8-8-1 with one logit trained by binary cross-entropy; the perceptron is a single Linear(2→1),
-            which cannot separate XOR (at most 75% accuracy).
+
+            --dataset xor: full-batch (4) Adam with lr 0.01 for 2000 epochs; the mlp is 2-8-8-1 with one logit trained by binary cross-entropy, and the perceptron, a single Linear(2→1), cannot separate XOR (at most 75% accuracy).
+
+            --dataset sine (windows of 20 values of sin t, predict the next): the tutorial's full-batch (981) Adam with lr 0.01 for 100 epochs and mean squared error; use --model rnn, lstm or gru.
+
+            --dataset cifar10: use --model cnn, the tutorial's conv(3→32) → pool → conv(32→64) → pool → fc(4096→512) → fc(512→10).
             """
     )
 
-    @Option(help: "The network: perceptron (one Linear layer) or mlp (784-128-64-10 on images).")
+    @Option(help: "The network: perceptron (one Linear layer), mlp (784-128-64-10 on images), cnn, or rnn, lstm, gru (hidden 32).")
     var model: ModelKind = .mlp
 
-    @Option(help: "The data set: mnist, fashion-mnist or xor.")
+    @Option(help: "The data set: mnist, fashion-mnist, cifar10, xor or sine.")
     var dataset: DatasetKind = .mnist
 
-    @Option(help: "Passes over the training set (default: 10; xor: 2000).")
+    @Option(help: "Passes over the training set (default: 10; xor: 2000; sine: 100).")
     var epochs: Int?
 
-    @Option(help: "Samples per mini-batch (default: 64; xor: 4).")
+    @Option(help: "Samples per mini-batch (default: 64; xor: 4; sine: 981, the whole series).")
     var batchSize: Int?
 
-    @Option(help: "The optimiser: sgd or adam (default: sgd; xor: adam).")
+    @Option(help: "The optimiser: sgd or adam (default: sgd; xor and sine: adam).")
     var optimizer: OptimizerKind?
 
     @Option(help: "The learning rate (default: 0.01).")
@@ -40,7 +43,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initial weights and of the per-epoch shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "The folder holding mnist/, fashion-mnist/ (default: $TRAINER_DATA_DIR, else ./data, else /usr/share/datasets).")
+    @Option(help: "The folder holding mnist/, fashion-mnist/, cifar-10-batches-bin/ (default: the first of $TRAINER_DATA_DIR, ./data, /usr/share/datasets that has the set).")
     var dataDir: String?
 
     @Option(help: "Write one JSON object per epoch, and a final one, to this file (JSON lines).")
@@ -51,6 +54,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "BLAS threads (default: all cores).")
     var threads: Int?
+
+    @Option(help: "Draw training loss, test loss and test accuracy per epoch (and, for sine, true vs predicted) as an SVG file.")
+    var plot: String?
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
@@ -88,17 +94,18 @@ struct TrainCommand: ParsableCommand {
             "epochs": .integer(settings.epochs), "seed": .integer(Int(seed)),
         ])
 
-        var last: EpochReport?
+        var history: [EpochReport] = []
         var totalSeconds = 0.0
+        let regression = experiment.objective == .regression
         let reportEvery = settings.epochs <= 20 ? 1 : settings.epochs / 10
         for epoch in 1...settings.epochs {
             let report = loop.runEpoch(epoch) { print($0) }
             totalSeconds += report.seconds
-            last = report
+            history.append(report)
             if epoch % reportEvery == 0 || epoch == settings.epochs {
+                let score = regression ? "" : "test accuracy \(String(format: "%.2f", 100 * report.test.accuracy))%, "
                 print("Epoch \(epoch)/\(settings.epochs): train loss \(format(report.trainLoss)), test loss \(format(report.test.loss)), "
-                      + "test accuracy \(String(format: "%.2f", 100 * report.test.accuracy))%, "
-                      + "\(Int(report.samplesPerSecond.rounded())) samples/s")
+                      + score + "\(Int(report.samplesPerSecond.rounded())) samples/s")
             }
             metricsLog?.write(event: "epoch", fields(report))
             if let checkpoint {
@@ -107,25 +114,43 @@ struct TrainCommand: ParsableCommand {
             }
             fflush(nil)
         }
-        guard let last else { return }
+        guard let last = history.last else { return }
         print("Finished Training")
-        print("Accuracy of the network on the \(last.test.count) test \(experiment.sampleNoun): "
-              + "\(String(format: "%.2f", 100 * last.test.accuracy))%")
+        if regression {
+            print("Mean squared error of the network on the \(last.test.count) \(experiment.sampleNoun): "
+                  + String(format: "%.3g", last.test.loss))
+        } else {
+            print("Accuracy of the network on the \(last.test.count) test \(experiment.sampleNoun): "
+                  + "\(String(format: "%.2f", 100 * last.test.accuracy))%")
+        }
         metricsLog?.write(event: "done", [
             "epochs": .integer(settings.epochs), "train_loss": .number(last.trainLoss), "test_loss": .number(last.test.loss),
-            "test_accuracy": .number(last.test.accuracy),
+            "test_accuracy": .number(regression ? .nan : last.test.accuracy),
             "samples_per_second": .number(Double(experiment.train.count * settings.epochs) / totalSeconds),
             "seconds": .number(totalSeconds),
         ])
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
+        if let plot {
+            try TrainingPlots(title: "\(model.rawValue) on \(dataset.rawValue)", history: history, regression: regression)
+                .write(to: plot, sequenceFit: dataset == .sine ? sequenceFit(network) : nil)
+            print("Drew the curves in \(plot)")
+        }
+    }
+
+    /// The sine series and the model's one-step predictions over it, for the tutorial's figure.
+    private func sequenceFit(_ network: Model) -> TrainingPlots.SequenceFit {
+        let series = SineWaveDataset()
+        let predictions = network.predictions(on: series.samples)
+        return TrainingPlots.SequenceFit(times: series.targetTimes, truth: series.samples.targets.map(Double.init),
+                                         predicted: predictions.map(Double.init))
     }
 
     private func fields(_ report: EpochReport) -> KeyValuePairs<String, MetricValue> {
         ["epoch": .integer(report.epoch), "train_loss": .number(report.trainLoss), "test_loss": .number(report.test.loss),
-         "test_accuracy": .number(report.test.accuracy), "samples_per_second": .number(report.samplesPerSecond),
+         "test_accuracy": .number(dataset == .sine ? .nan : report.test.accuracy), "samples_per_second": .number(report.samplesPerSecond),
          "seconds": .number(report.seconds)]
     }
 }
 
 /// A loss with four decimals.
-func format(_ value: Double) -> String { String(format: "%.4f", value) }
+func format(_ value: Double) -> String { String(format: abs(value) < 0.01 && value != 0 ? "%.3e" : "%.4f", value) }
