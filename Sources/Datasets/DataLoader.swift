@@ -57,13 +57,19 @@ public final class DataLoader {
         inputs.resize(to: [positions.count] + dataset.sampleShape)
         targets.resize(to: [positions.count, targetSize])
         labels.removeAll(keepingCapacity: true)
+        for position in positions {
+            labels.append(dataset.labels[order.map { Int($0[position]) } ?? position])
+        }
+        let inputData = inputs.data, targetData = targets.data, first = positions.lowerBound
         dataset.features.withUnsafeBufferPointer { features in
             dataset.targets.withUnsafeBufferPointer { allTargets in
-                for (row, position) in positions.enumerated() {
-                    let index = order.map { Int($0[position]) } ?? position
-                    (inputs.data + row * size).update(from: features.baseAddress! + index * size, count: size)
-                    (targets.data + row * targetSize).update(from: allTargets.baseAddress! + index * targetSize, count: targetSize)
-                    labels.append(dataset.labels[index])
+                // Copying rows from all over a large set is bound by memory latency: spread it over the pool.
+                ComputePool.shared.forEachRange(positions.count, minimumPerThread: max(1, 16384 / max(size, 1))) { rows in
+                    for row in rows {
+                        let index = order.map { Int($0[first + row]) } ?? first + row
+                        (inputData + row * size).update(from: features.baseAddress! + index * size, count: size)
+                        (targetData + row * targetSize).update(from: allTargets.baseAddress! + index * targetSize, count: targetSize)
+                    }
                 }
             }
         }

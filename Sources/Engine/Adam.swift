@@ -48,15 +48,29 @@ public final class Adam: Optimizer {
             secondMoment.withUnsafeMutableBufferPointer { vBuffer in
                 let m = mBuffer.baseAddress!, v = vBuffer.baseAddress!
                 ComputePool.shared.forEachRange(count) { range in
-                    for i in range {
-                        let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
-                        m[i] += oneMinusBeta1 * (gradient - m[i])
-                        v[i] = v[i] * b2 + oneMinusBeta2 * gradient * gradient
-                        let denominator = v[i].squareRoot() / correction2Root + eps
-                        p[i] -= stepSize * (m[i] / denominator)
+                    // A constant flag per call keeps each inlined loop branch-free.
+                    if decay == 0 {
+                        Adam.update(range, p, g, m, v, oneMinusBeta1, b2, oneMinusBeta2, correction2Root, eps, stepSize, 0, decayed: false)
+                    } else {
+                        Adam.update(range, p, g, m, v, oneMinusBeta1, b2, oneMinusBeta2, correction2Root, eps, stepSize, decay, decayed: true)
                     }
                 }
             }
+        }
+    }
+
+    @inline(__always)
+    private static func update(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                               _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ oneMinusBeta1: Float,
+                               _ beta2: Float, _ oneMinusBeta2: Float, _ correction2Root: Float, _ eps: Float,
+                               _ stepSize: Float, _ decay: Float, decayed: Bool) {
+        for i in range {
+            let gradient = decayed ? g[i] + decay * p[i] : g[i]
+            let first = m[i] + oneMinusBeta1 * (gradient - m[i])
+            let second = v[i] * beta2 + oneMinusBeta2 * gradient * gradient
+            m[i] = first
+            v[i] = second
+            p[i] -= stepSize * (first / (second.squareRoot() / correction2Root + eps))
         }
     }
 }

@@ -31,26 +31,46 @@ public final class SGD: Optimizer {
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
         precondition(parameters.count == gradients.count, "parameter and gradient counts differ")
         let p = parameters.baseAddress!, g = gradients.baseAddress!
-        let count = parameters.count, lr = learningRate, decay = weightDecay
-        let mu = momentum, keep = 1 - dampening, first = stepCount == 0
+        let count = parameters.count, lr = learningRate, decay = weightDecay, mu = momentum
+        let decayed = decay != 0, nesterov = self.nesterov
+        // The first step sets v = g: v ← 0·v + 1·g is exactly that, since v starts at zero.
+        let carry = stepCount == 0 ? 0 : mu, keep = stepCount == 0 ? 1 : 1 - dampening
         stepCount += 1
         guard mu != 0 else {
             ComputePool.shared.forEachRange(count) { range in
-                for i in range { p[i] -= lr * (g[i] + decay * p[i]) }
+                if decayed {
+                    for i in range { p[i] -= lr * (g[i] + decay * p[i]) }
+                } else {
+                    for i in range { p[i] -= lr * g[i] }
+                }
             }
             return
         }
         precondition(velocity.count == count, "SGD was created for \(velocity.count) parameters, got \(count)")
         velocity.withUnsafeMutableBufferPointer { buffer in
-            let v = buffer.baseAddress!, nesterov = self.nesterov
+            let v = buffer.baseAddress!
             ComputePool.shared.forEachRange(count) { range in
-                for i in range {
-                    let gradient = decay == 0 ? g[i] : g[i] + decay * p[i]
-                    let momentumValue = first ? gradient : mu * v[i] + keep * gradient
-                    v[i] = momentumValue
-                    p[i] -= lr * (nesterov ? gradient + mu * momentumValue : momentumValue)
+                // Constant flags per call, so each inlined loop is branch-free and vectorises.
+                switch (decayed, nesterov) {
+                case (false, false): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: false, nesterov: false)
+                case (false, true): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: false, nesterov: true)
+                case (true, false): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: true, nesterov: false)
+                case (true, true): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: true, nesterov: true)
                 }
             }
+        }
+    }
+
+    /// g ← g + λp; v ← carry·v + keep·g; p ← p − lr·(g + μv if Nesterov else v), over one range.
+    @inline(__always)
+    private static func momentumLoop(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                     _ v: UnsafeMutablePointer<Float>, _ lr: Float, _ carry: Float, _ keep: Float,
+                                     _ mu: Float, _ decay: Float, decayed: Bool, nesterov: Bool) {
+        for i in range {
+            let gradient = decayed ? g[i] + decay * p[i] : g[i]
+            let velocity = carry * v[i] + keep * gradient
+            v[i] = velocity
+            p[i] -= lr * (nesterov ? gradient + mu * velocity : velocity)
         }
     }
 }
