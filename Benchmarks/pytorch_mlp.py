@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The tutorial's MNIST MLP in PyTorch, timed the way `trainer train` times it.
+
+784-128-64-10 with ReLU, CrossEntropyLoss, SGD(lr 0.01, momentum 0.9), batch 64. MNIST is read
+from the IDX .gz files (gzip + numpy, no torchvision), normalised as (x/255 - 0.5)/0.5 and held
+in memory as tensors. Each epoch draws a torch.randperm order and gathers every batch by index
+inside the timed loop, as the Swift DataLoader does (it also draws its order inside the timed
+region). Only training is timed; there is no evaluation. Prints one JSON object on stdout.
+
+    python3 Benchmarks/pytorch_mlp.py --epochs 4 --threads 2 --data-dir /work/shared/data
+"""
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = x.view(-1, 784)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def read_idx(path):
+    """Reads an IDX file (gzip or plain) into a numpy array of its declared shape."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {data[:4].hex()})")
+    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: {body.size} bytes of data for shape {shape}")
+    return body.reshape(shape)
+
+
+def find(folder, stem):
+    for name in (stem + ".gz", stem):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(f"{folder}: no {stem}(.gz)")
+
+
+def load_mnist_train(data_dir):
+    folder = os.path.join(data_dir, "mnist")
+    images = read_idx(find(folder, "train-images-idx3-ubyte"))
+    labels = read_idx(find(folder, "train-labels-idx1-ubyte"))
+    x = torch.from_numpy(images.astype(np.float32)).reshape(-1, 784)
+    x = (x / 255.0 - 0.5) / 0.5
+    y = torch.from_numpy(labels.astype(np.int64))
+    return x.contiguous(), y
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--data-dir", default=os.environ.get("TRAINER_DATA_DIR", "/work/shared/data"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x, y = load_mnist_train(args.data_dir)
+    n = x.shape[0]
+
+    net = Net()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    net.train()
+
+    epochs = []
+    for epoch in range(1, args.epochs + 1):
+        running_loss = 0.0
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        for begin in range(0, n, args.batch_size):
+            idx = order[begin:begin + args.batch_size]
+            inputs, labels = x[idx], y[idx]
+            optimizer.zero_grad()
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+        seconds = time.perf_counter() - start
+        batches = (n + args.batch_size - 1) // args.batch_size
+        epochs.append({"epoch": epoch, "seconds": seconds, "samples_per_second": n / seconds,
+                       "train_loss": running_loss / batches})
+
+    rates = [e["samples_per_second"] for e in epochs]
+    print(json.dumps({
+        "implementation": "pytorch",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "epochs": epochs,
+        "median_samples_per_second": statistics.median(rates),
+    }))
+
+
+if __name__ == "__main__":
+    main()
