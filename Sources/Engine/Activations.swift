@@ -11,7 +11,9 @@ public final class ReLU: Layer {
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         output.resize(to: input.shape)
         let x = input.data, y = output.data
-        for i in 0..<input.count { y[i] = max(x[i], 0) }
+        ComputePool.shared.forEachRange(input.count, minimumPerThread: 65536) { range in
+            for i in range { y[i] = max(x[i], 0) }
+        }
         return output
     }
 
@@ -19,11 +21,13 @@ public final class ReLU: Layer {
         guard needsInputGradient else { return nil }
         inputGradient.resize(to: output.shape)
         let y = output.data, dy = outputGradient.data, dx = inputGradient.data
-        for i in 0..<output.count {
-            // Loading dy unconditionally lets the compiler emit a branch-free select: with a
-            // conditional load the loop branches on the sign and mispredicts half the time.
-            let gradient = dy[i]
-            dx[i] = y[i] > 0 ? gradient : 0
+        ComputePool.shared.forEachRange(output.count, minimumPerThread: 65536) { range in
+            for i in range {
+                // Loading dy unconditionally lets the compiler emit a branch-free select: with a
+                // conditional load the loop branches on the sign and mispredicts half the time.
+                let gradient = dy[i]
+                dx[i] = y[i] > 0 ? gradient : 0
+            }
         }
         return inputGradient
     }

@@ -142,10 +142,7 @@ public final class Conv2d: Layer {
             buffers.biasGradient.resize(to: [outChannels])
             buffers.biasGradient.zero()
         }
-        if needsInputGradient {
-            inputGradient.resize(to: input.shape)
-            inputGradient.zero()
-        }
+        if needsInputGradient { inputGradient.resize(to: input.shape) }
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
         let x = input.data, dy = outputGradient.data, w = weight!, dx = inputGradient.data
         let scratch = scratch, withBias = hasBias
@@ -166,6 +163,7 @@ public final class Conv2d: Layer {
                     // dColumns[k, pixels] = Wᵀ[k, out] · dY[out, pixels], folded back onto the input.
                     BLAS.serialGemm(transposeA: true, m: k, n: pixels, k: outChannels, a: w, lda: k, b: dySample, ldb: pixels,
                                     beta: 0, c: columnGradient, ldc: pixels)
+                    (dx + sample * inputSize).update(repeating: 0, count: inputSize)
                     g.fold(columnGradient, into: dx + sample * inputSize)
                 }
             }

@@ -46,31 +46,40 @@ public final class MaxPool2d: Layer {
         // The 2×2 fast path always records the argmax: a branch-free loop is faster than a test per window.
         if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
         let w = window
-        argmax.withUnsafeMutableBufferPointer { indices in
-            if w.kernel == (2, 2) && w.stride == (2, 2) && w.padding == (0, 0) && !containsNaN(input.data, count: input.count) {
-                MaxPool2d.forward2x2(input.data, output.data, indices.baseAddress!,
-                                     planes: planes, height: height, width: width, outHeight: outHeight, outWidth: outWidth)
-                return
-            }
-            for plane in 0..<planes {
-                let x = input.data + plane * height * width
-                let y = output.data + plane * outHeight * outWidth
-                for oy in 0..<outHeight {
-                    let y0 = oy * w.stride.height - w.padding.height
-                    for ox in 0..<outWidth {
-                        let x0 = ox * w.stride.width - w.padding.width
-                        var best = -Float.infinity, bestIndex = -1
-                        for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
-                            for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) {
-                                let value = x[iy * width + ix]
-                                if value > best || bestIndex < 0 || value.isNaN {
-                                    best = value
-                                    bestIndex = iy * width + ix
+        let x = input.data, y = output.data
+        let fast = w.kernel == (2, 2) && w.stride == (2, 2) && w.padding == (0, 0)
+        argmax.withUnsafeMutableBufferPointer { buffer in
+            let indices = buffer.baseAddress!
+            // Planes are independent: each thread takes a run of them, and a run holding a NaN takes
+            // the general path so that NaN propagates.
+            ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(height * width, 1))) { run in
+                let planeIn = height * width, planeOut = outHeight * outWidth
+                if fast && !containsNaN(x + run.lowerBound * planeIn, count: run.count * planeIn) {
+                    MaxPool2d.forward2x2(x + run.lowerBound * planeIn, y + run.lowerBound * planeOut,
+                                         indices + run.lowerBound * planeOut, planes: run.count, height: height, width: width,
+                                         outHeight: outHeight, outWidth: outWidth)
+                    return
+                }
+                for plane in run {
+                    let x = x + plane * planeIn
+                    let y = y + plane * planeOut
+                    for oy in 0..<outHeight {
+                        let y0 = oy * w.stride.height - w.padding.height
+                        for ox in 0..<outWidth {
+                            let x0 = ox * w.stride.width - w.padding.width
+                            var best = -Float.infinity, bestIndex = -1
+                            for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
+                                for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) {
+                                    let value = x[iy * width + ix]
+                                    if value > best || bestIndex < 0 || value.isNaN {
+                                        best = value
+                                        bestIndex = iy * width + ix
+                                    }
                                 }
                             }
+                            y[oy * outWidth + ox] = best
+                            if training { indices[plane * planeOut + oy * outWidth + ox] = Int32(bestIndex) }
                         }
-                        y[oy * outWidth + ox] = best
-                        if training { indices[plane * outHeight * outWidth + oy * outWidth + ox] = Int32(bestIndex) }
                     }
                 }
             }
@@ -114,10 +123,14 @@ public final class MaxPool2d: Layer {
         inputGradient.resize(to: inputShape)
         inputGradient.zero()
         let planeIn = inputShape[2] * inputShape[3], planeOut = output.shape[2] * output.shape[3]
+        let gradientIn = inputGradient.data, gradientOut = outputGradient.data
         argmax.withUnsafeBufferPointer { indices in
-            for plane in 0..<output.shape[0] * output.shape[1] {
-                let dx = inputGradient.data + plane * planeIn, dy = outputGradient.data + plane * planeOut
-                for o in 0..<planeOut { dx[Int(indices[plane * planeOut + o])] += dy[o] }
+            let planes = output.shape[0] * output.shape[1]
+            ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
+                for plane in run {
+                    let dx = gradientIn + plane * planeIn, dy = gradientOut + plane * planeOut
+                    for o in 0..<planeOut { dx[Int(indices[plane * planeOut + o])] += dy[o] }
+                }
             }
         }
         return inputGradient
