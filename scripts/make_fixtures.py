@@ -58,6 +58,7 @@ ENGINE_EXPORT_SAFETENSORS=/path/file.safetensors in the environment.
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -333,6 +334,65 @@ def make_recurrent_golden():
               metadata=metadata)
 
 
+class TutorialCNN(nn.Module):
+    """The tutorial's CIFAR-10 network (SimpleCNN), with its module names."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.fc1 = nn.Linear(64 * 8 * 8, 512)
+        self.fc2 = nn.Linear(512, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = x.view(-1, 64 * 8 * 8)
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+FC1_STRIDE = 997  # fc1.weight's gradient has 2,097,152 entries: keep every 997th, plus its sums
+
+
+def make_cnn_golden():
+    """cnn_golden.safetensors: the tutorial CNN's forward and backward on 2 images.
+
+    Parameter j (state_dict order) is formula(500 + j, n, 2 / sqrt(fan_in)), fan_in being the
+    weight's elements per output (the bias uses its weight's); the input [2, 3, 32, 32] is
+    formula(600, ·, 2.0), the labels [3, 7]. Stored: logits, loss, every gradient in full except
+    fc1.weight's, of which `grad.fc1.weight.every997` holds entries 0, 997, 1994, … and
+    `grad.fc1.weight.sums` its sum and sum of squares (float64 accumulation).
+    """
+    model = TutorialCNN()
+    with torch.no_grad():
+        fan_in = {}
+        for j, (name, tensor) in enumerate(model.state_dict().items()):
+            layer = name.split(".")[0]
+            if name.endswith("weight"):
+                fan_in[layer] = tensor[0].numel()
+            scale = 2.0 / math.sqrt(fan_in[layer])
+            tensor.copy_(torch.from_numpy(formula(500 + j, tensor.numel(), scale)).reshape(tensor.shape))
+    x = torch.from_numpy(formula(600, 2 * 3 * 32 * 32, 2.0)).reshape(2, 3, 32, 32)
+    labels = torch.tensor([3, 7])
+    logits = model(x)
+    loss = nn.CrossEntropyLoss()(logits, labels)
+    loss.backward()
+    tensors = {"logits": logits.detach().contiguous(), "loss": loss.detach().reshape(1)}
+    for name, parameter in model.named_parameters():
+        gradient = parameter.grad.detach()
+        if name == "fc1.weight":
+            flat = gradient.reshape(-1)
+            tensors["grad.fc1.weight.every997"] = flat[::FC1_STRIDE].contiguous()
+            wide = flat.double()
+            tensors["grad.fc1.weight.sums"] = torch.tensor([wide.sum().item(), (wide * wide).sum().item()],
+                                                           dtype=torch.float32)
+        else:
+            tensors[f"grad.{name}"] = gradient.contiguous()
+    save_file(tensors, os.path.join(FIXTURES, "cnn_golden.safetensors"), metadata={"made_by": "scripts/make_fixtures.py with torch " + torch.__version__})
+    os.chmod(os.path.join(FIXTURES, "cnn_golden.safetensors"), 0o644)
+
+
 def write_json(name, content):
     with open(os.path.join(FIXTURES, name), "w") as file:
         json.dump(content, file, indent=1)
@@ -379,6 +439,7 @@ def main():
     make_losses()
     make_activations()
     make_recurrent_golden()
+    make_cnn_golden()
     for name in sorted(os.listdir(FIXTURES)):
         print(f"{name}: {os.path.getsize(os.path.join(FIXTURES, name))} bytes")
 
