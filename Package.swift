@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "trainer", targets: ["trainer"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,6 +16,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
         .executableTarget(
@@ -27,6 +30,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )
