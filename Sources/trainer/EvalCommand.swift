@@ -35,7 +35,6 @@ struct EvalCommand: ParsableCommand {
         try network.load(from: checkpoint)
         let result = network.evaluate(on: experiment.test, criterion: Criterion(experiment.objective))
         print("Evaluated \(modelKind.rawValue) from \(checkpoint) on \(datasetKind.rawValue): test loss \(format(result.loss))")
-        print("Accuracy of the network on the \(result.count) test \(experiment.sampleNoun): "
-              + "\(String(format: "%.2f", 100 * result.accuracy))%")
+        print(experiment.closingLine(result))
     }
 }

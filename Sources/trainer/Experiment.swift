@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Engine
+import Foundation
 
 /// The networks `trainer` can build.
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
@@ -134,4 +135,12 @@ struct Experiment {
 
     /// "images" for the image sets, "samples" otherwise, for the tutorial's closing line.
     var sampleNoun: String { datasetKind == .xor || datasetKind == .sine ? "samples" : "images" }
+
+    /// The tutorial's closing line: the test accuracy, or for regression the mean squared error.
+    func closingLine(_ evaluation: Evaluation) -> String {
+        if objective == .regression {
+            return "Mean squared error of the network on the \(evaluation.count) \(sampleNoun): " + String(format: "%.3g", evaluation.loss)
+        }
+        return "Accuracy of the network on the \(evaluation.count) test \(sampleNoun): " + String(format: "%.2f", 100 * evaluation.accuracy) + "%"
+    }
 }

@@ -116,13 +116,7 @@ struct TrainCommand: ParsableCommand {
         }
         guard let last = history.last else { return }
         print("Finished Training")
-        if regression {
-            print("Mean squared error of the network on the \(last.test.count) \(experiment.sampleNoun): "
-                  + String(format: "%.3g", last.test.loss))
-        } else {
-            print("Accuracy of the network on the \(last.test.count) test \(experiment.sampleNoun): "
-                  + "\(String(format: "%.2f", 100 * last.test.accuracy))%")
-        }
+        print(experiment.closingLine(last.test))
         metricsLog?.write(event: "done", [
             "epochs": .integer(settings.epochs), "train_loss": .number(last.trainLoss), "test_loss": .number(last.test.loss),
             "test_accuracy": .number(regression ? .nan : last.test.accuracy),

@@ -27,8 +27,10 @@ import Testing
     @Test(arguments: ["rnn", "lstm", "gru"])
     func sequenceModelFitsTheSineSeries(model: String) throws {
         let metrics = temporaryPath("\(model).jsonl"), plot = temporaryPath("\(model).svg")
-        defer { for path in [metrics, plot] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try runTrainer(["train", "--model", model, "--dataset", "sine", "--metrics", metrics, "--plot", plot])
+        let checkpoint = temporaryPath("\(model).safetensors")
+        defer { for path in [metrics, plot, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
+        let run = try runTrainer(["train", "--model", model, "--dataset", "sine", "--metrics", metrics, "--plot", plot,
+                                  "--checkpoint", checkpoint])
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
         #expect(events.filter { $0["event"] as? String == "epoch" }.count == 100)
@@ -36,7 +38,10 @@ import Testing
         let mse = try #require(events.last?["test_loss"] as? Double)
         #expect(mse < 0.0005, "\(model) training MSE after 100 epochs: \(mse)")
         #expect(events.last?["test_accuracy"] is NSNull, "accuracy has no meaning for regression and is written as null")
-        #expect(run.stdout.contains("Mean squared error of the network on the 981 samples:"))
+        let closing = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("Mean squared error of the network on the 981 samples:") })
+        let evaluation = try runTrainer(["eval", "--checkpoint", checkpoint])
+        #expect(evaluation.status == 0, "\(evaluation.stderr)")
+        #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
 
         let svg = try SVGSummary(path: plot)
         #expect(svg.texts.contains("True") && svg.texts.contains("Predicted"), "legend: \(svg.texts)")
