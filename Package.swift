@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +21,7 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
+        .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine"]),
         .executableTarget(
             name: "trainer",
             dependencies: [
@@ -31,6 +33,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,43 @@
+import Foundation
+
+/// What a worker says about its data in join, so the server can refuse a worker whose data differs.
+public struct DatasetDescription: Codable, Sendable, Equatable {
+    /// The data-set name (for example "mnist").
+    public var name: String
+    /// The number of training samples the worker found.
+    public var trainCount: Int
+    /// The number of test samples the worker found.
+    public var testCount: Int
+
+    /// A description with every field given.
+    public init(name: String, trainCount: Int, testCount: Int) {
+        self.name = name
+        self.trainCount = trainCount
+        self.testCount = testCount
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case trainCount = "train_count"
+        case testCount = "test_count"
+    }
+
+    /// The description as compact JSON with sorted keys.
+    public func encodedJSON() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding these plain fields cannot fail.
+        return (try? Array(encoder.encode(self))) ?? []
+    }
+
+    /// Decodes and range-checks a description from the JSON bytes of a join frame.
+    public init(json bytes: [UInt8], limits: ProtocolLimits = .standard) throws(ProtocolError) {
+        self = try decodeJSON(DatasetDescription.self, from: bytes, frame: "data-set description")
+        try checkName(name, field: "data-set name")
+        for (field, value) in [("train_count", trainCount), ("test_count", testCount)] {
+            guard (0...limits.maxSampleCount).contains(value) else {
+                throw .fieldOutOfRange(field: "data-set \(field)", value: "\(value)", allowed: "0…\(limits.maxSampleCount)")
+            }
+        }
+    }
+}

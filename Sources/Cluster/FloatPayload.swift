@@ -1,0 +1,68 @@
+import ZeroMQ
+
+/// A vector of float32 values carried in one frame: owned, borrowed for a zero-copy send, or received.
+///
+/// Equality compares bit patterns, so NaN payloads and signed zeros compare as sent.
+public enum FloatPayload: @unchecked Sendable {
+    // Unchecked: `.received` is immutable; `.borrowed` requires an owner that keeps the memory alive
+    // and unchanged until libzmq releases it (the contract of `Frame.init(noCopy:owner:)`).
+
+    /// Values owned by the payload; sent by copying into libzmq.
+    case array([Float])
+    /// Memory kept alive and unchanged by `owner` until libzmq releases it; sent without a copy.
+    case borrowed(UnsafeBufferPointer<Float>, owner: AnyObject & Sendable)
+    /// A received frame whose size has been validated; read it with `copy(into:)`.
+    case received(ReceivedFrame)
+
+    /// The number of floats.
+    public var count: Int {
+        switch self {
+        case .array(let floats): floats.count
+        case .borrowed(let floats, _): floats.count
+        case .received(let frame): frame.floatCount
+        }
+    }
+
+    /// Copies min(`count`, `destination.count`) floats into `destination`; returns how many.
+    @discardableResult
+    public func copy(into destination: UnsafeMutableBufferPointer<Float>) -> Int {
+        switch self {
+        case .array(let floats):
+            floats.withUnsafeBufferPointer { Self.copy($0, into: destination) }
+        case .borrowed(let floats, let owner):
+            withExtendedLifetime(owner) { Self.copy(floats, into: destination) }
+        case .received(let frame):
+            frame.copyFloats(into: destination)
+        }
+    }
+
+    /// A copy of the values as an array.
+    public var floats: [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = copy(into: buffer)
+        }
+    }
+
+    /// The frame that sends these values (zero-copy for `.borrowed` and `.received`).
+    public var frame: Frame {
+        switch self {
+        case .array(let floats): Frame(floats: floats)
+        case .borrowed(let floats, let owner): Frame(noCopy: floats, owner: owner)
+        case .received(let frame): Frame(forwarding: frame)
+        }
+    }
+
+    private static func copy(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<Float>) -> Int {
+        let count = min(source.count, destination.count)
+        guard count > 0, let from = source.baseAddress, let to = destination.baseAddress else { return 0 }
+        to.update(from: from, count: count)
+        return count
+    }
+}
+
+extension FloatPayload: Equatable {
+    /// Whether both hold the same float bit patterns.
+    public static func == (lhs: FloatPayload, rhs: FloatPayload) -> Bool {
+        lhs.count == rhs.count && lhs.floats.map(\.bitPattern) == rhs.floats.map(\.bitPattern)
+    }
+}

@@ -1,0 +1,16 @@
+/// The bit flags at offset 12 of the header; bits not defined here must be zero.
+public struct MessageFlags: OptionSet, Sendable, Hashable {
+    /// The flag bits as sent on the wire.
+    public let rawValue: UInt32
+
+    /// Creates flags from their wire bits.
+    public init(rawValue: UInt32) {
+        self.rawValue = rawValue
+    }
+
+    /// Push-gradient only: the sender has no samples left in the current epoch.
+    public static let endOfEpoch = MessageFlags(rawValue: 1 << 0)
+
+    /// Every flag this protocol version defines.
+    public static let all: MessageFlags = [.endOfEpoch]
+}

@@ -1,0 +1,39 @@
+/// The kind of a protocol message, carried as a UInt16 at offset 6 of the header.
+public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    /// Worker → server: asks to take part, describing the worker's data set.
+    case join = 1
+    /// Server → worker: the worker's rank, the world size, the training configuration and the weights.
+    case welcome = 2
+    /// Worker → server: the mean gradient of one mini-batch, with its sample count and mean loss.
+    case pushGradient = 3
+    /// Server → worker: the weights after a step.
+    case weights = 4
+    /// Either direction: the sender has finished an epoch.
+    case epochEnd = 5
+    /// Server → worker: evaluate the current weights on the worker's test shard.
+    case evaluationRequest = 6
+    /// Worker → server: the result of an evaluation (mean loss, correct predictions, sample count).
+    case evaluationResult = 7
+    /// Server → worker: training is over; the worker exits.
+    case stop = 8
+    /// Either direction: a refusal or failure, with a human-readable reason.
+    case error = 9
+    /// Either direction: a liveness signal without payload.
+    case heartbeat = 10
+
+    /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
+    public var description: String {
+        switch self {
+        case .join: "join"
+        case .welcome: "welcome"
+        case .pushGradient: "push-gradient"
+        case .weights: "weights"
+        case .epochEnd: "epoch-end"
+        case .evaluationRequest: "evaluation-request"
+        case .evaluationResult: "evaluation-result"
+        case .stop: "stop"
+        case .error: "error"
+        case .heartbeat: "heartbeat"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ZeroMQ
+
+extension WireMessage {
+    /// The frames of the message, header first; float payloads are zero-copy when borrowed or received.
+    public func encoded() -> [Frame] {
+        let payload = payloadParts()
+        return [Frame(header(for: payload).encoded)] + payload.map { part in
+            switch part {
+            case .bytes(let bytes): Frame(bytes)
+            case .floats(let floats): floats.frame
+            }
+        }
+    }
+
+    /// The bytes of each frame of the message, header first (a copy; for tests and tools, not the hot path).
+    public func encodedBytes() -> [[UInt8]] {
+        let payload = payloadParts()
+        return [header(for: payload).encoded] + payload.map { part in
+            switch part {
+            case .bytes(let bytes):
+                return bytes
+            case .floats(let floats):
+                var writer = ByteWriter(capacity: floats.count * MemoryLayout<Float>.size)
+                for value in floats.floats { writer.append(value.bitPattern) }
+                return writer.bytes
+            }
+        }
+    }
+
+    /// The frames to send to one worker from a ROUTER: `identity`, then the message.
+    public func encoded(to identity: [UInt8]) -> [Frame] {
+        [Frame(identity)] + encoded()
+    }
+
+    /// One payload frame before it becomes a `Frame`.
+    private enum PayloadPart {
+        case bytes([UInt8])
+        case floats(FloatPayload)
+
+        var count: Int {
+            switch self {
+            case .bytes(let bytes): bytes.count
+            case .floats(let floats): floats.count * MemoryLayout<Float>.size
+            }
+        }
+    }
+
+    private func header(for payload: [PayloadPart]) -> MessageHeader {
+        var flags: MessageFlags = []
+        if case .pushGradient(let push) = body, push.isEndOfEpoch { flags.insert(.endOfEpoch) }
+        return MessageHeader(
+            type: type, sender: sender, flags: flags, step: step, fingerprint: fingerprint,
+            payloadLength: UInt64(payload.reduce(0) { $0 + $1.count })
+        )
+    }
+
+    private func payloadParts() -> [PayloadPart] {
+        switch body {
+        case .join(let description):
+            return [.bytes(description.encodedJSON())]
+        case .welcome(let welcome):
+            var assignment = ByteWriter(capacity: 8)
+            assignment.append(UInt32(truncatingIfNeeded: welcome.rank))
+            assignment.append(UInt32(truncatingIfNeeded: welcome.worldSize))
+            return [.bytes(assignment.bytes), .bytes(welcome.configuration.encodedJSON()), .floats(welcome.weights)]
+        case .pushGradient(let push):
+            var statistics = ByteWriter(capacity: 16)
+            statistics.append(UInt64(truncatingIfNeeded: push.sampleCount))
+            statistics.append(push.meanLoss)
+            return [.bytes(statistics.bytes), .floats(push.gradient)]
+        case .weights(let weights):
+            return [.floats(weights)]
+        case .epochEnd(let epoch):
+            var writer = ByteWriter(capacity: 8)
+            writer.append(epoch)
+            return [.bytes(writer.bytes)]
+        case .evaluationResult(let result):
+            var writer = ByteWriter(capacity: 24)
+            writer.append(result.meanLoss)
+            writer.append(UInt64(truncatingIfNeeded: result.correct))
+            writer.append(UInt64(truncatingIfNeeded: result.count))
+            return [.bytes(writer.bytes)]
+        case .error(let reason):
+            return [.bytes(Array(reason.utf8))]
+        case .evaluationRequest, .stop, .heartbeat:
+            return []
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/// One protocol message: the header fields that vary per message and a typed body.
+///
+/// `encoded()` gives the frames to send (header first); `decode(frames:expectedFingerprint:parameterCount:limits:)`
+/// validates received frames completely before handing anything out. The header's type, flags and
+/// payload length follow from the body.
+public struct WireMessage: Sendable, Equatable {
+    /// The sender's rank, `MessageHeader.serverSender` or `MessageHeader.unassignedSender`.
+    public var sender: UInt32
+    /// The training step the message refers to.
+    public var step: UInt64
+    /// The model fingerprint (0 in join; 0 allowed in error).
+    public var fingerprint: UInt64
+    /// The message's type-specific content.
+    public var body: MessageBody
+
+    /// A message with every field given.
+    public init(sender: UInt32, step: UInt64 = 0, fingerprint: UInt64 = 0, body: MessageBody) {
+        self.sender = sender
+        self.step = step
+        self.fingerprint = fingerprint
+        self.body = body
+    }
+
+    /// The message type of the body.
+    public var type: MessageType { body.type }
+}
+
+/// The type-specific content of a message.
+public enum MessageBody: Sendable, Equatable {
+    /// Worker → server: the worker's data.
+    case join(DatasetDescription)
+    /// Server → worker: rank, world size, configuration and weights.
+    case welcome(Welcome)
+    /// Worker → server: one mini-batch's gradient.
+    case pushGradient(GradientPush)
+    /// Server → worker: the weights after `step`.
+    case weights(FloatPayload)
+    /// Either direction: the sender finished epoch `epoch` (counted from 1).
+    case epochEnd(epoch: UInt64)
+    /// Server → worker: evaluate the weights of `step` on the test shard.
+    case evaluationRequest
+    /// Worker → server: an evaluation's outcome.
+    case evaluationResult(EvaluationResult)
+    /// Server → worker: training is over.
+    case stop
+    /// Either direction: a refusal or failure with a reason.
+    case error(reason: String)
+    /// Either direction: a liveness signal.
+    case heartbeat
+
+    /// The message type of this body.
+    public var type: MessageType {
+        switch self {
+        case .join: .join
+        case .welcome: .welcome
+        case .pushGradient: .pushGradient
+        case .weights: .weights
+        case .epochEnd: .epochEnd
+        case .evaluationRequest: .evaluationRequest
+        case .evaluationResult: .evaluationResult
+        case .stop: .stop
+        case .error: .error
+        case .heartbeat: .heartbeat
+        }
+    }
+}
+
+/// The content of a welcome message.
+public struct Welcome: Sendable, Equatable {
+    /// The rank given to the worker, in 0..<worldSize.
+    public var rank: Int
+    /// The number of workers.
+    public var worldSize: Int
+    /// The training set-up.
+    public var configuration: TrainingConfiguration
+    /// The current weights, in the model's flat parameter order.
+    public var weights: FloatPayload
+
+    /// A welcome with every field given.
+    public init(rank: Int, worldSize: Int, configuration: TrainingConfiguration, weights: FloatPayload) {
+        self.rank = rank
+        self.worldSize = worldSize
+        self.configuration = configuration
+        self.weights = weights
+    }
+}
+
+/// The content of a push-gradient message.
+public struct GradientPush: Sendable, Equatable {
+    /// The number of samples the gradient is the mean over (0 when the worker had none left).
+    public var sampleCount: Int
+    /// The mean loss over those samples (0 when there were none).
+    public var meanLoss: Double
+    /// Whether the worker has no samples left in this epoch.
+    public var isEndOfEpoch: Bool
+    /// The mean gradient in flat parameter order; empty allowed only when `sampleCount` is 0.
+    public var gradient: FloatPayload
+
+    /// A gradient push with every field given.
+    public init(sampleCount: Int, meanLoss: Double, isEndOfEpoch: Bool = false, gradient: FloatPayload) {
+        self.sampleCount = sampleCount
+        self.meanLoss = meanLoss
+        self.isEndOfEpoch = isEndOfEpoch
+        self.gradient = gradient
+    }
+}
+
+/// The content of an evaluation-result message.
+public struct EvaluationResult: Sendable, Equatable {
+    /// The mean loss over the evaluated samples.
+    public var meanLoss: Double
+    /// How many samples were predicted correctly.
+    public var correct: Int
+    /// How many samples were evaluated.
+    public var count: Int
+
+    /// A result with every field given.
+    public init(meanLoss: Double, correct: Int, count: Int) {
+        self.meanLoss = meanLoss
+        self.correct = correct
+        self.count = count
+    }
+}
