@@ -448,6 +448,17 @@ enum GateKernels {
     /// The lanes per block (a computed constant, so that tests against it fold away).
     @inline(__always) static var width: Int { Lanes.scalarCount }
 
+    /// Runs `step(start, lanes)` over 0..<count: full blocks of `width`, then the shorter tail.
+    @inline(__always)
+    static func forEachBlock(_ count: Int, _ step: (Int, Int) -> Void) {
+        var j = 0
+        while j + width <= count {
+            step(j, width)
+            j += width
+        }
+        if j < count { step(j, count - j) }
+    }
+
     @inline(__always)
     static func load(_ pointer: UnsafePointer<Float>, _ count: Int) -> Lanes {
         if count == width { return UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self) }
@@ -479,12 +490,7 @@ enum GateKernels {
             store(sum, a + j, n)
             store(GateMath.tanh(sum), hidden + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 
     /// i, f, o = σ(·), g = tanh(·) (kept in place); c = f∘c_{t−1} + i∘g; h = o∘tanh(c).
@@ -508,12 +514,7 @@ enum GateKernels {
             store(tc, cellTanh + j, n)
             store(o * tc, hidden + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 
     /// r, z = σ(x-side + bias + h-side); n = tanh(x-side + b_in + r∘(W_hn h + b_hn)); h = n + z∘(h_{t−1} − n).
@@ -534,12 +535,7 @@ enum GateKernels {
             store(hn, candidate + j, n)
             store(c + z * (load(previousHidden + j, n) - c), hidden + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 
     /// ∂a = ∂h ∘ (1 − h²); adds ∂a to the step's bias sums.
@@ -552,12 +548,7 @@ enum GateKernels {
             store(da, gateGradients + j, n)
             add(da, into: sums + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 
     /// From ∂h_t and ∂c_t (carried from later steps): the gate pre-activation gradients; ∂c becomes ∂c_{t−1}.
@@ -586,12 +577,7 @@ enum GateKernels {
             add(dO, into: sums + 3 * h + j, n)
             store(dc * f, cellGradient + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 
     /// From ∂h_t: the input-side gradients (r, z, n pre-activations), the hidden-side ones (r, z, and
@@ -624,12 +610,7 @@ enum GateKernels {
             add(dhn, into: hiddenSums + 2 * h + j, n)
             store(dh * z, hiddenGradient + j, n)
         }
-        var j = 0
-        while j + width <= count {
-            step(j, width)
-            j += width
-        }
-        if j < count { step(j, count - j) }
+        forEachBlock(count, step)
     }
 }
 
