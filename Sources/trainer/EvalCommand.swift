@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The network (default: the one recorded in the checkpoint).")
     var model: ModelKind?
 
-    @Option(help: "The folder holding mnist/, fashion-mnist/ (default: $TRAINER_DATA_DIR, else ./data, else /usr/share/datasets).")
+    @Option(help: TrainingOptions.dataDirectoryHelp)
     var dataDir: String?
 
     func run() throws {

@@ -19,59 +19,13 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The network: perceptron (one Linear layer), mlp (784-128-64-10 on images), cnn, or rnn, lstm, gru (hidden 32).")
-    var model: ModelKind = .mlp
-
-    @Option(help: "The data set: mnist, fashion-mnist, cifar10, xor or sine.")
-    var dataset: DatasetKind = .mnist
-
-    @Option(help: "Passes over the training set (default: 10; xor: 2000; sine: 100).")
-    var epochs: Int?
-
-    @Option(help: "Samples per mini-batch (default: 64; xor: 4; sine: 981, the whole series).")
-    var batchSize: Int?
-
-    @Option(help: "The optimiser: sgd or adam (default: sgd; xor and sine: adam).")
-    var optimizer: OptimizerKind?
-
-    @Option(help: "The learning rate (default: 0.01).")
-    var lr: Float?
-
-    @Option(help: "SGD momentum; ignored by adam (default: 0.9).")
-    var momentum: Float?
-
-    @Option(help: "Seed of the initial weights and of the per-epoch shuffling.")
-    var seed: UInt64 = 0
-
-    @Option(help: "The folder holding mnist/, fashion-mnist/, cifar-10-batches-bin/ (default: the first of $TRAINER_DATA_DIR, ./data, /usr/share/datasets that has the set).")
-    var dataDir: String?
-
-    @Option(help: "Write one JSON object per epoch, and a final one, to this file (JSON lines).")
-    var metrics: String?
-
-    @Option(help: "Write the weights as a safetensors file with PyTorch state_dict names after every epoch.")
-    var checkpoint: String?
-
-    @Option(help: "BLAS threads (default: all cores).")
-    var threads: Int?
-
-    @Option(help: "Draw training loss, test loss and test accuracy per epoch (and, for sine, true vs predicted) as an SVG file.")
-    var plot: String?
-
-    func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
-        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must lie in [0, 1)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
+    @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        if let threads { BLAS.setThreadCount(threads) }
-        let defaults = dataset.defaults
-        let settings = Hyperparameters(epochs: epochs ?? defaults.epochs, batchSize: batchSize ?? defaults.batchSize,
-                                       optimizer: optimizer ?? defaults.optimizer, learningRate: lr ?? defaults.learningRate,
-                                       momentum: momentum ?? defaults.momentum)
+        if let threads = options.threads { BLAS.setThreadCount(threads) }
+        let model = options.model, dataset = options.dataset, seed = options.seed, dataDir = options.dataDir
+        let metrics = options.metrics, checkpoint = options.checkpoint, plot = options.plot
+        let settings = options.hyperparameters
         let experiment = try Experiment(model: model, dataset: dataset, dataDirectory: dataDir)
         let network = experiment.makeModel(seed: seed)
         let optimizerObject: any Optimizer = switch settings.optimizer {
@@ -141,7 +95,7 @@ struct TrainCommand: ParsableCommand {
 
     private func fields(_ report: EpochReport) -> KeyValuePairs<String, MetricValue> {
         ["epoch": .integer(report.epoch), "train_loss": .number(report.trainLoss), "test_loss": .number(report.test.loss),
-         "test_accuracy": .number(dataset == .sine ? .nan : report.test.accuracy), "samples_per_second": .number(report.samplesPerSecond),
+         "test_accuracy": .number(options.dataset == .sine ? .nan : report.test.accuracy), "samples_per_second": .number(report.samplesPerSecond),
          "seconds": .number(report.seconds)]
     }
 }
