@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
-        .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine"]),
+        .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine", "Datasets"]),
         .executableTarget(
             name: "trainer",
             dependencies: [
@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
 )

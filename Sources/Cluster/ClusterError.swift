@@ -1,0 +1,43 @@
+/// Why a parameter server or a worker stopped before training was done.
+public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Fewer workers than the world size joined before the deadline.
+    case joinTimeout(joined: Int, expected: Int, seconds: Double)
+    /// The gradients of these ranks did not arrive for `step` before the deadline.
+    case stepTimeout(step: Int, missingRanks: [Int], seconds: Double)
+    /// The peer did not answer before the deadline while we waited for `expecting`.
+    case noReply(expecting: String, seconds: Double)
+    /// The socket was closed while a message was still expected.
+    case connectionClosed
+    /// The server refused this worker, with its reason.
+    case refused(reason: String)
+    /// The other side reported a failure, with its reason.
+    case peerFailed(rank: Int?, reason: String)
+    /// The model the worker built differs from the server's.
+    case modelMismatch(String)
+    /// The configuration asks for a training mode this server does not run yet.
+    case unsupportedMode(String)
+
+    /// A sentence naming what went wrong.
+    public var description: String {
+        switch self {
+        case .joinTimeout(let joined, let expected, let seconds):
+            "only \(joined) of \(expected) workers joined within \(seconds) s"
+        case .stepTimeout(let step, let missing, let seconds):
+            "step \(step): no gradient from rank\(missing.count == 1 ? "" : "s") \(missing.map(String.init).joined(separator: ", ")) within \(seconds) s"
+        case .noReply(let expecting, let seconds):
+            "no \(expecting) from the server within \(seconds) s"
+        case .connectionClosed:
+            "the connection was closed"
+        case .refused(let reason):
+            "the server refused this worker: \(reason)"
+        case .peerFailed(let rank?, let reason):
+            "worker rank \(rank) failed: \(reason)"
+        case .peerFailed(nil, let reason):
+            "the server failed: \(reason)"
+        case .modelMismatch(let detail):
+            "the worker's model differs from the server's: \(detail)"
+        case .unsupportedMode(let mode):
+            "training mode \(mode) is not supported yet; use sync"
+        }
+    }
+}
