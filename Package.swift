@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(
             name: "trainer",
             dependencies: [
-                "Engine", "Datasets",
+                "Engine", "Datasets", "Cluster", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

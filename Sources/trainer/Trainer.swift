@@ -1,16 +1,16 @@
 import ArgumentParser
 
-/// The command-line tool: trains the tutorial's networks in one process (and, later, on a cluster).
+/// The command-line tool: trains the tutorial's networks in one process, or with a parameter server and workers.
 @main
-struct Trainer: ParsableCommand {
+struct Trainer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trainer",
-        abstract: "Train the tutorial's neural networks on MNIST, Fashion-MNIST or XOR with PyTorch's semantics.",
+        abstract: "Train the tutorial's neural networks (MNIST, Fashion-MNIST, CIFAR-10, XOR, sine) with PyTorch's semantics.",
         discussion: """
             Data sets are looked up in --data-dir, else $TRAINER_DATA_DIR, else ./data, else /usr/share/datasets,
             in sub-folders mnist/, fashion-mnist/ (Debian: apt-get install dataset-fashion-mnist) and
             cifar-10-batches-bin/.
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self]
     )
 }

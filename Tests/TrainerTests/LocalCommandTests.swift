@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// `trainer local`: a parameter server and workers in one process over real ZeroMQ sockets.
+@Suite(.serialized) struct LocalCommandTests {
+    @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"),
+          arguments: ["inproc", "tcp"])
+    func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String) throws {
+        let root = try #require(sharedData("mnist"))
+        let metrics = temporaryPath("local-\(transport).jsonl")
+        defer { try? FileManager.default.removeItem(atPath: metrics) }
+        let run = try runTrainer(["local", "--workers", "2", "--transport", transport, "--dataset", "mnist", "--data-dir", root,
+                                  "--epochs", "1", "--metrics", metrics], timeout: 300)
+        #expect(run.status == 0, "\(run.stderr)")
+        let done = try #require(try metricsEvents(metrics).last)
+        #expect(done["event"] as? String == "done")
+        // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
+        let accuracy = try #require(done["test_accuracy"] as? Double)
+        #expect(accuracy >= 0.91, "trainer local reached \(accuracy) after 1 epoch")
+        #expect(done["workers"] as? Int == 2)
+        #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
+        #expect(run.stderr.contains("rank 1 of 2 joined"))
+    }
+
+    /// Two workers of batch 2 end where one process of batch 4 (XOR's full batch) ends: the same final loss.
+    @Test func twoWorkersLearnXORLikeOneProcessWithTheirGlobalBatch() throws {
+        let local = try runTrainer(["local", "--workers", "2", "--dataset", "xor", "--batch-size", "2", "--epochs", "300"], timeout: 120)
+        #expect(local.status == 0, "\(local.stderr)")
+        let single = try runTrainer(["train", "--dataset", "xor", "--batch-size", "4", "--epochs", "300", "--threads", "1"], timeout: 120)
+        #expect(single.status == 0, "\(single.stderr)")
+        // Both print the final test loss (the full-batch loss after 300 Adam steps) with four digits.
+        func finalLoss(_ output: String) -> Double? {
+            output.components(separatedBy: "test loss ").last?.split(whereSeparator: { $0 == "," || $0 == "\n" }).first
+                .flatMap { Double($0) }
+        }
+        let localLoss = try #require(finalLoss(local.stdout), "\(local.stdout)")
+        let singleLoss = try #require(finalLoss(single.stdout), "\(single.stdout)")
+        #expect(abs(localLoss - singleLoss) <= 1e-3 * singleLoss, "local \(localLoss) vs one process \(singleLoss)")
+        #expect(local.stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"))
+    }
+
+    @Test func invalidWorkerCountIsRefused() throws {
+        let run = try runTrainer(["local", "--workers", "0", "--dataset", "xor"], timeout: 60)
+        #expect(run.exitedNormally && run.status != 0)
+        #expect(run.stderr.contains("--workers"))
+    }
+}
