@@ -74,6 +74,8 @@ func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [Recei
     }
 
     /// Idle pumps wait in zmq_poll on their own threads: the cooperative pool (2 threads here) stays free.
+    /// Were they on the pool, three pumps would hold both of its threads for good and the sleep would
+    /// never end; the bound is loose because other tests may load the cores meanwhile.
     @Test func idlePumpsDoNotStallTheCooperativePool() async throws {
         let context = try Context()
         let pumps = try (0..<3).map { index in
@@ -82,6 +84,6 @@ func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [Recei
         defer { pumps.forEach { $0.close() } }
         let start = ContinuousClock.now
         try await Task.sleep(for: .milliseconds(50))
-        #expect(ContinuousClock.now - start < .milliseconds(500))
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }

@@ -53,7 +53,7 @@ struct LifecycleTests {
             try push.connect("tcp://127.0.0.1:1")
             try push.send(["never delivered"])
         }
-        #expect(milliseconds < 500, "took \(milliseconds) ms")
+        #expect(milliseconds < 5000, "took \(milliseconds) ms")
     }
 
     @Test func libraryFacts() {

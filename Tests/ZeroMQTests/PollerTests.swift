@@ -33,7 +33,7 @@ struct PollerTests {
         poller.register(pull)
         let (ready, milliseconds) = try timed { try poller.poll(timeout: 30) }
         #expect(ready.isEmpty)
-        #expect(milliseconds >= 25 && milliseconds < 500, "took \(milliseconds) ms")
+        #expect(milliseconds >= 25 && milliseconds < 5000, "took \(milliseconds) ms")
     }
 
     @Test func aPipeWakesThePoll() throws {
