@@ -33,14 +33,19 @@ public actor ParameterServer {
     private var weights: [Float]
     private var identities: [[UInt8]] = []
     private var step = 0
+    private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
+    private var epochLoss = 0.0
+    private var epochSamples = 0
 
     /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
-    /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps if that is fewer.
+    /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps if that is fewer; calls
+    /// `onEpochEnd` on the actor after each epoch's last step.
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maxSteps: Int? = nil,
         joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError
+        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
+        onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         guard configuration.mode == .sync else { throw ClusterError.unsupportedMode(configuration.mode.rawValue) }
@@ -65,6 +70,7 @@ public actor ParameterServer {
         self.joinTimeout = joinTimeout
         self.stepTimeout = stepTimeout
         self.log = log
+        self.onEpochEnd = onEpochEnd
         let plan = ShardPlan(sampleCount: dataset.trainCount, workerCount: worldSize,
                              batchSizePerWorker: configuration.batchSizePerWorker)
         self.plan = plan
@@ -115,6 +121,15 @@ public actor ParameterServer {
                     step += 1
                     deadline = ContinuousClock.now + stepTimeout
                     if step < totalSteps { broadcast(.weights(.array(weights))) }
+                    if step % plan.stepsPerEpoch == 0, let onEpochEnd {
+                        // After the broadcast, so the workers compute the next step meanwhile.
+                        onEpochEnd(EpochSummary(epoch: step / plan.stepsPerEpoch, weights: weights,
+                                                trainLoss: epochSamples > 0 ? epochLoss / Double(epochSamples) : 0,
+                                                samples: epochSamples))
+                        epochLoss = 0
+                        epochSamples = 0
+                        deadline = ContinuousClock.now + stepTimeout
+                    }
                 }
             }
         } catch {
@@ -210,6 +225,10 @@ public actor ParameterServer {
     /// Averages the gradients weighted by sample count and applies one optimiser step.
     private func apply(_ pushes: [GradientPush]) {
         let total = pushes.reduce(0) { $0 + $1.sampleCount }
+        for push in pushes {
+            epochLoss += push.meanLoss * Double(push.sampleCount)
+            epochSamples += push.sampleCount
+        }
         var average = [Float](repeating: 0, count: weights.count)
         var scratch = [Float](repeating: 0, count: weights.count)
         for push in pushes where push.sampleCount > 0 {

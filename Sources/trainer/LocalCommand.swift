@@ -13,8 +13,8 @@ struct LocalCommand: AsyncParsableCommand {
         discussion: """
             --batch-size is per worker, as in DDP: the global batch is workers × batch size, and synchronous \
             training with N workers of batch b gives the weights one process gets with batch N·b. Each worker \
-            uses one BLAS thread. This first version reports the test loss and accuracy after the last epoch; \
-            per-epoch evaluation and asynchronous mode come with the cluster's next step.
+            uses one BLAS thread. The server evaluates the weights on the test set after every epoch; \
+            asynchronous mode comes with the cluster's next step.
             """
     )
 
@@ -51,10 +51,16 @@ struct LocalCommand: AsyncParsableCommand {
             seed: seed, mode: .sync)
         let dataset = DatasetDescription(name: experiment.train.name, trainCount: experiment.train.count,
                                          testCount: experiment.test.count)
+        let metricsLog = try options.metrics.map(MetricsLog.init(path:))
+        metricsLog?.write(event: "start", ["model": .text(options.model.rawValue), "dataset": .text(options.dataset.rawValue),
+                                           "workers": .integer(workers), "batch_size": .integer(settings.batchSize),
+                                           "epochs": .integer(settings.epochs), "seed": .integer(Int(seed))])
+        let reporter = EpochReporter(experiment: experiment, model: model, epochs: settings.epochs, workers: workers,
+                                     metricsLog: metricsLog, checkpoint: options.checkpoint)
         let context = try Context()
         let server = try ParameterServer(context: context, bind: endpoint(), weights: Array(model.parameters),
                                          fingerprint: model.fingerprint, configuration: configuration, dataset: dataset,
-                                         worldSize: workers)
+                                         worldSize: workers, onEpochEnd: { reporter.report($0) })
         let replicas = try (0..<workers).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: experiment.train, testCount: experiment.test.count,
                        objective: experiment.objective) { _ in experiment.makeModel(seed: seed) }
@@ -63,38 +69,15 @@ struct LocalCommand: AsyncParsableCommand {
               + "over \(transport.rawValue) (\(server.endpoint)): batch \(settings.batchSize) per worker, "
               + "\(settings.epochs) epochs, seed \(seed)")
         fflush(nil)
-        let metricsLog = try options.metrics.map(MetricsLog.init(path:))
-        metricsLog?.write(event: "start", ["model": .text(options.model.rawValue), "dataset": .text(options.dataset.rawValue),
-                                           "workers": .integer(workers), "batch_size": .integer(settings.batchSize),
-                                           "epochs": .integer(settings.epochs), "seed": .integer(Int(seed))])
-        let start = ContinuousClock.now
-        let weights = try await withThrowingTaskGroup(of: [Float]?.self) { group in
-            group.addTask { try await server.run() }
-            for replica in replicas { group.addTask { _ = try await replica.run(); return nil } }
-            var final: [Float]?
-            for try await result in group where result != nil { final = result }
-            return final!
+        reporter.start()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try await server.run() }
+            for replica in replicas { group.addTask { _ = try await replica.run() } }
+            try await group.waitForAll()
         }
-        let seconds = (ContinuousClock.now - start).seconds
         await server.close()
         for replica in replicas { await replica.close() }
-
-        _ = model.parameters.update(from: weights)
-        let evaluation = model.evaluate(on: experiment.test, criterion: Criterion(experiment.objective))
-        let samplesPerSecond = Double(experiment.train.count * settings.epochs) / seconds
-        print("Finished Training in \(String(format: "%.1f", seconds)) s, \(Int(samplesPerSecond.rounded())) samples/s; "
-              + "test loss \(format(evaluation.loss))")
-        print(experiment.closingLine(evaluation))
-        metricsLog?.write(event: "done", [
-            "epochs": .integer(settings.epochs), "test_loss": .number(evaluation.loss),
-            "test_accuracy": .number(experiment.objective == .regression ? .nan : evaluation.accuracy),
-            "samples_per_second": .number(samplesPerSecond), "seconds": .number(seconds), "workers": .integer(workers),
-        ])
-        if let checkpoint = options.checkpoint {
-            try model.save(to: checkpoint, metadata: ["format": "pt", "model": options.model.rawValue,
-                                                      "dataset": options.dataset.rawValue, "epoch": String(settings.epochs)])
-            print("Saved the weights to \(checkpoint)")
-        }
+        try reporter.finish()
     }
 
     /// The server's address for the chosen transport; tcp lets the OS pick the port.

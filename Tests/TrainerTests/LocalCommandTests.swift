@@ -7,12 +7,15 @@ import Testing
           arguments: ["inproc", "tcp"])
     func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String) throws {
         let root = try #require(sharedData("mnist"))
-        let metrics = temporaryPath("local-\(transport).jsonl")
-        defer { try? FileManager.default.removeItem(atPath: metrics) }
+        let metrics = temporaryPath("local-\(transport).jsonl"), checkpoint = temporaryPath("local-\(transport).safetensors")
+        defer { for path in [metrics, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
         let run = try runTrainer(["local", "--workers", "2", "--transport", transport, "--dataset", "mnist", "--data-dir", root,
-                                  "--epochs", "1", "--metrics", metrics], timeout: 300)
+                                  "--epochs", "1", "--metrics", metrics, "--checkpoint", checkpoint], timeout: 300)
         #expect(run.status == 0, "\(run.stderr)")
-        let done = try #require(try metricsEvents(metrics).last)
+        let events = try metricsEvents(metrics)
+        #expect(events.map { $0["event"] as? String } == ["start", "epoch", "done"])
+        #expect(run.stdout.contains("Epoch 1/1: train loss "))
+        let done = try #require(events.last)
         #expect(done["event"] as? String == "done")
         // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
         let accuracy = try #require(done["test_accuracy"] as? Double)
@@ -20,6 +23,9 @@ import Testing
         #expect(done["workers"] as? Int == 2)
         #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
         #expect(run.stderr.contains("rank 1 of 2 joined"))
+        let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
+        let evaluation = try runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
+        #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
     }
 
     /// Two workers of batch 2 end where one process of batch 4 (XOR's full batch) ends: the same final loss.
