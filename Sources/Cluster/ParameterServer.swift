@@ -31,6 +31,9 @@ public actor ParameterServer {
     private let stepTimeout: Duration
     private let log: @Sendable (String) -> Void
     private var weights: [Float]
+    /// Reused every step: the sample-weighted mean gradient, and one push's gradient copied out of its frame.
+    private var average: [Float]
+    private var scratch: [Float]
     private var identities: [[UInt8]] = []
     private var step = 0
     private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
@@ -63,6 +66,8 @@ public actor ParameterServer {
         self.endpoint = pump.endpoint
         self.mailbox = Mailbox(pump.incoming)
         self.weights = weights
+        self.average = [Float](repeating: 0, count: weights.count)
+        self.scratch = [Float](repeating: 0, count: weights.count)
         self.fingerprint = fingerprint
         self.configuration = configuration
         self.dataset = dataset
@@ -229,12 +234,15 @@ public actor ParameterServer {
             epochLoss += push.meanLoss * Double(push.sampleCount)
             epochSamples += push.sampleCount
         }
-        var average = [Float](repeating: 0, count: weights.count)
-        var scratch = [Float](repeating: 0, count: weights.count)
-        for push in pushes where push.sampleCount > 0 {
-            scratch.withUnsafeMutableBufferPointer { _ = push.gradient.copy(into: $0) }
-            let weight = Float(push.sampleCount) / Float(total)
-            for index in average.indices { average[index] += weight * scratch[index] }
+        average.withUnsafeMutableBufferPointer { mean in
+            scratch.withUnsafeMutableBufferPointer { one in
+                mean.update(repeating: 0)
+                for push in pushes where push.sampleCount > 0 {
+                    _ = push.gradient.copy(into: one)
+                    let weight = Float(push.sampleCount) / Float(total)
+                    for index in 0..<mean.count { mean[index] += weight * one[index] }
+                }
+            }
         }
         var parameters = weights
         weights = []
