@@ -14,8 +14,6 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerFailed(rank: Int?, reason: String)
     /// The model the worker built differs from the server's.
     case modelMismatch(String)
-    /// The configuration asks for a training mode this server does not run yet.
-    case unsupportedMode(String)
 
     /// A sentence naming what went wrong.
     public var description: String {
@@ -36,8 +34,6 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
             "the server failed: \(reason)"
         case .modelMismatch(let detail):
             "the worker's model differs from the server's: \(detail)"
-        case .unsupportedMode(let mode):
-            "training mode \(mode) is not supported yet; use sync"
         }
     }
 }

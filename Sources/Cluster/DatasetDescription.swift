@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// What a worker says about its data in join, so the server can refuse a worker whose data differs.
@@ -8,18 +9,29 @@ public struct DatasetDescription: Codable, Sendable, Equatable {
     public var trainCount: Int
     /// The number of test samples the worker found.
     public var testCount: Int
+    /// `LabeledDataset.checksum` of the training set, as 16 lowercase hexadecimal digits.
+    public var checksum: String
 
     /// A description with every field given.
-    public init(name: String, trainCount: Int, testCount: Int) {
+    public init(name: String, trainCount: Int, testCount: Int, checksum: String) {
         self.name = name
         self.trainCount = trainCount
         self.testCount = testCount
+        self.checksum = checksum
+    }
+
+    /// The description of `trainingSet`, with `testCount` test samples beside it.
+    public init(describing trainingSet: LabeledDataset, testCount: Int) {
+        let hex = String(trainingSet.checksum, radix: 16)
+        self.init(name: trainingSet.name, trainCount: trainingSet.count, testCount: testCount,
+                  checksum: String(repeating: "0", count: 16 - hex.count) + hex)
     }
 
     enum CodingKeys: String, CodingKey {
         case name
         case trainCount = "train_count"
         case testCount = "test_count"
+        case checksum
     }
 
     /// The description as compact JSON with sorted keys.
@@ -38,6 +50,9 @@ public struct DatasetDescription: Codable, Sendable, Equatable {
             guard (0...limits.maxSampleCount).contains(value) else {
                 throw .fieldOutOfRange(field: "data-set \(field)", value: "\(value)", allowed: "0…\(limits.maxSampleCount)")
             }
+        }
+        guard checksum.utf8.count == 16, checksum.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw .fieldOutOfRange(field: "data-set checksum", value: "\"\(checksum.prefix(32))\"", allowed: "16 lowercase hexadecimal digits")
         }
     }
 }

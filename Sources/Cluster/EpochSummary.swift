@@ -1,12 +1,50 @@
-/// What a parameter server knows at the end of an epoch: the weights after its last step and the
-/// training loss over its samples, averaged as one process with the global batch would average it.
+/// What a parameter server knows at the end of an epoch: the weights after its last update, the
+/// training loss over its samples (averaged as one process with the global batch would average it),
+/// and what each rank contributed.
 public struct EpochSummary: Sendable {
     /// The epoch just finished, 1-based.
     public var epoch: Int
-    /// The weights after the epoch's last step.
+    /// The weights after the epoch's last update.
     public var weights: [Float]
     /// The sample-weighted mean of the losses the workers reported during the epoch.
     public var trainLoss: Double
     /// The number of training samples the epoch covered.
     public var samples: Int
+    /// The epoch's training time in seconds: from the last worker's join (first epoch) or the end of
+    /// the previous epoch's report, to the epoch's last update.
+    public var seconds: Double
+    /// The number of optimiser updates the server applied during the epoch.
+    public var updates: Int
+    /// The server's time spent averaging, updating and queueing weights during the epoch, in seconds.
+    public var updateSeconds: Double
+    /// Each rank's part of the epoch, indexed by rank.
+    public var ranks: [RankStatistics]
+}
+
+/// One rank's share of an epoch, as the server saw it.
+public struct RankStatistics: Sendable, Equatable {
+    /// The gradients the rank pushed.
+    public var pushes: Int = 0
+    /// The samples those gradients were computed on.
+    public var samples: Int = 0
+    /// Sync mode: how long the rank's gradients waited at the server for the other ranks', in seconds.
+    public var waitSeconds: Double = 0
+
+    /// Empty statistics.
+    public init() {}
+}
+
+/// What one worker did over a run, as the worker saw it.
+public struct WorkerStatistics: Sendable, Equatable {
+    /// The rank the server gave the worker.
+    public var rank: Int
+    /// The gradients pushed (including empty end-of-epoch ones).
+    public var pushes: Int
+    /// The training samples computed on.
+    public var samples: Int
+    /// Time spent gathering batches and computing gradients, in seconds.
+    public var computeSeconds: Double
+    /// Time from sending a gradient to holding the next weights (transfer, the server's update, and
+    /// in sync mode the wait for the other ranks), in seconds.
+    public var exchangeSeconds: Double
 }

@@ -20,6 +20,10 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case error = 9
     /// Either direction: a liveness signal without payload.
     case heartbeat = 10
+    /// Worker → server: asks what the server trains, before the worker loads its data.
+    case hello = 11
+    /// Server → worker: the training configuration and a description of the server's data set.
+    case setup = 12
 
     /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
     public var description: String {
@@ -34,6 +38,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .stop: "stop"
         case .error: "error"
         case .heartbeat: "heartbeat"
+        case .hello: "hello"
+        case .setup: "setup"
         }
     }
 }

@@ -3,10 +3,12 @@ import Engine
 import Foundation
 import ZeroMQ
 
-/// The parameter server of synchronous data-parallel training: it owns the flat weights and the
-/// optimiser state, welcomes `worldSize` workers over a ROUTER socket, and at each step averages one
-/// gradient per rank (weighted by sample count), applies one optimiser step and sends every rank
-/// the same new weights.
+/// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
+/// welcomes `worldSize` workers over a ROUTER socket and applies their gradients.
+///
+/// In sync mode each step averages one gradient per rank (weighted by sample count), applies one
+/// optimiser step and sends every rank the same new weights. In async mode each gradient is applied
+/// as it arrives and only its sender gets the newest weights back.
 ///
 /// The socket lives on its `SocketPump` thread; the actor only queues frames and reads a `Mailbox`,
 /// so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
@@ -17,7 +19,7 @@ public actor ParameterServer {
     public nonisolated let configuration: TrainingConfiguration
     /// The data every worker must have.
     public nonisolated let dataset: DatasetDescription
-    /// The number of workers a step waits for.
+    /// The number of workers training waits for.
     public nonisolated let worldSize: Int
     /// The model fingerprint every message must carry.
     public nonisolated let fingerprint: UInt64
@@ -26,37 +28,62 @@ public actor ParameterServer {
     private let mailbox: Mailbox
     private let plan: ShardPlan
     private let optimizer: any Optimizer
+    /// The steps each rank takes: all of the epochs', or `maxSteps` if fewer.
     private let totalSteps: Int
     private let joinTimeout: Duration
     private let stepTimeout: Duration
     private let log: @Sendable (String) -> Void
+    private let trace: (@Sendable (String) -> Void)?
+    private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
+
     private var weights: [Float]
-    /// Reused every step: the sample-weighted mean gradient, and one push's gradient copied out of its frame.
+    /// Reused every update: the sample-weighted mean gradient, and one push's gradient copied out of its frame.
     private var average: [Float]
     private var scratch: [Float]
     private var identities: [[UInt8]] = []
-    private var step = 0
-    private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
-    private var epochLoss = 0.0
-    private var epochSamples = 0
+    /// The optimiser updates applied so far.
+    private var updates = 0
+    /// The next step each rank pushes (in sync mode all ranks share it).
+    private var rankSteps: [Int]
+    /// Sync mode: the gradients of the current step and when each arrived.
+    private var pending: [(push: GradientPush, arrival: ContinuousClock.Instant)?]
+    /// Per-epoch accounting (0-based epoch index), reported in order as epochs complete.
+    private var epochs: [Int: EpochProgress] = [:]
+    private var nextEpochToReport = 0
+    /// When the epoch being timed started: the last join, then the end of each epoch's report.
+    private var epochClock: ContinuousClock.Instant?
+
+    /// What has been pushed and applied in one epoch so far.
+    private struct EpochProgress {
+        var pushes = 0
+        var lossSum = 0.0
+        var samples = 0
+        var updates = 0
+        var updateSeconds = 0.0
+        var ranks: [RankStatistics]
+    }
 
     /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
-    /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps if that is fewer; calls
-    /// `onEpochEnd` on the actor after each epoch's last step.
+    /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps per rank if that is fewer;
+    /// calls `onEpochEnd` on the actor after each epoch's last update, and `trace` (when given) with a
+    /// line per message sent or received (type, step, size; never the payload).
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maxSteps: Int? = nil,
         joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
+        trace: (@Sendable (String) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
-        guard configuration.mode == .sync else { throw ClusterError.unsupportedMode(configuration.mode.rawValue) }
+        let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         let pump = try SocketPump(
             context: context, type: .router, name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
             onError: { log("parameter server: socket error: \($0)") },
             setUp: { socket in
+                // libzmq drops a peer that sends a larger frame before buffering it.
+                try socket.set(.maxMessageSize, Int64(maximumFrame))
                 // Keep queued weights and stop messages for up to a second after close().
                 try socket.set(.linger, 1000)
                 try socket.bind(endpoint)
@@ -75,11 +102,14 @@ public actor ParameterServer {
         self.joinTimeout = joinTimeout
         self.stepTimeout = stepTimeout
         self.log = log
+        self.trace = trace
         self.onEpochEnd = onEpochEnd
         let plan = ShardPlan(sampleCount: dataset.trainCount, workerCount: worldSize,
                              batchSizePerWorker: configuration.batchSizePerWorker)
         self.plan = plan
         totalSteps = min(maxSteps ?? .max, plan.stepsPerEpoch * configuration.epochs)
+        rankSteps = [Int](repeating: 0, count: worldSize)
+        pending = .init(repeating: nil, count: worldSize)
         switch configuration.optimizer {
         case .sgd:
             optimizer = SGD(parameterCount: weights.count, learningRate: Float(configuration.learningRate),
@@ -97,44 +127,22 @@ public actor ParameterServer {
     /// The current weights (the final ones once `run()` has returned).
     public var currentWeights: [Float] { weights }
 
-    /// The number of steps applied so far.
-    public var completedSteps: Int { step }
+    /// The number of optimiser updates applied so far (in sync mode, the number of steps).
+    public var completedSteps: Int { updates }
 
-    /// Welcomes the workers, trains until the last step, sends stop to every rank and returns the final
-    /// weights; on a timeout or a worker's failure it sends every rank an error and throws.
+    /// Welcomes the workers, trains until every rank has taken its last step (each gets stop) and
+    /// returns the final weights; on a timeout or a worker's failure it sends every rank an error and throws.
     public func run() async throws -> [Float] {
-        var pushes = [GradientPush?](repeating: nil, count: worldSize)
-        var deadline = ContinuousClock.now + joinTimeout
+        let joinDeadline = ContinuousClock.now + joinTimeout
+        var stepDeadline = joinDeadline
         do {
-            while step < totalSteps {
-                guard let frames = await mailbox.next(before: deadline) else {
-                    if mailbox.isFinished { throw ClusterError.connectionClosed }
-                    if identities.count < worldSize {
-                        throw ClusterError.joinTimeout(joined: identities.count, expected: worldSize, seconds: joinTimeout.seconds)
-                    }
-                    let missing = pushes.indices.filter { pushes[$0] == nil }
-                    throw ClusterError.stepTimeout(step: step, missingRanks: missing, seconds: stepTimeout.seconds)
+            while !rankSteps.allSatisfy({ $0 >= totalSteps }) {
+                let allJoined = identities.count == worldSize
+                guard let frames = await mailbox.next(before: allJoined ? stepDeadline : joinDeadline) else {
+                    throw timeoutError()
                 }
-                let wasComplete = identities.count == worldSize
-                try handle(frames, pushes: &pushes)
-                if !wasComplete && identities.count == worldSize {
-                    deadline = ContinuousClock.now + stepTimeout
-                }
-                if identities.count == worldSize, pushes.allSatisfy({ $0 != nil }) {
-                    apply(pushes.map { $0! })
-                    pushes = [GradientPush?](repeating: nil, count: worldSize)
-                    step += 1
-                    deadline = ContinuousClock.now + stepTimeout
-                    if step < totalSteps { broadcast(.weights(.array(weights))) }
-                    if step % plan.stepsPerEpoch == 0, let onEpochEnd {
-                        // After the broadcast, so the workers compute the next step meanwhile.
-                        onEpochEnd(EpochSummary(epoch: step / plan.stepsPerEpoch, weights: weights,
-                                                trainLoss: epochSamples > 0 ? epochLoss / Double(epochSamples) : 0,
-                                                samples: epochSamples))
-                        epochLoss = 0
-                        epochSamples = 0
-                        deadline = ContinuousClock.now + stepTimeout
-                    }
+                if try handle(frames) || (!allJoined && identities.count == worldSize) {
+                    stepDeadline = ContinuousClock.now + stepTimeout
                 }
             }
         } catch {
@@ -142,8 +150,7 @@ public actor ParameterServer {
             log("parameter server: \(error)")
             throw error
         }
-        broadcast(.stop)
-        log("parameter server: done after \(step) steps")
+        log("parameter server: done after \(updates) updates")
         return weights
     }
 
@@ -152,8 +159,22 @@ public actor ParameterServer {
         pump.close()
     }
 
-    /// Validates and acts on one received message; throws only when a joined worker reports a failure.
-    private func handle(_ frames: [ReceivedFrame], pushes: inout [GradientPush?]) throws {
+    private func timeoutError() -> ClusterError {
+        if mailbox.isFinished { return .connectionClosed }
+        if identities.count < worldSize {
+            return .joinTimeout(joined: identities.count, expected: worldSize, seconds: joinTimeout.seconds)
+        }
+        let missing: [Int]
+        switch configuration.mode {
+        case .sync: missing = pending.indices.filter { pending[$0] == nil }
+        case .async: missing = rankSteps.indices.filter { rankSteps[$0] < totalSteps }
+        }
+        return .stepTimeout(step: rankSteps.min() ?? 0, missingRanks: missing, seconds: stepTimeout.seconds)
+    }
+
+    /// Validates and acts on one received message; returns whether training progressed (a gradient
+    /// was applied), and throws only when a joined worker reports a failure.
+    private func handle(_ frames: [ReceivedFrame]) throws -> Bool {
         let identity: [UInt8], message: WireMessage
         do {
             (identity, message) = try WireMessage.decodeRouted(
@@ -163,35 +184,22 @@ public actor ParameterServer {
             if case .versionMismatch = error, let peer = frames.first, (1...255).contains(peer.count) {
                 send(.error(reason: error.description), to: peer.bytes)
             }
-            return
+            return false
         }
         let rank = identities.firstIndex(of: identity)
+        trace?("parameter server: ← \(rank.map { "rank \($0)" } ?? "a new peer"): \(message.type) step \(message.step), "
+               + "\(frames.dropFirst().reduce(0) { $0 + $1.count }) bytes")
         switch message.body {
+        case .hello:
+            send(.setup(Setup(configuration: configuration, dataset: dataset)), to: identity)
         case .join(let description):
             join(identity, description: description, existingRank: rank)
         case .pushGradient(let push):
             guard let rank else {
                 log("parameter server: dropped a push-gradient from a peer that has not joined")
-                return
+                return false
             }
-            guard Int(message.sender) == rank else {
-                log("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
-                return
-            }
-            guard message.step == UInt64(step) else {
-                log("parameter server: dropped a push-gradient of rank \(rank) for step \(message.step) (now at step \(step))")
-                return
-            }
-            guard pushes[rank] == nil else {
-                log("parameter server: dropped a second push-gradient of rank \(rank) for step \(step)")
-                return
-            }
-            let expected = plan.positions(step: step % plan.stepsPerEpoch, rank: rank).count
-            guard push.sampleCount == expected else {
-                log("parameter server: dropped a push-gradient of rank \(rank) with \(push.sampleCount) samples, expected \(expected)")
-                return
-            }
-            pushes[rank] = push
+            return accept(push, from: rank, message: message)
         case .error(let reason):
             log("parameter server: \(rank.map { "rank \($0)" } ?? "an unjoined peer") reports: \(reason)")
             if let rank { throw ClusterError.peerFailed(rank: rank, reason: reason) }
@@ -199,6 +207,136 @@ public actor ParameterServer {
             break
         default:
             log("parameter server: dropped an unexpected \(message.type) message")
+        }
+        return false
+    }
+
+    /// Checks a push against the rank's step and shard, then applies it (async) or holds it until
+    /// every rank's gradient of the step is in (sync).
+    private func accept(_ push: GradientPush, from rank: Int, message: WireMessage) -> Bool {
+        guard Int(message.sender) == rank else {
+            log("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
+            return false
+        }
+        let step = rankSteps[rank]
+        guard message.step == UInt64(step), step < totalSteps else {
+            log("parameter server: dropped a push-gradient of rank \(rank) for step \(message.step) (expected step \(step))")
+            return false
+        }
+        let expected = plan.positions(step: step % plan.stepsPerEpoch, rank: rank).count
+        guard push.sampleCount == expected else {
+            log("parameter server: dropped a push-gradient of rank \(rank) with \(push.sampleCount) samples, expected \(expected)")
+            return false
+        }
+        switch configuration.mode {
+        case .sync:
+            guard pending[rank] == nil else {
+                log("parameter server: dropped a second push-gradient of rank \(rank) for step \(step)")
+                return false
+            }
+            pending[rank] = (push, .now)
+            guard pending.allSatisfy({ $0 != nil }) else { return false }
+            applySync(step: step)
+        case .async:
+            applyAsync(push, from: rank, step: step)
+        }
+        return true
+    }
+
+    /// Sync mode: averages the step's gradients weighted by sample count, applies one optimiser step
+    /// and sends every rank the new weights, or stop after the last step.
+    private func applySync(step: Int) {
+        let started = ContinuousClock.now
+        let pushes = pending.map { $0!.push }
+        let total = pushes.reduce(0) { $0 + $1.sampleCount }
+        average.withUnsafeMutableBufferPointer { mean in
+            scratch.withUnsafeMutableBufferPointer { one in
+                mean.update(repeating: 0)
+                for push in pushes where push.sampleCount > 0 {
+                    _ = push.gradient.copy(into: one)
+                    let weight = Float(push.sampleCount) / Float(total)
+                    for index in 0..<mean.count { mean[index] += weight * one[index] }
+                }
+            }
+        }
+        if total > 0 { updateWeights(with: average) }
+        let epoch = step / plan.stepsPerEpoch
+        for rank in 0..<worldSize {
+            record(pushes[rank], rank: rank, epoch: epoch, wait: (started - pending[rank]!.arrival).seconds)
+        }
+        pending = .init(repeating: nil, count: worldSize)
+        for rank in 0..<worldSize { rankSteps[rank] = step + 1 }
+        if step + 1 < totalSteps {
+            // Tagged with the step the workers compute next.
+            broadcast(.weights(.array(weights)), step: step + 1)
+        } else {
+            broadcast(.stop, step: step + 1)
+        }
+        epochs[epoch]!.updateSeconds += (ContinuousClock.now - started).seconds
+        if total > 0 { epochs[epoch]!.updates += 1 }
+        reportFinishedEpochs()
+    }
+
+    /// Async mode: applies one rank's gradient at once and sends that rank the newest weights, or
+    /// stop after its last step.
+    private func applyAsync(_ push: GradientPush, from rank: Int, step: Int) {
+        let started = ContinuousClock.now
+        if push.sampleCount > 0 {
+            scratch.withUnsafeMutableBufferPointer { _ = push.gradient.copy(into: $0) }
+            updateWeights(with: scratch)
+        }
+        let epoch = step / plan.stepsPerEpoch
+        record(push, rank: rank, epoch: epoch, wait: 0)
+        rankSteps[rank] = step + 1
+        if step + 1 < totalSteps {
+            send(.weights(.array(weights)), to: identities[rank], step: step + 1)
+        } else {
+            send(.stop, to: identities[rank], step: step + 1)
+        }
+        epochs[epoch]!.updateSeconds += (ContinuousClock.now - started).seconds
+        if push.sampleCount > 0 { epochs[epoch]!.updates += 1 }
+        reportFinishedEpochs()
+    }
+
+    /// One optimiser step on the weights with `gradient`.
+    private func updateWeights(with gradient: [Float]) {
+        // Take the array out so the step writes in place (a copy happens only while a queued weights
+        // message still holds the previous values: `.array` frames are values).
+        var parameters = weights
+        weights = []
+        parameters.withUnsafeMutableBufferPointer { parameterBuffer in
+            gradient.withUnsafeBufferPointer { optimizer.step(parameters: parameterBuffer, gradients: $0) }
+        }
+        weights = parameters
+        updates += 1
+    }
+
+    /// Adds one applied push to its epoch's accounting.
+    private func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double) {
+        var progress = epochs[epoch] ?? EpochProgress(ranks: .init(repeating: RankStatistics(), count: worldSize))
+        progress.pushes += 1
+        progress.lossSum += push.meanLoss * Double(push.sampleCount)
+        progress.samples += push.sampleCount
+        progress.ranks[rank].pushes += 1
+        progress.ranks[rank].samples += push.sampleCount
+        progress.ranks[rank].waitSeconds += wait
+        epochs[epoch] = progress
+    }
+
+    /// Calls `onEpochEnd` for every epoch, in order, whose pushes from all ranks are in.
+    private func reportFinishedEpochs() {
+        while let progress = epochs[nextEpochToReport], progress.pushes == worldSize * plan.stepsPerEpoch {
+            epochs[nextEpochToReport] = nil
+            nextEpochToReport += 1
+            let now = ContinuousClock.now
+            log("parameter server: epoch \(nextEpochToReport) done after \(updates) updates")
+            onEpochEnd?(EpochSummary(
+                epoch: nextEpochToReport, weights: weights,
+                trainLoss: progress.samples > 0 ? progress.lossSum / Double(progress.samples) : 0,
+                samples: progress.samples, seconds: (now - (epochClock ?? now)).seconds, updates: progress.updates,
+                updateSeconds: progress.updateSeconds, ranks: progress.ranks))
+            // The report (evaluation, checkpoint) is not training time.
+            epochClock = .now
         }
     }
 
@@ -223,48 +361,30 @@ public actor ParameterServer {
         let rank = identities.count
         identities.append(identity)
         log("parameter server: rank \(rank) of \(worldSize) joined")
+        if identities.count == worldSize { epochClock = .now }
         send(.welcome(Welcome(rank: rank, worldSize: worldSize, configuration: configuration, weights: .array(weights))),
-             to: identity)
-    }
-
-    /// Averages the gradients weighted by sample count and applies one optimiser step.
-    private func apply(_ pushes: [GradientPush]) {
-        let total = pushes.reduce(0) { $0 + $1.sampleCount }
-        for push in pushes {
-            epochLoss += push.meanLoss * Double(push.sampleCount)
-            epochSamples += push.sampleCount
-        }
-        average.withUnsafeMutableBufferPointer { mean in
-            scratch.withUnsafeMutableBufferPointer { one in
-                mean.update(repeating: 0)
-                for push in pushes where push.sampleCount > 0 {
-                    _ = push.gradient.copy(into: one)
-                    let weight = Float(push.sampleCount) / Float(total)
-                    for index in 0..<mean.count { mean[index] += weight * one[index] }
-                }
-            }
-        }
-        var parameters = weights
-        weights = []
-        parameters.withUnsafeMutableBufferPointer { parameterBuffer in
-            average.withUnsafeBufferPointer { optimizer.step(parameters: parameterBuffer, gradients: $0) }
-        }
-        weights = parameters
+             to: identity, step: rankSteps[rank])
     }
 
     /// Sends `body` to every joined rank.
-    private func broadcast(_ body: MessageBody) {
+    private func broadcast(_ body: MessageBody, step: Int? = nil) {
         // `.array` frames copy the weights into libzmq when the pump thread sends them, and the array is
         // a value: the optimiser's next step writes a fresh copy, never the buffer still being sent.
-        for identity in identities { send(body, to: identity) }
+        for identity in identities { send(body, to: identity, step: step) }
     }
 
-    private func send(_ body: MessageBody, to identity: [UInt8]) {
-        let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step), fingerprint: fingerprint, body: body)
+    private func send(_ body: MessageBody, to identity: [UInt8], step: Int? = nil) {
+        let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step ?? rankSteps.min() ?? 0),
+                                  fingerprint: fingerprint, body: body)
+        if let trace {
+            let rank = identities.firstIndex(of: identity).map { "rank \($0)" } ?? "a new peer"
+            trace("parameter server: → \(rank): \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        }
         pump.send(message.encoded(to: identity))
     }
 
     private static func describe(_ description: DatasetDescription) -> String {
-        "\"\(description.name)\" with \(description.trainCount) training and \(description.testCount) test samples"
+        "\"\(description.name)\" with \(description.trainCount) training and \(description.testCount) test samples "
+            + "(checksum \(description.checksum))"
     }
 }

@@ -28,7 +28,14 @@ public struct ProtocolLimits: Sendable, Equatable {
 
     /// The most payload bytes a message about a model of `parameterCount` floats can carry.
     public static func maximumPayloadBytes(parameterCount: Int) -> Int {
-        // welcome: assignment + configuration + weights; push-gradient: statistics + gradient.
-        min(maximumPayloadBytes, 8 + maximumJSONBytes + parameterCount * MemoryLayout<Float>.size)
+        // welcome: assignment + configuration + weights; push-gradient: statistics + gradient;
+        // setup: configuration + data-set description.
+        min(maximumPayloadBytes, 8 + 2 * maximumJSONBytes + parameterCount * MemoryLayout<Float>.size)
+    }
+
+    /// The largest single frame a message about a model of `parameterCount` floats can have
+    /// (a weights or gradient frame, or a JSON frame): the bound for `SocketOption.maxMessageSize`.
+    public static func maximumFrameBytes(parameterCount: Int) -> Int {
+        min(maximumPayloadBytes, max(maximumJSONBytes, maximumReasonBytes, parameterCount * MemoryLayout<Float>.size))
     }
 }

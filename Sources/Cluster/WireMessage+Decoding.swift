@@ -92,8 +92,8 @@ extension WireMessage {
         let sender = header.sender
         let isRank = sender < UInt32(clamping: limits.maxWorldSize)
         let senderAllowed = switch type {
-        case .join: sender == MessageHeader.unassignedSender
-        case .welcome, .weights, .evaluationRequest, .stop: sender == MessageHeader.serverSender
+        case .hello, .join: sender == MessageHeader.unassignedSender
+        case .setup, .welcome, .weights, .evaluationRequest, .stop: sender == MessageHeader.serverSender
         case .pushGradient, .evaluationResult: isRank
         case .epochEnd, .error, .heartbeat:
             isRank || sender == MessageHeader.serverSender || sender == MessageHeader.unassignedSender
@@ -101,7 +101,7 @@ extension WireMessage {
         guard senderAllowed else { throw .unexpectedSender(type, sender: sender) }
 
         switch type {
-        case .join:
+        case .hello, .join:
             // A joining worker does not know the model yet.
             guard header.fingerprint == 0 else { throw .fingerprintMismatch(received: header.fingerprint, expected: 0) }
         case .error:
@@ -120,9 +120,9 @@ extension WireMessage {
     static func payloadFrameCount(_ type: MessageType) -> Int {
         switch type {
         case .welcome: 3
-        case .pushGradient: 2
+        case .pushGradient, .setup: 2
         case .join, .weights, .epochEnd, .evaluationResult, .error: 1
-        case .evaluationRequest, .stop, .heartbeat: 0
+        case .hello, .evaluationRequest, .stop, .heartbeat: 0
         }
     }
 
@@ -133,6 +133,15 @@ extension WireMessage {
         case .join:
             let json = try bytes(of: payload[0], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
             return .join(try DatasetDescription(json: json, limits: limits))
+
+        case .hello:
+            return .hello
+
+        case .setup:
+            let configuration = try bytes(of: payload[0], frame: "configuration", allowed: 2...ProtocolLimits.maximumJSONBytes)
+            let dataset = try bytes(of: payload[1], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
+            return .setup(Setup(configuration: try TrainingConfiguration(json: configuration, limits: limits),
+                                dataset: try DatasetDescription(json: dataset, limits: limits)))
 
         case .welcome:
             let assignment = try bytes(of: payload[0], frame: "assignment", allowed: 8...8)

@@ -27,6 +27,11 @@ extension WireMessage {
         }
     }
 
+    /// The number of payload bytes (the header's payload length), for logs.
+    public var payloadByteCount: Int {
+        payloadParts().reduce(0) { $0 + $1.count }
+    }
+
     /// The frames to send to one worker from a ROUTER: `identity`, then the message.
     public func encoded(to identity: [UInt8]) -> [Frame] {
         [Frame(identity)] + encoded()
@@ -58,6 +63,8 @@ extension WireMessage {
         switch body {
         case .join(let description):
             return [.bytes(description.encodedJSON())]
+        case .setup(let setup):
+            return [.bytes(setup.configuration.encodedJSON()), .bytes(setup.dataset.encodedJSON())]
         case .welcome(let welcome):
             var assignment = ByteWriter(capacity: 8)
             assignment.append(UInt32(truncatingIfNeeded: welcome.rank))
@@ -82,7 +89,7 @@ extension WireMessage {
             return [.bytes(writer.bytes)]
         case .error(let reason):
             return [.bytes(Array(reason.utf8))]
-        case .evaluationRequest, .stop, .heartbeat:
+        case .hello, .evaluationRequest, .stop, .heartbeat:
             return []
         }
     }

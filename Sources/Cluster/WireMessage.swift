@@ -27,6 +27,10 @@ public struct WireMessage: Sendable, Equatable {
 
 /// The type-specific content of a message.
 public enum MessageBody: Sendable, Equatable {
+    /// Worker → server: what does the server train?
+    case hello
+    /// Server → worker: the configuration and the server's data.
+    case setup(Setup)
     /// Worker → server: the worker's data.
     case join(DatasetDescription)
     /// Server → worker: rank, world size, configuration and weights.
@@ -51,6 +55,8 @@ public enum MessageBody: Sendable, Equatable {
     /// The message type of this body.
     public var type: MessageType {
         switch self {
+        case .hello: .hello
+        case .setup: .setup
         case .join: .join
         case .welcome: .welcome
         case .pushGradient: .pushGradient
@@ -62,6 +68,20 @@ public enum MessageBody: Sendable, Equatable {
         case .error: .error
         case .heartbeat: .heartbeat
         }
+    }
+}
+
+/// The content of a setup message: what a worker needs to load its data and build its model.
+public struct Setup: Sendable, Equatable {
+    /// The training set-up, as welcome will carry it.
+    public var configuration: TrainingConfiguration
+    /// The server's data set; a worker whose data differs will be refused at join.
+    public var dataset: DatasetDescription
+
+    /// A setup with every field given.
+    public init(configuration: TrainingConfiguration, dataset: DatasetDescription) {
+        self.configuration = configuration
+        self.dataset = dataset
     }
 }
 

@@ -3,32 +3,49 @@ import Engine
 import Foundation
 import ZeroMQ
 
-/// A worker of synchronous data-parallel training: it joins a `ParameterServer` over a DEALER socket,
-/// builds its model replica from the configuration the server sends, and at each step computes the
-/// mean gradient of its shard of the global batch and pushes it, until the server says stop.
+/// What a worker trains with: its model replica and its copy of the data, built from the server's configuration.
+public struct Replica {
+    /// The model, built as the configuration says (the server checks its fingerprint and size).
+    public var model: Model
+    /// The worker's training set; the server refuses the worker if it differs from its own.
+    public var trainingSet: LabeledDataset
+    /// The number of test samples the worker found (part of the data's description).
+    public var testCount: Int
+    /// How the model's output is scored.
+    public var objective: Objective
+
+    /// A replica with every part given.
+    public init(model: Model, trainingSet: LabeledDataset, testCount: Int, objective: Objective) {
+        self.model = model
+        self.trainingSet = trainingSet
+        self.testCount = testCount
+        self.objective = objective
+    }
+}
+
+/// A worker of data-parallel training: it connects a DEALER socket to a `ParameterServer`, asks what
+/// is trained (hello → setup), builds its replica and loads its data, joins, and at each step pushes
+/// the mean gradient of its shard of the global batch and waits for the next weights, until the
+/// server says stop. The same code serves sync and async mode: only the server's replies differ.
 ///
 /// The socket lives on its `SocketPump` thread; every wait for the server has a deadline.
 public actor Worker {
-    /// The data the worker trains on.
-    public nonisolated let trainingSet: LabeledDataset
-    /// What the worker tells the server about its data in join.
-    public nonisolated let datasetDescription: DatasetDescription
-
     private let pump: SocketPump
     private let mailbox: Mailbox
-    private let makeModel: @Sendable (TrainingConfiguration) throws -> Model
-    private let criterion: Criterion
+    private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let log: @Sendable (String) -> Void
+    private let trace: (@Sendable (String) -> Void)?
     private var rank: Int?
 
-    /// Connects a DEALER socket to `endpoint`; `makeModel` builds the replica from the server's
-    /// configuration, and `timeout` bounds every wait for the server.
+    /// Connects a DEALER socket to `endpoint`; `prepare` builds the replica from the server's
+    /// configuration, `timeout` bounds every wait for the server, and `trace` (when given) hears a line
+    /// per message sent or received (type, step, size; never the payload).
     public init(
-        context: Context, connect endpoint: String, trainingSet: LabeledDataset, testCount: Int = 0,
-        objective: Objective = .classification, timeout: Duration = .seconds(60),
+        context: Context, connect endpoint: String, timeout: Duration = .seconds(60),
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
+        trace: (@Sendable (String) -> Void)? = nil,
+        prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
     ) throws {
         let pump = try SocketPump(
             context: context, type: .dealer, name: "worker", limits: .worker,
@@ -41,39 +58,63 @@ public actor Worker {
         )
         self.pump = pump
         self.mailbox = Mailbox(pump.incoming)
-        self.trainingSet = trainingSet
-        self.datasetDescription = DatasetDescription(name: trainingSet.name, trainCount: trainingSet.count, testCount: testCount)
-        self.makeModel = makeModel
-        self.criterion = Criterion(objective)
+        self.prepare = prepare
         self.timeout = timeout
         self.log = log
+        self.trace = trace
+    }
+
+    /// A worker for a fixed training set and a model built by `makeModel` from the configuration.
+    public init(
+        context: Context, connect endpoint: String, trainingSet: LabeledDataset, testCount: Int = 0,
+        objective: Objective = .classification, timeout: Duration = .seconds(60),
+        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
+        trace: (@Sendable (String) -> Void)? = nil,
+        makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
+    ) throws {
+        try self.init(context: context, connect: endpoint, timeout: timeout, log: log, trace: trace) { configuration in
+            Replica(model: try makeModel(configuration), trainingSet: trainingSet, testCount: testCount, objective: objective)
+        }
     }
 
     /// The rank the server gave this worker, once welcomed.
     public var assignedRank: Int? { rank }
 
-    /// Joins, trains until the server sends stop and returns the number of gradients pushed; throws
-    /// if the server refuses the worker, reports a failure or does not answer in time.
-    public func run() async throws -> Int {
-        pump.send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(datasetDescription)).encoded())
+    /// Asks for the set-up, prepares, joins and trains until the server sends stop; returns what the
+    /// worker did. Throws if preparing fails, the server refuses the worker, reports a failure or does
+    /// not answer in time (the server hears of the worker's own failures).
+    public func run() async throws -> WorkerStatistics {
+        send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+        let setup = try await awaitSetup()
+        let replica: Replica
+        do {
+            replica = try prepare(setup.configuration)
+        } catch {
+            send(WireMessage(sender: MessageHeader.unassignedSender, body: .error(reason: "the worker cannot start: \(error)")))
+            throw error
+        }
+        let model = replica.model, trainingSet = replica.trainingSet
+        let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
+        send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
         let (header, welcome) = try await awaitWelcome()
-        let model = try makeModel(welcome.configuration)
         guard model.fingerprint == header.fingerprint, model.parameterCount == welcome.weights.count else {
             let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
                 + "the server's 0x\(String(header.fingerprint, radix: 16)) with \(welcome.weights.count)"
-            pump.send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)).encoded())
+            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)))
             throw ClusterError.modelMismatch(detail)
         }
         rank = welcome.rank
         let configuration = welcome.configuration
+        let criterion = Criterion(replica.objective)
         let plan = ShardPlan(sampleCount: trainingSet.count, workerCount: welcome.worldSize,
                              batchSizePerWorker: configuration.batchSizePerWorker)
         let loader = DataLoader(trainingSet, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
+        var statistics = WorkerStatistics(rank: welcome.rank, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
         var weights = welcome.weights
         var step = Int(header.step)
         var order: (epoch: Int, positions: [Int32])?
-        var pushed = 0
         while true {
+            let computeStart = ContinuousClock.now
             let epoch = step / plan.stepsPerEpoch + 1, stepInEpoch = step % plan.stepsPerEpoch
             if order?.epoch != epoch {
                 order = (epoch, DataLoader.order(count: trainingSet.count, seed: configuration.seed, epoch: epoch))
@@ -92,15 +133,20 @@ public actor Worker {
                                     isEndOfEpoch: stepInEpoch == plan.stepsPerEpoch - 1,
                                     gradient: .array(Array(model.gradients)))
             }
-            pump.send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
-                                  body: .pushGradient(push)).encoded())
-            pushed += 1
-            switch try await awaitReply(after: step, fingerprint: model.fingerprint, parameterCount: model.parameterCount) {
+            let exchangeStart = ContinuousClock.now
+            send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
+                             body: .pushGradient(push)))
+            statistics.pushes += 1
+            statistics.samples += push.sampleCount
+            statistics.computeSeconds += (exchangeStart - computeStart).seconds
+            let reply = try await awaitReply(after: step, fingerprint: model.fingerprint, parameterCount: model.parameterCount)
+            statistics.exchangeSeconds += (ContinuousClock.now - exchangeStart).seconds
+            switch reply {
             case .weights(let next, let nextStep):
                 weights = next
                 step = nextStep
             case .stop:
-                return pushed
+                return statistics
             }
         }
     }
@@ -114,6 +160,23 @@ public actor Worker {
     private enum Reply {
         case weights(FloatPayload, step: Int)
         case stop
+    }
+
+    private func send(_ message: WireMessage) {
+        trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        pump.send(message.encoded())
+    }
+
+    private func awaitSetup() async throws -> Setup {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let message = try await nextMessage(before: deadline, expecting: "setup", fingerprint: nil, parameterCount: nil)
+            switch message.body {
+            case .setup(let setup): return setup
+            case .error(let reason): throw ClusterError.refused(reason: reason)
+            default: log("worker: dropped an unexpected \(message.type) message before setup")
+            }
+        }
     }
 
     private func awaitWelcome() async throws -> (WireMessage, Welcome) {
@@ -155,7 +218,10 @@ public actor Worker {
                 throw ClusterError.noReply(expecting: expecting, seconds: timeout.seconds)
             }
             do {
-                return try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
+                let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
+                trace?("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), "
+                       + "\(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes")
+                return message
             } catch {
                 log("worker: dropped a message: \(error)")
             }

@@ -12,28 +12,25 @@ final class EpochReporter: @unchecked Sendable {
     private let experiment: Experiment
     private let model: Model
     private let epochs: Int
-    private let workers: Int
     private let metricsLog: MetricsLog?
     private let checkpoint: String?
-    private var epochStart = ContinuousClock.now
     private var trainingSeconds = 0.0
     private var last: (summary: EpochSummary, evaluation: Evaluation)?
+    private var totalSamples = 0
+    /// Each rank's statistics summed over the epochs reported so far.
+    private(set) var rankTotals: [RankStatistics] = []
 
-    init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?) {
+    init(experiment: Experiment, model: Model, epochs: Int, metricsLog: MetricsLog?, checkpoint: String?) {
         self.experiment = experiment
         self.model = model
         self.epochs = epochs
-        self.workers = workers
         self.metricsLog = metricsLog
         self.checkpoint = checkpoint
     }
 
-    /// Marks the start of training.
-    func start() { epochStart = .now }
-
     /// Evaluates and reports one finished epoch.
     func report(_ summary: EpochSummary) {
-        let seconds = (ContinuousClock.now - epochStart).seconds
+        let seconds = summary.seconds
         trainingSeconds += seconds
         _ = model.parameters.update(from: summary.weights)
         let evaluation = model.evaluate(on: experiment.test, criterion: Criterion(experiment.objective))
@@ -46,7 +43,8 @@ final class EpochReporter: @unchecked Sendable {
         metricsLog?.write(event: "epoch", [
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
-            "seconds": .number(seconds), "workers": .integer(workers),
+            "seconds": .number(seconds), "world_size": .integer(summary.ranks.count), "updates": .integer(summary.updates),
+            "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
         ])
         if let checkpoint {
             do {
@@ -57,7 +55,21 @@ final class EpochReporter: @unchecked Sendable {
             }
         }
         last = (summary, evaluation)
-        epochStart = .now
+        totalSamples += summary.samples
+        if rankTotals.count != summary.ranks.count { rankTotals = .init(repeating: RankStatistics(), count: summary.ranks.count) }
+        for (rank, statistics) in summary.ranks.enumerated() {
+            rankTotals[rank].pushes += statistics.pushes
+            rankTotals[rank].samples += statistics.samples
+            rankTotals[rank].waitSeconds += statistics.waitSeconds
+        }
+    }
+
+    /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.
+    private static func ranks(_ ranks: [RankStatistics]) -> MetricValue {
+        .list(ranks.enumerated().map { rank, statistics in
+            .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
+                     ("wait_seconds", .number(statistics.waitSeconds))])
+        })
     }
 
     /// Prints the closing lines and writes the final metrics event.
@@ -68,8 +80,8 @@ final class EpochReporter: @unchecked Sendable {
         metricsLog?.write(event: "done", [
             "epochs": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(experiment.objective == .regression ? .nan : evaluation.accuracy),
-            "samples_per_second": .number(Double(summary.samples * summary.epoch) / max(trainingSeconds, 1e-9)),
-            "seconds": .number(trainingSeconds), "workers": .integer(workers),
+            "samples_per_second": .number(Double(totalSamples) / max(trainingSeconds, 1e-9)),
+            "seconds": .number(trainingSeconds), "world_size": .integer(rankTotals.count), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
     }

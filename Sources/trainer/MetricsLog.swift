@@ -30,6 +30,9 @@ enum MetricValue {
     case float(Float)
     case integer(Int)
     case text(String)
+    case list([MetricValue])
+    /// Keys and values in the order given.
+    case object([(String, MetricValue)])
 
     var json: String {
         switch self {
@@ -38,6 +41,8 @@ enum MetricValue {
         case .integer(let value): "\(value)"
         case .text(let value):
             "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .list(let values): "[" + values.map(\.json).joined(separator: ",") + "]"
+        case .object(let fields): "{" + fields.map { "\"\($0.0)\":\($0.1.json)" }.joined(separator: ",") + "}"
         }
     }
 }

@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
         let optimizerText = settings.optimizer == .sgd
             ? "SGD(lr \(settings.learningRate), momentum \(settings.momentum))" : "Adam(lr \(settings.learningRate))"
         print("Training \(model.rawValue) on \(dataset.rawValue): \(experiment.train.count) training and \(experiment.test.count) test samples, "
-              + "\(network.parameterCount) parameters, \(optimizerText), batch \(settings.batchSize), \(settings.epochs) epochs, "
+              + "\(network.parameterCount) parameters, \(optimizerText), batch \(settings.batchSize), \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), "
               + "seed \(seed), OpenBLAS \(BLAS.coreName) with \(BLAS.threadCount) thread(s)")
         metricsLog?.write(event: "start", [
             "model": .text(model.rawValue), "dataset": .text(dataset.rawValue), "parameters": .integer(network.parameterCount),

@@ -11,6 +11,6 @@ struct Trainer: AsyncParsableCommand {
             in sub-folders mnist/, fashion-mnist/ (Debian: apt-get install dataset-fashion-mnist) and
             cifar-10-batches-bin/.
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self]
     )
 }

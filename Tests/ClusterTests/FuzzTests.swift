@@ -90,7 +90,7 @@ import Testing
         #expect(header.step == message.step)
         #expect(header.payloadLength == UInt64(frames.dropFirst().reduce(0) { $0 + $1.count }))
         switch message.body {
-        case .join:
+        case .join, .hello:
             #expect(header.fingerprint == 0)
         case .error:
             break

@@ -51,7 +51,7 @@ enum Fixtures {
     static var everyMessage: [WireMessage] {
         let server = MessageHeader.serverSender
         return [
-            WireMessage(sender: MessageHeader.unassignedSender, body: .join(DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000))),
+            WireMessage(sender: MessageHeader.unassignedSender, body: .join(DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "0123456789abcdef"))),
             WireMessage(sender: server, step: 0, fingerprint: fingerprint, body: .welcome(Welcome(
                 rank: 1, worldSize: 2, configuration: configuration, weights: .array(floats())))),
             WireMessage(sender: 1, step: 17, fingerprint: fingerprint, body: .pushGradient(GradientPush(
@@ -65,6 +65,10 @@ enum Fixtures {
             WireMessage(sender: server, step: 938, fingerprint: fingerprint, body: .stop),
             WireMessage(sender: server, body: .error(reason: "protocol version 2 is not supported — bitte 1")),
             WireMessage(sender: 0, step: 5, fingerprint: fingerprint, body: .heartbeat),
+            WireMessage(sender: MessageHeader.unassignedSender, body: .hello),
+            WireMessage(sender: server, fingerprint: fingerprint, body: .setup(Setup(
+                configuration: configuration,
+                dataset: DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "fedcba9876543210")))),
         ]
     }
 

@@ -23,7 +23,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: transport == "tcp" ? "tcp://127.0.0.1:*" : "inproc://sync-\(UUID().uuidString)",
             weights: Array(initial.parameters), fingerprint: initial.fingerprint, configuration: configuration,
-            dataset: DatasetDescription(name: set.name, trainCount: set.count, testCount: 0), worldSize: workers,
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: workers,
             maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in }
         )
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
@@ -34,7 +34,7 @@ import ZeroMQ
         }
         async let finalWeights = server.run()
         let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in replicas { group.addTask { try await worker.run() } }
+            for worker in replicas { group.addTask { try await worker.run().pushes } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         let weights = try await finalWeights
@@ -62,7 +62,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
-            dataset: DatasetDescription(name: set.name, trainCount: set.count, testCount: 0), worldSize: 2,
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
             maxSteps: 5, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append
         )
         async let finalWeights = server.run()
@@ -85,7 +85,7 @@ import ZeroMQ
             }
         }
         let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in workers { group.addTask { try await worker.run() } }
+            for worker in workers { group.addTask { try await worker.run().pushes } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         _ = try await finalWeights
@@ -104,7 +104,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
-            dataset: DatasetDescription(name: set.name, trainCount: set.count, testCount: 0), worldSize: 1,
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 1,
             maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append
         )
         async let finalWeights = server.run()
@@ -114,7 +114,7 @@ import ZeroMQ
         }
         let mailbox = Mailbox(raw.incoming)
         var frames = WireMessage(sender: MessageHeader.unassignedSender,
-                                 body: .join(DatasetDescription(name: set.name, trainCount: set.count, testCount: 0))).encodedBytes()
+                                 body: .join(DatasetDescription(describing: set, testCount: 0))).encodedBytes()
         poke(UInt16(2), into: &frames[0], at: 4)
         raw.send(frames.map { Frame($0) })
         let reply = try #require(await mailbox.next(before: .now + .seconds(5)), "no answer to a join in version 2")
@@ -128,7 +128,7 @@ import ZeroMQ
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
                                 log: { _ in }) { _ in SyncSetUp.network() }
-        #expect(try await worker.run() == 2)
+        #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version 2 is not supported") }, "\(serverLog.lines)")
         await worker.close()
@@ -144,7 +144,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "inproc://short-\(UUID().uuidString)", weights: Array(initial.parameters),
             fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(.adam),
-            dataset: DatasetDescription(name: set.name, trainCount: set.count, testCount: 0), worldSize: 2,
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
             maxSteps: 5, joinTimeout: .seconds(3), stepTimeout: .seconds(10), log: { _ in }
         )
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
@@ -162,10 +162,10 @@ import ZeroMQ
 /// The data, model and reference training shared by the sync tests.
 enum SyncSetUp {
     /// `count` samples of 12 features in 5 classes.
-    static func dataset(count: Int) -> LabeledDataset {
+    static func dataset(count: Int, labelStride: Int = 7) -> LabeledDataset {
         var generator = SeededGenerator(seed: 41)
         let features = (0..<(count * 12)).map { _ in generator.nextUnitFloat() * 2 - 1 }
-        let labels = (0..<count).map { Int32(($0 * 7) % 5) }
+        let labels = (0..<count).map { Int32(($0 * labelStride) % 5) }
         return LabeledDataset(name: "random", sampleShape: [12], features: features, labels: labels, classCount: 5)
     }
 
@@ -175,10 +175,10 @@ enum SyncSetUp {
     }
 
     /// Batch 16 per worker, seed 9, enough epochs for 20 steps.
-    static func configuration(_ optimizer: OptimizerKind) -> TrainingConfiguration {
+    static func configuration(_ optimizer: OptimizerKind, mode: TrainingMode = .sync, epochs: Int = 10) -> TrainingConfiguration {
         TrainingConfiguration(
             model: "tiny-mlp", dataset: "random", optimizer: optimizer, learningRate: optimizer == .sgd ? 0.05 : 0.01,
-            momentum: 0.9, batchSizePerWorker: 16, epochs: 10, seed: 9, mode: .sync
+            momentum: 0.9, batchSizePerWorker: 16, epochs: epochs, seed: 9, mode: mode
         )
     }
 

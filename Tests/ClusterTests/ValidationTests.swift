@@ -160,7 +160,7 @@ import Testing
 
     @Test func badJoinDescription() {
         var frames = Fixtures.everyMessage[0].encodedBytes()
-        frames[1] = Array(#"{"name":"mnist","train_count":-5,"test_count":10}"#.utf8)
+        frames[1] = Array(#"{"checksum":"0123456789abcdef","name":"mnist","train_count":-5,"test_count":10}"#.utf8)
         setLength(&frames)
         #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "data-set train_count", value: "-5", allowed: "0…1073741824"))
     }

@@ -20,7 +20,12 @@ import Testing
         // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
         let accuracy = try #require(done["test_accuracy"] as? Double)
         #expect(accuracy >= 0.91, "trainer local reached \(accuracy) after 1 epoch")
-        #expect(done["workers"] as? Int == 2)
+        #expect(done["world_size"] as? Int == 2)
+        // Per-worker counts: every sample of the epoch, split between the two ranks.
+        let workers = try #require(done["workers"] as? [[String: Any]])
+        #expect(workers.map { $0["rank"] as? Int } == [0, 1])
+        #expect(workers.compactMap { $0["samples"] as? Int }.reduce(0, +) == 60_000)
+        #expect(workers.allSatisfy { $0["steps"] as? Int == 469 })
         #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
         #expect(run.stderr.contains("rank 1 of 2 joined"))
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Cluster
+import Engine
+import Foundation
+import ZeroMQ
+
+/// `trainer server`: the parameter server alone, for workers in other processes or on other hosts.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the parameter server: wait for N workers, train, report each epoch, tell the workers to stop.",
+        discussion: """
+            Workers need only the address and their data folder: `trainer worker --connect tcp://HOST:5555`. They \
+            receive the model, the data set's name and the hyper-parameters from the server, and a worker whose data \
+            differs from the server's is refused. --batch-size is per worker (global batch = workers × batch size). \
+            The server loads the data set too: it checks the workers' data against it and evaluates the weights on \
+            its test set after every epoch, writing --metrics and --checkpoint like `trainer train`.
+            """
+    )
+
+    @OptionGroup var options: TrainingOptions
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
+    var bind: String = "tcp://127.0.0.1:5555"
+
+    func run() async throws {
+        if let threads = options.threads { BLAS.setThreadCount(threads) }
+        let job = try ClusterJob(options: options, cluster: cluster)
+        let context = try Context()
+        let server: ParameterServer
+        do {
+            server = try job.makeServer(context: context, bind: bind, cluster: cluster)
+        } catch let error as ZMQError {
+            throw CLIError("cannot listen on \(bind): \(error)")
+        }
+        print(job.banner(workers: cluster.workers, place: "listening on \(server.endpoint)"))
+        print("Waiting up to \(Int(cluster.joinTimeout)) s for \(cluster.workers) workers: trainer worker --connect \(server.endpoint)")
+        fflush(nil)
+        do {
+            _ = try await server.run()
+        } catch {
+            await server.close()
+            throw CLIError("training stopped: \(error)")
+        }
+        await server.close()
+        try job.reporter.finish()
+        for (rank, statistics) in job.reporter.rankTotals.enumerated() {
+            let wait = cluster.mode == .sync ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
+            print("Worker \(rank): \(statistics.pushes) steps, \(statistics.samples) samples\(wait)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Cluster
+import Engine
+import Foundation
+import ZeroMQ
+
+/// `trainer worker`: one worker, connecting to a parameter server in another process or on another host.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one worker: connect to a parameter server, receive what to train, train until it says stop.",
+        discussion: """
+            The server sends the model, the data set's name and the hyper-parameters; the worker loads that data \
+            set from --data-dir (the server refuses a worker whose data differs from its own) and exits 0 when \
+            training is done, non-zero with the reason if it is refused, fails, or hears nothing for --timeout seconds.
+            """
+    )
+
+    @Option(help: "The server's ZeroMQ endpoint, e.g. tcp://HOST:5555.")
+    var connect: String
+
+    @Option(help: TrainingOptions.dataDirectoryHelp)
+    var dataDir: String?
+
+    @Option(help: "BLAS threads (default: all cores; give 1 when several workers share a host).")
+    var threads: Int?
+
+    @Option(help: "Seconds to wait for any answer from the server before giving up.")
+    var timeout: Double = 120
+
+    @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
+    var verbose = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() async throws {
+        if let threads { BLAS.setThreadCount(threads) }
+        let context = try Context()
+        let dataDirectory = dataDir
+        let worker: Worker
+        do {
+            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
+                                trace: verbose ? ParameterServer.standardError : nil) { configuration in
+                let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
+                print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "
+                      + "\(configuration.mode.rawValue) mode, batch \(configuration.batchSizePerWorker), "
+                      + "OpenBLAS \(BLAS.coreName) with \(BLAS.threadCount) thread(s)")
+                fflush(nil)
+                return replica
+            }
+        } catch let error as ZMQError {
+            throw CLIError("cannot connect to \(connect): \(error)")
+        }
+        print("Connecting to \(connect)")
+        fflush(nil)
+        let statistics: WorkerStatistics
+        do {
+            statistics = try await worker.run()
+        } catch {
+            await worker.close()
+            throw CLIError("\(error)")
+        }
+        await worker.close()
+        print("Done: the server said stop")
+        print(describe(statistics, waitSeconds: nil))
+    }
+}
