@@ -4,12 +4,12 @@ import Testing
 /// `trainer local`: a parameter server and workers in one process over real ZeroMQ sockets.
 @Suite(.serialized) struct LocalCommandTests {
     @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"),
-          arguments: ["inproc", "tcp"])
-    func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String) throws {
+          arguments: [("inproc", "sync"), ("tcp", "sync"), ("ipc", "async")])
+    func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String, mode: String) throws {
         let root = try #require(sharedData("mnist"))
         let metrics = temporaryPath("local-\(transport).jsonl"), checkpoint = temporaryPath("local-\(transport).safetensors")
         defer { for path in [metrics, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try runTrainer(["local", "--workers", "2", "--transport", transport, "--dataset", "mnist", "--data-dir", root,
+        let run = try runTrainer(["local", "--workers", "2", "--transport", transport, "--mode", mode, "--dataset", "mnist", "--data-dir", root,
                                   "--epochs", "1", "--metrics", metrics, "--checkpoint", checkpoint], timeout: 300)
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
@@ -19,7 +19,7 @@ import Testing
         #expect(done["event"] as? String == "done")
         // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
         let accuracy = try #require(done["test_accuracy"] as? Double)
-        #expect(accuracy >= 0.91, "trainer local reached \(accuracy) after 1 epoch")
+        #expect(accuracy >= 0.91, "trainer local (\(mode)) reached \(accuracy) after 1 epoch")
         #expect(done["world_size"] as? Int == 2)
         // Per-worker counts: every sample of the epoch, split between the two ranks.
         let workers = try #require(done["workers"] as? [[String: Any]])

@@ -1,0 +1,57 @@
+import Foundation
+
+/// A `trainer` process running in the background, its output going to files the test can read meanwhile.
+final class RunningTrainer {
+    let arguments: [String]
+    private let process = Process()
+    private let outputFile = temporaryPath("stdout"), errorFile = temporaryPath("stderr")
+
+    /// Starts the built `trainer` with `arguments`.
+    init(_ arguments: [String]) throws {
+        self.arguments = arguments
+        process.executableURL = trainerExecutable()
+        process.arguments = arguments
+        for path in [outputFile, errorFile] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.interrupt(); process.terminate() }
+        for path in [outputFile, errorFile] { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    var stdout: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
+
+    /// The first match of `pattern`'s first capture group in standard output, waiting up to `timeout` seconds.
+    func awaitOutput(matching pattern: String, timeout: TimeInterval) throws -> String {
+        let expression = try NSRegularExpression(pattern: pattern)
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            let text = stdout
+            if let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+               let range = Range(match.range(at: 1), in: text) {
+                return String(text[range])
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        } while Date() < deadline
+        throw TimeoutError(arguments: arguments + ["(output matching \(pattern))"], seconds: timeout)
+    }
+
+    /// Waits up to `timeout` seconds for the process to end (killing it if it does not) and returns what it left.
+    func finish(timeout: TimeInterval) throws -> TrainerRun {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            throw TimeoutError(arguments: arguments, seconds: timeout)
+        }
+        process.waitUntilExit()
+        return TrainerRun(status: process.terminationStatus, stdout: stdout, stderr: stderr,
+                          exitedNormally: process.terminationReason == .exit)
+    }
+}

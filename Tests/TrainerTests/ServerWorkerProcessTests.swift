@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// `trainer server` and `trainer worker` as separate processes over tcp on 127.0.0.1.
+@Suite(.serialized) struct ServerWorkerProcessTests {
+    /// A server and two worker processes train the MNIST MLP for one epoch to PyTorch DDP's accuracy and all
+    /// exit 0; a worker whose data differs, tried first, is refused with the reason on both sides.
+    @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
+    func serverAndTwoWorkerProcessesReach91PercentAndRefuseAStranger() throws {
+        let root = try #require(sharedData("mnist"))
+        let metrics = temporaryPath("server.jsonl"), strangerData = try smallMNISTFolder(count: 50)
+        defer { for path in [metrics, strangerData] { try? FileManager.default.removeItem(atPath: path) } }
+
+        let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--dataset", "mnist",
+                                         "--data-dir", root, "--epochs", "1", "--metrics", metrics, "--join-timeout", "120"])
+        let endpoint = try server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
+
+        let stranger = try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", strangerData, "--threads", "1",
+                                           "--timeout", "60"]).finish(timeout: 90)
+        #expect(stranger.exitedNormally && stranger.status != 0, "a refused worker must fail: \(stranger.stdout)")
+        #expect(stranger.stderr.contains("the server refused this worker: data set differs"), "\(stranger.stderr)")
+        #expect(stranger.stderr.contains("60000 training") && stranger.stderr.contains("50 training"), "\(stranger.stderr)")
+
+        let workers = try (0..<2).map { _ in
+            try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "120"])
+        }
+        let workerRuns = try workers.map { try $0.finish(timeout: 300) }
+        let serverRun = try server.finish(timeout: 120)
+        for run in workerRuns {
+            #expect(run.exitedNormally && run.status == 0, "worker: \(run.stderr)")
+            #expect(run.stdout.contains("Done: the server said stop"), "\(run.stdout)")
+        }
+        #expect(serverRun.exitedNormally && serverRun.status == 0, "server: \(serverRun.stderr)")
+        #expect(serverRun.stderr.contains("refused a worker: data set differs"), "\(serverRun.stderr)")
+        let done = try #require(try metricsEvents(metrics).last)
+        let accuracy = try #require(done["test_accuracy"] as? Double)
+        // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
+        #expect(accuracy >= 0.91, "server and 2 worker processes reached \(accuracy) after 1 epoch")
+        #expect(done["world_size"] as? Int == 2)
+        #expect(serverRun.stdout.contains("Accuracy of the network on the 10000 test images:"))
+    }
+
+    /// A worker with nobody listening gives up after its timeout with a clear message and a non-zero exit.
+    @Test func aWorkerWithoutAServerGivesUpAtItsTimeout() throws {
+        let run = try runTrainer(["worker", "--connect", "tcp://127.0.0.1:9", "--timeout", "1"], timeout: 60)
+        #expect(run.exitedNormally && run.status != 0)
+        #expect(run.stderr.contains("no setup from the server within 1.0 s"), "\(run.stderr)")
+    }
+
+    /// A server that cannot bind says which address, and exits non-zero.
+    @Test func aServerThatCannotBindSaysWhere() throws {
+        let run = try runTrainer(["server", "--bind", "tcp://256.1.1.1:5555", "--dataset", "xor"], timeout: 60)
+        #expect(run.exitedNormally && run.status != 0)
+        #expect(run.stderr.contains("cannot listen on tcp://256.1.1.1:5555"), "\(run.stderr)")
+    }
+
+    /// An async server and two worker processes learn XOR and all exit 0.
+    @Test func asyncServerAndWorkerProcessesLearnXOR() throws {
+        let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--mode", "async",
+                                         "--dataset", "xor", "--batch-size", "2", "--epochs", "600"])
+        let endpoint = try server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
+        let workers = try (0..<2).map { _ in try RunningTrainer(["worker", "--connect", endpoint, "--threads", "1", "--timeout", "60"]) }
+        let runs = try workers.map { try $0.finish(timeout: 120) } + [try server.finish(timeout: 60)]
+        for run in runs { #expect(run.exitedNormally && run.status == 0, "\(run.stderr)") }
+        #expect(runs[2].stdout.contains("async mode"))
+        #expect(runs[2].stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"), "\(runs[2].stdout)")
+    }
+
+    /// A data folder whose mnist/ holds `count` training and `count` test images of 28×28 (plain IDX files).
+    private func smallMNISTFolder(count: Int) throws -> String {
+        let root = temporaryPath("small-mnist")
+        try FileManager.default.createDirectory(atPath: root + "/mnist", withIntermediateDirectories: true)
+        func header(_ rank: UInt8, _ dimensions: [Int]) -> [UInt8] {
+            var bytes: [UInt8] = [0, 0, 8, rank]
+            for d in dimensions { bytes += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+            return bytes
+        }
+        let images = header(3, [count, 28, 28]) + (0..<(count * 784)).map { UInt8($0 % 251) }
+        let labels = header(1, [count]) + (0..<count).map { UInt8($0 % 10) }
+        for split in ["train", "t10k"] {
+            try Data(images).write(to: URL(fileURLWithPath: "\(root)/mnist/\(split)-images-idx3-ubyte"))
+            try Data(labels).write(to: URL(fileURLWithPath: "\(root)/mnist/\(split)-labels-idx1-ubyte"))
+        }
+        return root
+    }
+}
