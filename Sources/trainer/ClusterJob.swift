@@ -59,7 +59,7 @@ struct ClusterJob {
             "epochs": .integer(settings.epochs), "seed": .integer(Int(options.seed)),
         ])
         reporter = EpochReporter(experiment: experiment, model: model, epochs: settings.epochs, metricsLog: metricsLog,
-                                 checkpoint: options.checkpoint)
+                                 checkpoint: options.checkpoint, plot: options.plot)
     }
 
     /// A parameter server for this job bound at `endpoint`.

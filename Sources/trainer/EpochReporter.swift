@@ -14,13 +14,16 @@ final class EpochReporter: @unchecked Sendable {
     private let epochs: Int
     private let metricsLog: MetricsLog?
     private let checkpoint: String?
+    private let plot: String?
+    private var history: [EpochReport] = []
     private var trainingSeconds = 0.0
     private var last: (summary: EpochSummary, evaluation: Evaluation)?
     private var totalSamples = 0
     /// Each rank's statistics summed over the epochs reported so far.
     private(set) var rankTotals: [RankStatistics] = []
 
-    init(experiment: Experiment, model: Model, epochs: Int, metricsLog: MetricsLog?, checkpoint: String?) {
+    init(experiment: Experiment, model: Model, epochs: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
+        self.plot = plot
         self.experiment = experiment
         self.model = model
         self.epochs = epochs
@@ -55,6 +58,8 @@ final class EpochReporter: @unchecked Sendable {
             }
         }
         last = (summary, evaluation)
+        history.append(EpochReport(epoch: summary.epoch, trainLoss: summary.trainLoss, test: evaluation,
+                                   samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
         if rankTotals.count != summary.ranks.count { rankTotals = .init(repeating: RankStatistics(), count: summary.ranks.count) }
         for (rank, statistics) in summary.ranks.enumerated() {
@@ -84,5 +89,11 @@ final class EpochReporter: @unchecked Sendable {
             "seconds": .number(trainingSeconds), "world_size": .integer(rankTotals.count), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
+        if let plot {
+            let title = "\(experiment.modelKind.rawValue) on \(experiment.datasetKind.rawValue)"
+            try TrainingPlots(title: title, history: history, regression: experiment.objective == .regression)
+                .write(to: plot, sequenceFit: experiment.datasetKind == .sine ? TrainingPlots.sineFit(model) : nil)
+            print("Drew the curves in \(plot)")
+        }
     }
 }

@@ -35,7 +35,9 @@ struct ServerCommand: AsyncParsableCommand {
             throw CLIError("cannot listen on \(bind): \(error)")
         }
         print(job.banner(workers: cluster.workers, place: "listening on \(server.endpoint)"))
-        print("Waiting up to \(Int(cluster.joinTimeout)) s for \(cluster.workers) workers: trainer worker --connect \(server.endpoint)")
+        // A wildcard bind reports 0.0.0.0, which a worker on another host cannot connect to: name this host instead.
+        let address = server.endpoint.replacingOccurrences(of: "//0.0.0.0:", with: "//\(ProcessInfo.processInfo.hostName):")
+        print("Waiting up to \(Int(cluster.joinTimeout)) s for \(cluster.workers) workers: trainer worker --connect \(address)")
         fflush(nil)
         do {
             _ = try await server.run()

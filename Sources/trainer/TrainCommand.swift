@@ -80,17 +80,9 @@ struct TrainCommand: ParsableCommand {
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
         if let plot {
             try TrainingPlots(title: "\(model.rawValue) on \(dataset.rawValue)", history: history, regression: regression)
-                .write(to: plot, sequenceFit: dataset == .sine ? sequenceFit(network) : nil)
+                .write(to: plot, sequenceFit: dataset == .sine ? TrainingPlots.sineFit(network) : nil)
             print("Drew the curves in \(plot)")
         }
-    }
-
-    /// The sine series and the model's one-step predictions over it, for the tutorial's figure.
-    private func sequenceFit(_ network: Model) -> TrainingPlots.SequenceFit {
-        let series = SineWaveDataset()
-        let predictions = network.predictions(on: series.samples)
-        return TrainingPlots.SequenceFit(times: series.targetTimes, truth: series.samples.targets.map(Double.init),
-                                         predicted: predictions.map(Double.init))
     }
 
     private func fields(_ report: EpochReport) -> KeyValuePairs<String, MetricValue> {

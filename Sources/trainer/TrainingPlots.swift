@@ -1,3 +1,6 @@
+import Datasets
+import Engine
+
 /// The pictures `trainer train --plot` draws: loss and accuracy per epoch, and for the sine series
 /// the tutorial's true-versus-predicted figure.
 struct TrainingPlots {
@@ -33,6 +36,14 @@ struct TrainingPlots {
             ]))
         }
         return charts
+    }
+
+    /// The sine series and `network`'s one-step predictions over it, for the tutorial's figure.
+    static func sineFit(_ network: Model) -> SequenceFit {
+        let series = SineWaveDataset()
+        let predictions = network.predictions(on: series.samples)
+        return SequenceFit(times: series.targetTimes, truth: series.samples.targets.map(Double.init),
+                           predicted: predictions.map(Double.init))
     }
 
     /// Writes the charts stacked in one SVG file.
