@@ -36,6 +36,37 @@ public enum FloatPayload: @unchecked Sendable {
         }
     }
 
+    /// Sets `destination[i] = scale · value[i]` (or adds it, when `accumulating`) for the first
+    /// min(`count`, `destination.count`) values, reading a received frame in place (unaligned loads).
+    public func scaled(by scale: Float, into destination: UnsafeMutableBufferPointer<Float>, accumulating: Bool) {
+        switch self {
+        case .array(let floats):
+            floats.withUnsafeBytes { Self.scale(UnsafeRawBufferPointer($0), by: scale, into: destination, accumulating: accumulating) }
+        case .borrowed(let floats, let owner):
+            withExtendedLifetime(owner) {
+                Self.scale(UnsafeRawBufferPointer(floats), by: scale, into: destination, accumulating: accumulating)
+            }
+        case .received(let frame):
+            frame.withUnsafeBytes { Self.scale($0, by: scale, into: destination, accumulating: accumulating) }
+        }
+    }
+
+    private static func scale(_ source: UnsafeRawBufferPointer, by scale: Float, into destination: UnsafeMutableBufferPointer<Float>,
+                              accumulating: Bool) {
+        let count = min(source.count / MemoryLayout<Float>.size, destination.count)
+        guard count > 0, let base = source.baseAddress, let target = destination.baseAddress else { return }
+        // Wrapping index arithmetic and no branch in the loop body, so the loops vectorise.
+        if accumulating {
+            for index in 0..<count {
+                target[index] += scale * base.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+            }
+        } else {
+            for index in 0..<count {
+                target[index] = scale * base.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+            }
+        }
+    }
+
     /// A copy of the values as an array.
     public var floats: [Float] {
         [Float](unsafeUninitializedCapacity: count) { buffer, initialized in

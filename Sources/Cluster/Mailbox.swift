@@ -1,90 +1,86 @@
 import Foundation
 import ZeroMQ
 
-/// The messages of one `SocketPump`, handed to a single consumer that waits with a deadline.
+/// The messages a `SocketPump` receives, handed to a single consumer that waits with a deadline.
 ///
-/// A feeder task drains the pump's `incoming` stream into a queue, so a waiter that times out
-/// never cancels the stream itself (cancelling an `AsyncStream` iteration would end it for good).
+/// The pump thread puts messages in and expires a waiter whose deadline has passed (it sleeps in
+/// `zmq_poll` no longer than the waiter's deadline), so a wait costs no timer task. Thread-safe.
 final class Mailbox: @unchecked Sendable {
     // Unchecked: every mutable field is guarded by `lock`.
     private let lock = NSLock()
     private var queue: [[ReceivedFrame]] = []
     private var head = 0
     private var finished = false
-    private var waiter: (id: UInt64, continuation: CheckedContinuation<[ReceivedFrame]?, Never>)?
-    private var timer: Task<Void, Never>?
-    private var nextID: UInt64 = 0
+    private var waiter: (deadline: ContinuousClock.Instant, continuation: CheckedContinuation<[ReceivedFrame]?, Never>)?
+    /// Called after a waiter is registered, so the pump recomputes how long it may sleep.
+    private let onWait: @Sendable () -> Void
 
-    /// Starts draining `stream` into the mailbox.
-    init(_ stream: AsyncStream<[ReceivedFrame]>) {
-        Task { [self] in
-            for await frames in stream { put(frames) }
-            finish()
-        }
+    init(onWait: @escaping @Sendable () -> Void = {}) {
+        self.onWait = onWait
     }
 
-    /// Whether the pump's stream has ended (the socket was closed) and nothing is left to read.
+    /// Whether the socket has been closed and nothing is left to read.
     var isFinished: Bool {
         lock.withLock { finished && head == queue.count }
     }
 
-    /// The next message, or nil if none arrives before `deadline` or the stream has ended.
-    func next(before deadline: ContinuousClock.Instant) async -> [ReceivedFrame]? {
+    /// The next message, or nil if none arrives before `deadline` or the socket has been closed.
+    ///
+    /// Runs on the caller's actor (`isolation`), so an actor on the pump's executor resumes right on
+    /// the pump thread instead of hopping through the global pool and back.
+    func next(before deadline: ContinuousClock.Instant, isolation: isolated (any Actor)? = #isolation) async -> [ReceivedFrame]? {
         await withCheckedContinuation { continuation in
-            let id: UInt64? = lock.withLock {
+            let registered: Bool = lock.withLock {
                 precondition(waiter == nil, "a mailbox has one consumer")
                 if let frames = takeLocked() {
                     continuation.resume(returning: frames)
-                    return nil
+                    return false
                 }
                 if finished || ContinuousClock.now >= deadline {
                     continuation.resume(returning: nil)
-                    return nil
+                    return false
                 }
-                nextID += 1
-                waiter = (nextID, continuation)
-                return nextID
+                waiter = (deadline, continuation)
+                return true
             }
-            guard let id else { return }
-            let expiry = Task { [self] in
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                expire(id)
-            }
-            lock.withLock {
-                if waiter?.id == id { timer = expiry } else { expiry.cancel() }
-            }
+            if registered { onWait() }
         }
     }
 
-    private func put(_ frames: [ReceivedFrame]) {
-        let (continuation, expiry) = lock.withLock { () -> (CheckedContinuation<[ReceivedFrame]?, Never>?, Task<Void, Never>?) in
+    /// The deadline of the waiting consumer, if any.
+    var waiterDeadline: ContinuousClock.Instant? {
+        lock.withLock { waiter?.deadline }
+    }
+
+    /// Hands `frames` to the waiting consumer, or queues them.
+    func put(_ frames: [ReceivedFrame]) {
+        let continuation = lock.withLock { () -> CheckedContinuation<[ReceivedFrame]?, Never>? in
             if let waiter {
                 self.waiter = nil
-                defer { timer = nil }
-                return (waiter.continuation, timer)
+                return waiter.continuation
             }
             queue.append(frames)
-            return (nil, nil)
+            return nil
         }
-        expiry?.cancel()
         continuation?.resume(returning: frames)
     }
 
-    private func finish() {
+    /// Ends the consumer's wait with nil if its deadline is at or before `now`.
+    func expire(now: ContinuousClock.Instant) {
         let continuation = lock.withLock { () -> CheckedContinuation<[ReceivedFrame]?, Never>? in
-            finished = true
-            defer { waiter = nil }
-            return waiter?.continuation
+            guard let waiter, waiter.deadline <= now else { return nil }
+            self.waiter = nil
+            return waiter.continuation
         }
         continuation?.resume(returning: nil)
     }
 
-    private func expire(_ id: UInt64) {
+    /// Marks the socket closed: a waiting consumer gets nil, later reads drain what is queued.
+    func finish() {
         let continuation = lock.withLock { () -> CheckedContinuation<[ReceivedFrame]?, Never>? in
-            guard let waiter, waiter.id == id else { return nil }
-            self.waiter = nil
-            timer = nil
-            return waiter.continuation
+            finished = true
+            defer { waiter = nil }
+            return waiter?.continuation
         }
         continuation?.resume(returning: nil)
     }

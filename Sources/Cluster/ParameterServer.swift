@@ -10,8 +10,8 @@ import ZeroMQ
 /// optimiser step and sends every rank the same new weights. In async mode each gradient is applied
 /// as it arrives and only its sender gets the newest weights back.
 ///
-/// The socket lives on its `SocketPump` thread; the actor only queues frames and reads a `Mailbox`,
-/// so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
+/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor), which alone touches
+/// the socket, so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
 public actor ParameterServer {
     /// The endpoint the server bound, as libzmq reports it (with the chosen port for `tcp://…:*`).
     public nonisolated let endpoint: String
@@ -26,6 +26,9 @@ public actor ParameterServer {
 
     private let pump: SocketPump
     private let mailbox: Mailbox
+
+    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
     private let plan: ShardPlan
     private let optimizer: any Optimizer
     /// The steps each rank takes: all of the epochs', or `maxSteps` if fewer.
@@ -36,10 +39,11 @@ public actor ParameterServer {
     private let trace: (@Sendable (String) -> Void)?
     private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
 
+    /// The master copy, updated in place; what is sent goes out as a snapshot (one copy, zero-copy sends).
     private var weights: [Float]
-    /// Reused every update: the sample-weighted mean gradient, and one push's gradient copied out of its frame.
-    private var average: [Float]
-    private var scratch: [Float]
+    private let snapshots: WeightSnapshots
+    /// Reused every update: the sample-weighted mean gradient (sync), or one push's gradient read out of its frame (async).
+    private var gradient: [Float]
     private var identities: [[UInt8]] = []
     /// The optimiser updates applied so far.
     private var updates = 0
@@ -91,10 +95,10 @@ public actor ParameterServer {
         )
         self.pump = pump
         self.endpoint = pump.endpoint
-        self.mailbox = Mailbox(pump.incoming)
+        self.mailbox = pump.mailbox
         self.weights = weights
-        self.average = [Float](repeating: 0, count: weights.count)
-        self.scratch = [Float](repeating: 0, count: weights.count)
+        self.snapshots = WeightSnapshots(count: weights.count)
+        self.gradient = [Float](repeating: 0, count: weights.count)
         self.fingerprint = fingerprint
         self.configuration = configuration
         self.dataset = dataset
@@ -249,17 +253,17 @@ public actor ParameterServer {
         let started = ContinuousClock.now
         let pushes = pending.map { $0!.push }
         let total = pushes.reduce(0) { $0 + $1.sampleCount }
-        average.withUnsafeMutableBufferPointer { mean in
-            scratch.withUnsafeMutableBufferPointer { one in
-                mean.update(repeating: 0)
+        if total > 0 {
+            // mean = Σ (nᵣ / n) · gᵣ, read straight from the received frames.
+            gradient.withUnsafeMutableBufferPointer { mean in
+                var first = true
                 for push in pushes where push.sampleCount > 0 {
-                    _ = push.gradient.copy(into: one)
-                    let weight = Float(push.sampleCount) / Float(total)
-                    for index in 0..<mean.count { mean[index] += weight * one[index] }
+                    push.gradient.scaled(by: Float(push.sampleCount) / Float(total), into: mean, accumulating: !first)
+                    first = false
                 }
             }
+            updateWeights()
         }
-        if total > 0 { updateWeights(with: average) }
         let epoch = step / plan.stepsPerEpoch
         for rank in 0..<worldSize {
             record(pushes[rank], rank: rank, epoch: epoch, wait: (started - pending[rank]!.arrival).seconds)
@@ -268,7 +272,7 @@ public actor ParameterServer {
         for rank in 0..<worldSize { rankSteps[rank] = step + 1 }
         if step + 1 < totalSteps {
             // Tagged with the step the workers compute next.
-            broadcast(.weights(.array(weights)), step: step + 1)
+            broadcast(.weights(snapshot()), step: step + 1)
         } else {
             broadcast(.stop, step: step + 1)
         }
@@ -282,14 +286,14 @@ public actor ParameterServer {
     private func applyAsync(_ push: GradientPush, from rank: Int, step: Int) {
         let started = ContinuousClock.now
         if push.sampleCount > 0 {
-            scratch.withUnsafeMutableBufferPointer { _ = push.gradient.copy(into: $0) }
-            updateWeights(with: scratch)
+            gradient.withUnsafeMutableBufferPointer { push.gradient.scaled(by: 1, into: $0, accumulating: false) }
+            updateWeights()
         }
         let epoch = step / plan.stepsPerEpoch
         record(push, rank: rank, epoch: epoch, wait: 0)
         rankSteps[rank] = step + 1
         if step + 1 < totalSteps {
-            send(.weights(.array(weights)), to: identities[rank], step: step + 1)
+            send(.weights(snapshot()), to: identities[rank], step: step + 1)
         } else {
             send(.stop, to: identities[rank], step: step + 1)
         }
@@ -298,17 +302,17 @@ public actor ParameterServer {
         reportFinishedEpochs()
     }
 
-    /// One optimiser step on the weights with `gradient`.
-    private func updateWeights(with gradient: [Float]) {
-        // Take the array out so the step writes in place (a copy happens only while a queued weights
-        // message still holds the previous values: `.array` frames are values).
-        var parameters = weights
-        weights = []
-        parameters.withUnsafeMutableBufferPointer { parameterBuffer in
-            gradient.withUnsafeBufferPointer { optimizer.step(parameters: parameterBuffer, gradients: $0) }
+    /// One optimiser step on the weights with `gradient`, in place.
+    private func updateWeights() {
+        weights.withUnsafeMutableBufferPointer { parameters in
+            gradient.withUnsafeBufferPointer { optimizer.step(parameters: parameters, gradients: $0) }
         }
-        weights = parameters
         updates += 1
+    }
+
+    /// The current weights as a zero-copy payload that later updates do not touch.
+    private func snapshot() -> FloatPayload {
+        weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
     }
 
     /// Adds one applied push to its epoch's accounting.
@@ -362,14 +366,12 @@ public actor ParameterServer {
         identities.append(identity)
         log("parameter server: rank \(rank) of \(worldSize) joined")
         if identities.count == worldSize { epochClock = .now }
-        send(.welcome(Welcome(rank: rank, worldSize: worldSize, configuration: configuration, weights: .array(weights))),
+        send(.welcome(Welcome(rank: rank, worldSize: worldSize, configuration: configuration, weights: snapshot())),
              to: identity, step: rankSteps[rank])
     }
 
-    /// Sends `body` to every joined rank.
+    /// Sends `body` to every joined rank (one weights snapshot serves them all, without copies).
     private func broadcast(_ body: MessageBody, step: Int? = nil) {
-        // `.array` frames copy the weights into libzmq when the pump thread sends them, and the array is
-        // a value: the optimiser's next step writes a fresh copy, never the buffer still being sent.
         for identity in identities { send(body, to: identity, step: step) }
     }
 

@@ -5,44 +5,21 @@ import ZeroMQ
 import Glibc
 #endif
 
-/// Drives one ZeroMQ socket from a dedicated thread, so that no blocking poll ever sits on Swift's
-/// cooperative pool and only one thread ever touches the socket.
+/// Drives one ZeroMQ socket from a dedicated thread, which is also the serial executor of the actor
+/// that owns the socket: the actor's code, the socket's sends and receives, and the deadlines of
+/// its waits all run on that one thread.
 ///
-/// Received messages arrive on `incoming`, an `AsyncStream` an actor iterates. `send(_:)` may be
-/// called from any thread or task: it queues the frames and wakes the pump through a pipe, and the
-/// pump thread sends them. `close()` stops the thread, closes the socket and finishes the stream.
+/// No blocking poll ever sits on Swift's cooperative pool, only one thread touches the socket, and a
+/// message travels from the socket to the actor without a hop through the pool: the thread receives
+/// it, hands it to `mailbox`, and runs the actor's resumed job next. `send(_:)` may be called from
+/// any thread: off the pump thread it queues the frames and wakes the thread through a pipe.
+/// `close()` closes the socket; the thread keeps running the actor's jobs until the pump is released.
 public final class SocketPump: Sendable {
-    /// The messages the socket receives, each as its frames (a ROUTER's identity frame first).
-    public let incoming: AsyncStream<[ReceivedFrame]>
     /// The endpoint the socket bound or connected to last, as libzmq reports it (the chosen port for `:*`).
     public let endpoint: String
-
-    private let outbox: Outbox
-    private let wakePipe: WakePipe
-
-    /// Frames queued for the pump thread, and whether it should stop.
-    private final class Outbox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var messages: [[Frame]] = []
-        private var stopping = false
-
-        func append(_ frames: [Frame]) -> Bool {
-            lock.withLock {
-                guard !stopping else { return false }
-                messages.append(frames)
-                return true
-            }
-        }
-
-        func take() -> (messages: [[Frame]], stopping: Bool) {
-            lock.withLock {
-                defer { messages.removeAll(keepingCapacity: true) }
-                return (messages, stopping)
-            }
-        }
-
-        func stop() { lock.withLock { stopping = true } }
-    }
+    /// The messages the socket receives, each as its frames (a ROUTER's identity frame first).
+    let mailbox: Mailbox
+    private let executor: PumpExecutor
 
     /// Creates a socket of `type` on a new thread and runs `setUp` there (options, bind or connect);
     /// throws what `setUp` throws. `limits` bound every received message; `onError` hears send and
@@ -50,16 +27,15 @@ public final class SocketPump: Sendable {
     public init(context: Context, type: SocketType, name: String, limits: ReceiveLimits = .unlimited,
                 onError: @escaping @Sendable (ZMQError) -> Void = { _ in },
                 setUp: @escaping @Sendable (Socket) throws -> Void) throws {
-        let wakePipe = try WakePipe(name: name)
-        self.wakePipe = wakePipe
-        let outbox = Outbox()
-        self.outbox = outbox
-        let (stream, continuation) = AsyncStream.makeStream(of: [ReceivedFrame].self, bufferingPolicy: .unbounded)
-        incoming = stream
+        let executor = try PumpExecutor(name: name)
+        self.executor = executor
+        let mailbox = Mailbox(onWait: { executor.wakeFromOtherThread() })
+        self.mailbox = mailbox
 
         let started = DispatchSemaphore(value: 0)
         let startResult = StartResult()
         let thread = Thread {
+            executor.adoptCurrentThread()
             let socket: Socket
             do {
                 socket = try context.socket(type)
@@ -67,15 +43,13 @@ public final class SocketPump: Sendable {
                 startResult.set(.success(try socket.lastEndpoint))
             } catch {
                 startResult.set(.failure(error))
+                mailbox.finish()
                 started.signal()
-                continuation.finish()
+                executor.runJobsOnly()
                 return
             }
             started.signal()
-            SocketPump.run(socket: socket, wakePipe: wakePipe, outbox: outbox, limits: limits, onError: onError,
-                           deliver: { continuation.yield($0) })
-            socket.close()
-            continuation.finish()
+            executor.run(socket: socket, mailbox: mailbox, limits: limits, onError: onError)
         }
         thread.name = name
         thread.start()
@@ -83,6 +57,7 @@ public final class SocketPump: Sendable {
         switch startResult.value! {
         case .success(let endpoint): self.endpoint = endpoint
         case .failure(let error):
+            executor.release()
             throw error
         }
     }
@@ -90,40 +65,155 @@ public final class SocketPump: Sendable {
     /// Queues a message for sending; returns false (and sends nothing) once the pump is closed.
     @discardableResult
     public func send(_ frames: [Frame]) -> Bool {
-        guard outbox.append(frames) else { return false }
-        wake()
-        return true
+        executor.append(frames)
     }
 
-    /// Stops the pump thread, which makes one last attempt to send what is queued, closes the socket
-    /// (with its linger) and finishes `incoming`.
+    /// Closes the socket after one last attempt to send what is queued (the socket's linger applies)
+    /// and ends the mailbox: a waiting reader gets nil.
     public func close() {
-        outbox.stop()
-        wake()
+        executor.stop()
     }
 
-    deinit { close() }
+    /// Whether the caller runs on the pump's thread.
+    var isCurrentThread: Bool { executor.isOnPumpThread }
 
-    private func wake() { wakePipe.wake() }
+    /// The executor an actor that owns this pump runs on.
+    public var unownedExecutor: UnownedSerialExecutor {
+        executor.asUnownedSerialExecutor()
+    }
 
-    /// The pump thread's loop: wait for the socket or the wake pipe, deliver, send, until told to stop.
-    private static func run(socket: Socket, wakePipe: WakePipe, outbox: Outbox, limits: ReceiveLimits,
-                            onError: @Sendable (ZMQError) -> Void, deliver: ([ReceivedFrame]) -> Void) {
+    deinit {
+        executor.stop()
+        executor.release()
+    }
+}
+
+/// The pump thread's work queue and serial executor: queued sends, queued jobs, and the stop and
+/// release flags, shared by the thread and every other thread under one lock.
+final class PumpExecutor: SerialExecutor, @unchecked Sendable {
+    // Unchecked: the mutable state is guarded by `lock`; `thread` is written once before any job runs.
+    private let lock = NSLock()
+    private var messages: [[Frame]] = []
+    private var jobs: [UnownedJob] = []
+    private var stopping = false
+    private var released = false
+    private var thread: pthread_t?
+    private let wakePipe: WakePipe
+
+    init(name: String) throws {
+        wakePipe = try WakePipe(name: name)
+    }
+
+    func adoptCurrentThread() {
+        lock.withLock { thread = pthread_self() }
+    }
+
+    var isOnPumpThread: Bool {
+        guard let thread = lock.withLock({ thread }) else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        lock.withLock { jobs.append(unowned) }
+        wakeFromOtherThread()
+    }
+
+    func checkIsolated() {
+        precondition(isOnPumpThread, "this code must run on its socket pump's thread")
+    }
+
+    /// Queues frames to send; false once stopping.
+    func append(_ frames: [Frame]) -> Bool {
+        let accepted = lock.withLock {
+            guard !stopping else { return false }
+            messages.append(frames)
+            return true
+        }
+        if accepted { wakeFromOtherThread() }
+        return accepted
+    }
+
+    func stop() {
+        lock.withLock { stopping = true }
+        wakeFromOtherThread()
+    }
+
+    func release() {
+        lock.withLock { released = true }
+        wakeFromOtherThread()
+    }
+
+    /// Writes to the wake pipe unless called on the pump thread, which looks at its queues before it sleeps.
+    func wakeFromOtherThread() {
+        if !isOnPumpThread { wakePipe.wake() }
+    }
+
+    private func take() -> (messages: [[Frame]], jobs: [UnownedJob], stopping: Bool, released: Bool) {
+        lock.withLock {
+            defer {
+                messages.removeAll(keepingCapacity: true)
+                jobs.removeAll(keepingCapacity: true)
+            }
+            return (messages, jobs, stopping, released)
+        }
+    }
+
+    private var hasWork: Bool {
+        lock.withLock { !messages.isEmpty || !jobs.isEmpty }
+    }
+
+    private func runJobs(_ jobs: [UnownedJob]) {
+        let executor = asUnownedSerialExecutor()
+        for job in jobs { job.runSynchronously(on: executor) }
+    }
+
+    /// The pump thread's loop: run the actor's jobs, send, wait for the socket, the wake pipe or the
+    /// mailbox's deadline, deliver; after stop, close the socket and keep running jobs until released.
+    func run(socket: Socket, mailbox: Mailbox, limits: ReceiveLimits, onError: @Sendable (ZMQError) -> Void) {
         let poller = Poller()
         let socketIndex = poller.register(socket, for: .readable)
         let pipeIndex = poller.register(fileDescriptor: wakePipe.readDescriptor, for: .readable)
         // Messages the socket could not take yet (no peer, or its high-water mark): retried in order.
         var pending: [[Frame]] = []
+        func flush() -> Bool {
+            while let frames = pending.first {
+                do {
+                    guard try socket.trySend(frames) else { return true }
+                } catch let error as ZMQError {
+                    if error.isContextTerminated { return false }
+                    onError(error)
+                } catch {}
+                pending.removeFirst()
+            }
+            return true
+        }
         while true {
+            var work = take()
+            runJobs(work.jobs)
+            // The jobs may have queued messages: send them in this round.
+            let late = take()
+            pending += work.messages + late.messages
+            runJobs(late.jobs)
+            work.stopping = work.stopping || late.stopping
+            guard flush() else { break }
+            if work.stopping { break }
+
+            var timeout = pending.isEmpty ? 1000 : 5
+            if hasWork { timeout = 0 }
+            if let deadline = mailbox.waiterDeadline {
+                let remaining = deadline - ContinuousClock.now
+                timeout = min(timeout, max(0, Int((remaining.seconds * 1000).rounded(.up))))
+            }
             let ready: PollResult
             do {
-                ready = try poller.poll(timeout: pending.isEmpty ? 1000 : 5)
+                ready = try poller.poll(timeout: timeout)
             } catch let error as ZMQError {
-                if error.isContextTerminated { return }
+                if error.isContextTerminated { break }
                 onError(error)
                 continue
             } catch {
-                return
+                break
             }
             if ready[pipeIndex].contains(.readable) { wakePipe.drain() }
             if ready[socketIndex].contains(.readable) {
@@ -131,27 +221,29 @@ public final class SocketPump: Sendable {
                 for _ in 0..<1024 {
                     do {
                         guard let frames = try socket.tryReceiveMultipart(limits: limits) else { break }
-                        deliver(frames)
+                        mailbox.put(frames)
                     } catch let error as ZMQError {
-                        if error.isContextTerminated { return }
+                        if error.isContextTerminated { break }
                         onError(error)
                     } catch {
                         break
                     }
                 }
             }
-            let (messages, stopping) = outbox.take()
-            pending += messages
-            while let frames = pending.first {
-                do {
-                    guard try socket.trySend(frames) else { break }
-                } catch let error as ZMQError {
-                    if error.isContextTerminated { return }
-                    onError(error)
-                } catch {}
-                pending.removeFirst()
-            }
-            if stopping { return }
+            mailbox.expire(now: .now)
+        }
+        socket.close()
+        mailbox.finish()
+        runJobsOnly()
+    }
+
+    /// After the socket is closed: run the actor's remaining and future jobs until the pump is released.
+    func runJobsOnly() {
+        while true {
+            let work = take()
+            runJobs(work.jobs)
+            if work.released && !hasWork { return }
+            if !hasWork { wakePipe.wait(milliseconds: 1000) }
         }
     }
 }
@@ -168,7 +260,7 @@ private final class StartResult: @unchecked Sendable {
 
 /// A non-blocking pipe whose write end wakes a poll loop; both ends close when the last owner lets go,
 /// so a wake-up never writes to a pipe whose reader has gone (which would raise SIGPIPE).
-private final class WakePipe: Sendable {
+final class WakePipe: Sendable {
     let readDescriptor: Int32
     private let writeDescriptor: Int32
 
@@ -193,5 +285,12 @@ private final class WakePipe: Sendable {
     func drain() {
         var bytes = [UInt8](repeating: 0, count: 64)
         while read(readDescriptor, &bytes, bytes.count) > 0 {}
+    }
+
+    /// Sleeps until woken or `milliseconds` pass, then drains.
+    func wait(milliseconds: Int32) {
+        var descriptor = pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&descriptor, 1, milliseconds)
+        drain()
     }
 }

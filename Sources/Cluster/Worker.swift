@@ -28,10 +28,14 @@ public struct Replica {
 /// the mean gradient of its shard of the global batch and waits for the next weights, until the
 /// server says stop. The same code serves sync and async mode: only the server's replies differ.
 ///
-/// The socket lives on its `SocketPump` thread; every wait for the server has a deadline.
+/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor): computing a gradient
+/// there keeps it off Swift's cooperative pool. Every wait for the server has a deadline.
 public actor Worker {
     private let pump: SocketPump
     private let mailbox: Mailbox
+
+    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let log: @Sendable (String) -> Void
@@ -57,7 +61,7 @@ public actor Worker {
             }
         )
         self.pump = pump
-        self.mailbox = Mailbox(pump.incoming)
+        self.mailbox = pump.mailbox
         self.prepare = prepare
         self.timeout = timeout
         self.log = log
@@ -129,9 +133,12 @@ public actor Worker {
                 model.zeroGradients()
                 let loss = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
                 model.backward(criterion.backward())
+                // Zero-copy: the model's gradient buffer is next written at the following step, which
+                // starts only after the server has answered, and the server drops its frames (inproc) or
+                // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
                 push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss),
                                     isEndOfEpoch: stepInEpoch == plan.stepsPerEpoch - 1,
-                                    gradient: .array(Array(model.gradients)))
+                                    gradient: .borrowed(UnsafeBufferPointer(model.gradients), owner: ModelOwner(model)))
             }
             let exchangeStart = ContinuousClock.now
             send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
@@ -227,4 +234,11 @@ public actor Worker {
             }
         }
     }
+}
+
+/// Keeps a model, and so its gradient buffer, alive while libzmq holds a zero-copy frame of it.
+private final class ModelOwner: @unchecked Sendable {
+    // Unchecked: only kept alive, never used.
+    let model: Model
+    init(_ model: Model) { self.model = model }
 }

@@ -3,21 +3,9 @@ import Testing
 import ZeroMQ
 @testable import Cluster
 
-/// The next message of a pump's stream, or nil when none arrives within `seconds`.
+/// The next message of a pump's mailbox, or nil when none arrives within `seconds`.
 func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [ReceivedFrame]? {
-    await withTaskGroup(of: [ReceivedFrame]?.self) { group in
-        group.addTask {
-            var iterator = pump.incoming.makeAsyncIterator()
-            return await iterator.next()
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
-    }
+    await pump.mailbox.next(before: .now + .seconds(seconds))
 }
 
 /// Pumps over real sockets: tcp on 127.0.0.1 with an OS-chosen port.
@@ -52,25 +40,38 @@ func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [Recei
         #expect(error?.description.contains("Address already in use") == true)
     }
 
-    @Test func closingFinishesTheStreamAndRefusesSends() async throws {
+    @Test func closingFinishesTheMailboxAndRefusesSends() async throws {
         let context = try Context()
         let pump = try SocketPump(context: context, type: .router, name: "closing") { try $0.bind("tcp://127.0.0.1:*") }
+        let start = ContinuousClock.now
+        let waiting = Task { await pump.mailbox.next(before: .now + .seconds(20)) }
+        try await Task.sleep(for: .milliseconds(20))
         pump.close()
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in pump.incoming {}
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        #expect(finished, "incoming did not finish within 2 s of close()")
+        #expect(await waiting.value == nil)
+        #expect(ContinuousClock.now - start < .seconds(10), "the waiting reader must be released by close(), not its deadline")
+        #expect(pump.mailbox.isFinished)
         #expect(!pump.send([Frame("late")]))
+    }
+
+    /// A reader's deadline is kept by the pump thread: an empty mailbox answers nil at the deadline.
+    @Test func aWaitEndsAtItsDeadline() async throws {
+        let context = try Context()
+        let pump = try SocketPump(context: context, type: .router, name: "deadline") { try $0.bind("tcp://127.0.0.1:*") }
+        defer { pump.close() }
+        let start = ContinuousClock.now
+        #expect(await pump.mailbox.next(before: start + .milliseconds(200)) == nil)
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(200) && waited < .seconds(10), "waited \(waited)")
+    }
+
+    /// An actor on a pump's executor runs on the pump's thread, not on the cooperative pool.
+    @Test func anActorOnThePumpRunsOnItsThread() async throws {
+        let context = try Context()
+        let pump = try SocketPump(context: context, type: .router, name: "pump-actor") { try $0.bind("tcp://127.0.0.1:*") }
+        defer { pump.close() }
+        let actor = PumpBound(pump)
+        #expect(await actor.runsOnThePump() == [true, true])
+        #expect(!pump.isCurrentThread)
     }
 
     /// Idle pumps wait in zmq_poll on their own threads: the cooperative pool (2 threads here) stays free.
@@ -85,5 +86,20 @@ func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [Recei
         let start = ContinuousClock.now
         try await Task.sleep(for: .milliseconds(50))
         #expect(ContinuousClock.now - start < .seconds(10))
+    }
+}
+
+/// An actor whose executor is a socket pump, reporting the thread its code runs on.
+actor PumpBound {
+    let pump: SocketPump
+    nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
+
+    init(_ pump: SocketPump) { self.pump = pump }
+
+    /// Whether the actor's code runs on the pump's thread, before and after a suspension.
+    func runsOnThePump() async -> [Bool] {
+        let before = pump.isCurrentThread
+        try? await Task.sleep(for: .milliseconds(5))
+        return [before, pump.isCurrentThread]
     }
 }

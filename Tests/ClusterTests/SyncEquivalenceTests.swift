@@ -112,7 +112,7 @@ import ZeroMQ
         let raw = try SocketPump(context: context, type: .dealer, name: "old-worker") { [endpoint = server.endpoint] in
             try $0.connect(endpoint)
         }
-        let mailbox = Mailbox(raw.incoming)
+        let mailbox = raw.mailbox
         var frames = WireMessage(sender: MessageHeader.unassignedSender,
                                  body: .join(DatasetDescription(describing: set, testCount: 0))).encodedBytes()
         poke(UInt16(2), into: &frames[0], at: 4)
