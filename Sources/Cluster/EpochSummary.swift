@@ -29,6 +29,11 @@ public struct RankStatistics: Sendable, Equatable {
     public var samples: Int = 0
     /// Sync mode: how long the rank's gradients waited at the server for the other ranks', in seconds.
     public var waitSeconds: Double = 0
+    /// Async mode: the sum over the rank's pushes of their staleness, the number of updates applied
+    /// between the weights the gradient was computed on and the gradient's own update (0 in sync mode).
+    public var stalenessSum = 0
+    /// Async mode: the largest staleness of the rank's pushes.
+    public var maxStaleness = 0
 
     /// Empty statistics.
     public init() {}

@@ -49,6 +49,8 @@ public actor ParameterServer {
     private var updates = 0
     /// The next step each rank pushes (in sync mode all ranks share it).
     private var rankSteps: [Int]
+    /// The update count when each rank was last sent weights (async staleness).
+    private var sentAtUpdate: [Int]
     /// Sync mode: the gradients of the current step and when each arrived.
     private var pending: [(push: GradientPush, arrival: ContinuousClock.Instant)?]
     /// Per-epoch accounting (0-based epoch index), reported in order as epochs complete.
@@ -113,6 +115,7 @@ public actor ParameterServer {
         self.plan = plan
         totalSteps = min(maxSteps ?? .max, plan.stepsPerEpoch * configuration.epochs)
         rankSteps = [Int](repeating: 0, count: worldSize)
+        sentAtUpdate = [Int](repeating: 0, count: worldSize)
         pending = .init(repeating: nil, count: worldSize)
         switch configuration.optimizer {
         case .sgd:
@@ -281,16 +284,23 @@ public actor ParameterServer {
         reportFinishedEpochs()
     }
 
-    /// Async mode: applies one rank's gradient at once and sends that rank the newest weights, or
-    /// stop after its last step.
+    /// Async mode: applies one rank's gradient at once, weighted by its share of its global batch, and
+    /// sends that rank the newest weights, or stop after its last step.
     private func applyAsync(_ push: GradientPush, from rank: Int, step: Int) {
         let started = ContinuousClock.now
+        let staleness = updates - sentAtUpdate[rank]
         if push.sampleCount > 0 {
-            gradient.withUnsafeMutableBufferPointer { push.gradient.scaled(by: 1, into: $0, accumulating: false) }
+            // The push's share of its global batch, nᵣ / Σn as sync weights it: a round of N pushes moves the
+            // weights as far as one sync step, only each on the newest weights.
+            let share = Float(push.sampleCount) / Float(plan.globalPositions(step: step % plan.stepsPerEpoch).count)
+            gradient.withUnsafeMutableBufferPointer { push.gradient.scaled(by: share, into: $0, accumulating: false) }
             updateWeights()
         }
         let epoch = step / plan.stepsPerEpoch
         record(push, rank: rank, epoch: epoch, wait: 0)
+        epochs[epoch]!.ranks[rank].stalenessSum += staleness
+        epochs[epoch]!.ranks[rank].maxStaleness = max(epochs[epoch]!.ranks[rank].maxStaleness, staleness)
+        sentAtUpdate[rank] = updates
         rankSteps[rank] = step + 1
         if step + 1 < totalSteps {
             send(.weights(snapshot()), to: identities[rank], step: step + 1)
@@ -364,6 +374,7 @@ public actor ParameterServer {
         }
         let rank = identities.count
         identities.append(identity)
+        sentAtUpdate[rank] = updates
         log("parameter server: rank \(rank) of \(worldSize) joined")
         if identities.count == worldSize { epochClock = .now }
         send(.welcome(Welcome(rank: rank, worldSize: worldSize, configuration: configuration, weights: snapshot())),

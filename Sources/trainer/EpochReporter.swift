@@ -66,6 +66,8 @@ final class EpochReporter: @unchecked Sendable {
             rankTotals[rank].pushes += statistics.pushes
             rankTotals[rank].samples += statistics.samples
             rankTotals[rank].waitSeconds += statistics.waitSeconds
+            rankTotals[rank].stalenessSum += statistics.stalenessSum
+            rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
         }
     }
 
@@ -73,7 +75,9 @@ final class EpochReporter: @unchecked Sendable {
     private static func ranks(_ ranks: [RankStatistics]) -> MetricValue {
         .list(ranks.enumerated().map { rank, statistics in
             .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
-                     ("wait_seconds", .number(statistics.waitSeconds))])
+                     ("wait_seconds", .number(statistics.waitSeconds)),
+                     ("mean_staleness", .number(Double(statistics.stalenessSum) / Double(max(statistics.pushes, 1)))),
+                     ("max_staleness", .integer(statistics.maxStaleness))])
         })
     }
 

@@ -36,6 +36,56 @@ import ZeroMQ
         await server.close()
     }
 
+    /// Async semantics made deterministic: rank 0 trains alone to its last step, then rank 1 joins. Every
+    /// push is applied at once on the newest weights, weighted by its share of its global batch (16 of
+    /// 32, then 16 and 10 of the partial 26), so the result is one process stepping through rank 0's shards and then rank 1's with the
+    /// gradient scaled by those shares.
+    @Test func asyncPushesApplyInArrivalOrderWeightedByTheirShare() async throws {
+        let set = SyncSetUp.dataset(count: 90)
+        let configuration = SyncSetUp.configuration(.sgd, mode: .async)
+        let steps = 3
+        let plan = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: configuration.batchSizePerWorker)
+        let initial = SyncSetUp.network()
+        let context = try Context()
+        let server = try ParameterServer(
+            context: context, bind: "inproc://async-order-\(UUID().uuidString)", weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint, configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
+            maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in })
+        async let finalWeights = server.run()
+        for _ in 0..<2 {
+            let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
+                                    log: { _ in }) { _ in SyncSetUp.network() }
+            #expect(try await worker.run().pushes == steps)
+            await worker.close()
+        }
+        let weights = try await finalWeights
+        await server.close()
+
+        let model = SyncSetUp.network()
+        let optimizer = SGD(parameterCount: model.parameterCount, learningRate: Float(configuration.learningRate),
+                            momentum: Float(configuration.momentum))
+        let loader = DataLoader(set, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
+        let order = DataLoader.order(count: set.count, seed: configuration.seed, epoch: 1)
+        let criterion = Criterion(.classification)
+        for rank in 0..<2 {
+            for step in 0..<steps {
+                let batch = loader.gather(plan.positions(step: step, rank: rank), order: order)
+                model.zeroGradients()
+                _ = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
+                model.backward(criterion.backward())
+                let share = Float(batch.count) / Float(plan.globalPositions(step: step).count)
+                for index in model.gradients.indices { model.gradients[index] *= share }
+                optimizer.step(model)
+            }
+        }
+        var worst: Float = 0
+        for index in weights.indices {
+            worst = max(worst, abs(weights[index] - model.parameters[index]) / max(abs(model.parameters[index]), 1e-3))
+        }
+        #expect(worst < 1e-5, "max relative weight difference \(worst)")
+    }
+
     /// Two async workers for two whole epochs: every gradient is applied once, every sample is covered
     /// once per epoch, and the server reports both epochs in order with each rank's share.
     @Test func twoAsyncWorkersApplyEveryGradientOnce() async throws {

@@ -4,7 +4,7 @@ import Testing
 /// `trainer local`: a parameter server and workers in one process over real ZeroMQ sockets.
 @Suite(.serialized) struct LocalCommandTests {
     @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"),
-          arguments: [("inproc", "sync"), ("tcp", "sync"), ("ipc", "async")])
+          arguments: [("inproc", "sync"), ("tcp", "sync"), ("ipc", "sync"), ("inproc", "async")])
     func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String, mode: String) throws {
         let root = try #require(sharedData("mnist"))
         let metrics = temporaryPath("local-\(transport).jsonl"), checkpoint = temporaryPath("local-\(transport).safetensors")
@@ -17,15 +17,23 @@ import Testing
         #expect(run.stdout.contains("Epoch 1/1: train loss "))
         let done = try #require(events.last)
         #expect(done["event"] as? String == "done")
-        // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
+        // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%; one process with batch 128, seeds 0–5:
+        // 91.35–92.19%. Sync is deterministic (92.18% with seed 0). Async is not: each gradient is one
+        // update stale and the push order follows the scheduler; over 16 runs, 8 of them with the cores
+        // shared with a second run, it ended epoch 1 at 90.3–92.5% (mean 91.9%), so its bound is 90%.
         let accuracy = try #require(done["test_accuracy"] as? Double)
-        #expect(accuracy >= 0.91, "trainer local (\(mode)) reached \(accuracy) after 1 epoch")
+        #expect(accuracy >= (mode == "sync" ? 0.91 : 0.90), "trainer local (\(mode)) reached \(accuracy) after 1 epoch")
         #expect(done["world_size"] as? Int == 2)
         // Per-worker counts: every sample of the epoch, split between the two ranks.
         let workers = try #require(done["workers"] as? [[String: Any]])
         #expect(workers.map { $0["rank"] as? Int } == [0, 1])
         #expect(workers.compactMap { $0["samples"] as? Int }.reduce(0, +) == 60_000)
         #expect(workers.allSatisfy { $0["steps"] as? Int == 469 })
+        if mode == "async" {
+            // Each push is computed on weights about one update old (the other worker's).
+            let staleness = workers.compactMap { $0["mean_staleness"] as? Double }
+            #expect(staleness.count == 2 && staleness.allSatisfy { $0 > 0.3 && $0 < 5 }, "\(staleness)")
+        }
         #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
         #expect(run.stderr.contains("rank 1 of 2 joined"))
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
