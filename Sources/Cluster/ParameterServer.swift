@@ -161,9 +161,10 @@ public actor ParameterServer {
         return weights
     }
 
-    /// Closes the socket (queued messages get the linger period to leave).
-    public func close() {
-        pump.close()
+    /// Closes the socket and returns once it is closed; its last messages leave within the socket's
+    /// linger when the context ends (release every socket's owner, then the context, before exiting).
+    public nonisolated func close() async {
+        await pump.closeAndWait()
     }
 
     private func timeoutError() -> ClusterError {

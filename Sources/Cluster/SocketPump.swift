@@ -34,22 +34,21 @@ public final class SocketPump: Sendable {
 
         let started = DispatchSemaphore(value: 0)
         let startResult = StartResult()
+        // The thread holds the context only until its socket exists: once the socket is closed and
+        // released, the context can terminate, which is what delivers the socket's last messages.
+        let contextHolder = ContextHolder(context)
         let thread = Thread {
             executor.adoptCurrentThread()
-            let socket: Socket
-            do {
-                socket = try context.socket(type)
-                try setUp(socket)
-                startResult.set(.success(try socket.lastEndpoint))
-            } catch {
-                startResult.set(.failure(error))
+            if let socket = Self.open(contextHolder, type: type, setUp: setUp, startResult: startResult) {
+                started.signal()
+                executor.run(socket: socket, mailbox: mailbox, limits: limits, onError: onError)
+            } else {
                 mailbox.finish()
                 started.signal()
-                executor.runJobsOnly()
-                return
             }
-            started.signal()
-            executor.run(socket: socket, mailbox: mailbox, limits: limits, onError: onError)
+            // The socket is released here: now its context may end whenever its last owner lets go.
+            executor.markClosed()
+            executor.runJobsOnly()
         }
         thread.name = name
         thread.start()
@@ -59,6 +58,25 @@ public final class SocketPump: Sendable {
         case .failure(let error):
             executor.release()
             throw error
+        }
+    }
+
+    /// Makes and sets up the socket on the pump thread; nil (with the failure in `startResult`) if that fails.
+    private static func open(_ holder: ContextHolder, type: SocketType, setUp: (Socket) throws -> Void,
+                             startResult: StartResult) -> Socket? {
+        do {
+            let socket = try holder.take().socket(type)
+            do {
+                try setUp(socket)
+                startResult.set(.success(try socket.lastEndpoint))
+                return socket
+            } catch {
+                socket.close()
+                throw error
+            }
+        } catch {
+            startResult.set(.failure(error))
+            return nil
         }
     }
 
@@ -76,6 +94,16 @@ public final class SocketPump: Sendable {
 
     /// Whether the caller runs on the pump's thread.
     var isCurrentThread: Bool { executor.isOnPumpThread }
+
+    /// Closes the socket as `close()` does and returns once the pump thread has closed it (within
+    /// `timeout`), so that the context, once released, delivers its last messages before it ends.
+    public func closeAndWait(timeout: Duration = .seconds(10)) async {
+        close()
+        let deadline = ContinuousClock.now + timeout
+        while !executor.isClosed && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
 
     /// The executor an actor that owns this pump runs on.
     public var unownedExecutor: UnownedSerialExecutor {
@@ -99,6 +127,12 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
     private var released = false
     private var thread: pthread_t?
     private let wakePipe: WakePipe
+    /// The socket and the messages it could not take yet (no peer, or its high-water mark), retried in
+    /// order: touched only on the pump thread.
+    private var socket: Socket?
+    private var pending: [[Frame]] = []
+    private var onError: (@Sendable (ZMQError) -> Void)?
+    private var closed = false
 
     init(name: String) throws {
         wakePipe = try WakePipe(name: name)
@@ -123,8 +157,15 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
         precondition(isOnPumpThread, "this code must run on its socket pump's thread")
     }
 
-    /// Queues frames to send; false once stopping.
+    /// Sends frames at once when called on the pump thread (the owning actor's code), else queues them
+    /// for the thread; false once stopping.
     func append(_ frames: [Frame]) -> Bool {
+        if isOnPumpThread, socket != nil {
+            guard !lock.withLock({ stopping }) else { return false }
+            pending.append(frames)
+            _ = flush()
+            return true
+        }
         let accepted = lock.withLock {
             guard !stopping else { return false }
             messages.append(frames)
@@ -133,6 +174,26 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
         if accepted { wakeFromOtherThread() }
         return accepted
     }
+
+    /// Hands pending messages to the socket in order until it refuses one; false if the context is gone.
+    private func flush() -> Bool {
+        guard let socket else { return true }
+        while let frames = pending.first {
+            do {
+                guard try socket.trySend(frames) else { return true }
+            } catch let error as ZMQError {
+                if error.isContextTerminated { return false }
+                onError?(error)
+            } catch {}
+            pending.removeFirst()
+        }
+        return true
+    }
+
+    /// Whether the socket has been closed (or never opened).
+    var isClosed: Bool { lock.withLock { closed } }
+
+    func markClosed() { lock.withLock { closed = true } }
 
     func stop() {
         lock.withLock { stopping = true }
@@ -170,24 +231,12 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
 
     /// The pump thread's loop: run the actor's jobs, send, wait for the socket, the wake pipe or the
     /// mailbox's deadline, deliver; after stop, close the socket and keep running jobs until released.
-    func run(socket: Socket, mailbox: Mailbox, limits: ReceiveLimits, onError: @Sendable (ZMQError) -> Void) {
+    func run(socket: Socket, mailbox: Mailbox, limits: ReceiveLimits, onError: @escaping @Sendable (ZMQError) -> Void) {
         let poller = Poller()
         let socketIndex = poller.register(socket, for: .readable)
         let pipeIndex = poller.register(fileDescriptor: wakePipe.readDescriptor, for: .readable)
-        // Messages the socket could not take yet (no peer, or its high-water mark): retried in order.
-        var pending: [[Frame]] = []
-        func flush() -> Bool {
-            while let frames = pending.first {
-                do {
-                    guard try socket.trySend(frames) else { return true }
-                } catch let error as ZMQError {
-                    if error.isContextTerminated { return false }
-                    onError(error)
-                } catch {}
-                pending.removeFirst()
-            }
-            return true
-        }
+        self.socket = socket
+        self.onError = onError
         while true {
             var work = take()
             runJobs(work.jobs)
@@ -232,9 +281,9 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
             }
             mailbox.expire(now: .now)
         }
+        self.socket = nil
         socket.close()
         mailbox.finish()
-        runJobsOnly()
     }
 
     /// After the socket is closed: run the actor's remaining and future jobs until the pump is released.
@@ -246,6 +295,17 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
             if !hasWork { wakePipe.wait(milliseconds: 1000) }
         }
     }
+}
+
+/// The context a pump thread needs only to make its socket; taken once, so the thread does not keep it alive.
+private final class ContextHolder: @unchecked Sendable {
+    // Unchecked: `context` is guarded by `lock`.
+    private let lock = NSLock()
+    private var context: Context?
+
+    init(_ context: Context) { self.context = context }
+
+    func take() -> Context { lock.withLock { defer { context = nil }; return context! } }
 }
 
 /// The outcome of a pump's start, handed from its thread to the creating one.

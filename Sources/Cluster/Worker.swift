@@ -117,19 +117,26 @@ public actor Worker {
         var weights = welcome.weights
         var step = Int(header.step)
         var order: (epoch: Int, positions: [Int32])?
-        while true {
-            let computeStart = ContinuousClock.now
-            let epoch = step / plan.stepsPerEpoch + 1, stepInEpoch = step % plan.stepsPerEpoch
+        /// The batch of a step: nil when the rank's slice of it is empty.
+        func batch(for step: Int) -> Batch? {
+            let epoch = step / plan.stepsPerEpoch + 1
             if order?.epoch != epoch {
                 order = (epoch, DataLoader.order(count: trainingSet.count, seed: configuration.seed, epoch: epoch))
             }
+            let positions = plan.positions(step: step % plan.stepsPerEpoch, rank: welcome.rank)
+            return positions.isEmpty ? nil : loader.gather(positions, order: order?.positions)
+        }
+        // The next step's batch, gathered while the server works (the loader's tensors are free again
+        // once the gradient is computed).
+        var prefetched: (step: Int, batch: Batch?)?
+        while true {
+            let computeStart = ContinuousClock.now
+            let stepInEpoch = step % plan.stepsPerEpoch
             weights.copy(into: model.parameters)
-            let positions = plan.positions(step: stepInEpoch, rank: welcome.rank)
+            let stepBatch = prefetched?.step == step ? prefetched!.batch : batch(for: step)
+            prefetched = nil
             let push: GradientPush
-            if positions.isEmpty {
-                push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: true, gradient: .array([]))
-            } else {
-                let batch = loader.gather(positions, order: order?.positions)
+            if let batch = stepBatch {
                 model.zeroGradients()
                 let loss = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
                 model.backward(criterion.backward())
@@ -139,15 +146,19 @@ public actor Worker {
                 push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss),
                                     isEndOfEpoch: stepInEpoch == plan.stepsPerEpoch - 1,
                                     gradient: .borrowed(UnsafeBufferPointer(model.gradients), owner: ModelOwner(model)))
+            } else {
+                push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: true, gradient: .array([]))
             }
-            let exchangeStart = ContinuousClock.now
+            // On the pump thread this hands the frames to the socket at once.
             send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
                              body: .pushGradient(push)))
             statistics.pushes += 1
             statistics.samples += push.sampleCount
-            statistics.computeSeconds += (exchangeStart - computeStart).seconds
+            prefetched = (step + 1, batch(for: step + 1))
+            let prefetchEnd = ContinuousClock.now
+            statistics.computeSeconds += (prefetchEnd - computeStart).seconds
             let reply = try await awaitReply(after: step, fingerprint: model.fingerprint, parameterCount: model.parameterCount)
-            statistics.exchangeSeconds += (ContinuousClock.now - exchangeStart).seconds
+            statistics.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
             case .weights(let next, let nextStep):
                 weights = next
@@ -158,9 +169,10 @@ public actor Worker {
         }
     }
 
-    /// Closes the socket (a queued message gets the linger period to leave).
-    public func close() {
-        pump.close()
+    /// Closes the socket and returns once it is closed; its last messages leave within the socket's
+    /// linger when the context ends (release every socket's owner, then the context, before exiting).
+    public nonisolated func close() async {
+        await pump.closeAndWait()
     }
 
     /// What the server answers a push with.

@@ -36,6 +36,9 @@ struct LocalCommand: AsyncParsableCommand {
         BLAS.setThreadCount(options.threads ?? 1)
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
+        // Released last, after the sockets are closed: ending the context delivers their last messages
+        // (stop, error) within their linger before the process exits.
+        defer { withExtendedLifetime(context) {} }
         let endpoint = endpoint()
         defer { if transport == .ipc { unlink(String(endpoint.dropFirst("ipc://".count))) } }
         let server = try job.makeServer(context: context, bind: endpoint, cluster: cluster)
@@ -47,12 +50,19 @@ struct LocalCommand: AsyncParsableCommand {
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)
-        let statistics = try await withThrowingTaskGroup(of: WorkerStatistics?.self) { group in
-            group.addTask { _ = try await server.run(); return nil }
-            for worker in workers { group.addTask { try await worker.run() } }
-            var finished: [WorkerStatistics] = []
-            for try await result in group { if let result { finished.append(result) } }
-            return finished
+        let statistics: [WorkerStatistics]
+        do {
+            statistics = try await withThrowingTaskGroup(of: WorkerStatistics?.self) { group in
+                group.addTask { _ = try await server.run(); return nil }
+                for worker in workers { group.addTask { try await worker.run() } }
+                var finished: [WorkerStatistics] = []
+                for try await result in group { if let result { finished.append(result) } }
+                return finished
+            }
+        } catch {
+            await server.close()
+            for worker in workers { await worker.close() }
+            throw CLIError("training stopped: \(error)")
         }
         await server.close()
         for worker in workers { await worker.close() }

@@ -28,6 +28,9 @@ struct ServerCommand: AsyncParsableCommand {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
+        // Released last, after the sockets are closed: ending the context delivers their last messages
+        // (stop, error) within their linger before the process exits.
+        defer { withExtendedLifetime(context) {} }
         let server: ParameterServer
         do {
             server = try job.makeServer(context: context, bind: bind, cluster: cluster)

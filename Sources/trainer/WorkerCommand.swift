@@ -39,6 +39,9 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         if let threads { BLAS.setThreadCount(threads) }
         let context = try Context()
+        // Released last, after the sockets are closed: ending the context delivers their last messages
+        // (stop, error) within their linger before the process exits.
+        defer { withExtendedLifetime(context) {} }
         let dataDirectory = dataDir
         let worker: Worker
         do {

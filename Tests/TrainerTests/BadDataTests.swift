@@ -17,10 +17,10 @@ import Testing
         return bytes
     }
 
-    func expectFailure(_ files: [String: [UInt8]], naming file: String, saying reason: String) throws {
+    func expectFailure(_ files: [String: [UInt8]], naming file: String, saying reason: String) async throws {
         let root = try dataFolder(files)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let run = try runTrainer(["train", "--dataset", "mnist", "--data-dir", root, "--epochs", "1"], timeout: 60)
+        let run = try await runTrainer(["train", "--dataset", "mnist", "--data-dir", root, "--epochs", "1"], timeout: 60)
         #expect(run.exitedNormally, "trainer crashed instead of reporting \(reason)")
         #expect(run.status != 0)
         #expect(run.stderr.contains(file), "stderr does not name \(file): \(run.stderr)")
@@ -30,42 +30,42 @@ import Testing
     var goodImages: [UInt8] { header(3, [3, 2, 2]) + [UInt8](repeating: 7, count: 12) }
     var goodLabels: [UInt8] { header(1, [3]) + [1, 2, 3] }
 
-    @Test func missingFile() throws {
-        try expectFailure(["train-labels-idx1-ubyte": goodLabels], naming: "train-images-idx3-ubyte", saying: "no such file")
+    @Test func missingFile() async throws {
+        try await expectFailure(["train-labels-idx1-ubyte": goodLabels], naming: "train-images-idx3-ubyte", saying: "no such file")
     }
 
-    @Test func missingDataFolder() throws {
-        let run = try runTrainer(["train", "--dataset", "mnist", "--data-dir", "/nonexistent-folder"], timeout: 60)
+    @Test func missingDataFolder() async throws {
+        let run = try await runTrainer(["train", "--dataset", "mnist", "--data-dir", "/nonexistent-folder"], timeout: 60)
         #expect(run.status != 0)
         #expect(run.stderr.contains("/nonexistent-folder/mnist"))
     }
 
-    @Test func wrongMagic() throws {
-        try expectFailure(["train-images-idx3-ubyte": [0x50, 0x4B, 3, 4] + goodImages.dropFirst(4), "train-labels-idx1-ubyte": goodLabels],
+    @Test func wrongMagic() async throws {
+        try await expectFailure(["train-images-idx3-ubyte": [0x50, 0x4B, 3, 4] + goodImages.dropFirst(4), "train-labels-idx1-ubyte": goodLabels],
                           naming: "train-images-idx3-ubyte", saying: "wrong magic number")
     }
 
-    @Test func truncatedImages() throws {
-        try expectFailure(["train-images-idx3-ubyte": Array(goodImages.dropLast(5)), "train-labels-idx1-ubyte": goodLabels],
+    @Test func truncatedImages() async throws {
+        try await expectFailure(["train-images-idx3-ubyte": Array(goodImages.dropLast(5)), "train-labels-idx1-ubyte": goodLabels],
                           naming: "train-images-idx3-ubyte", saying: "truncated")
     }
 
-    @Test func countMismatch() throws {
-        try expectFailure(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": header(1, [2]) + [1, 2]],
+    @Test func countMismatch() async throws {
+        try await expectFailure(["train-images-idx3-ubyte": goodImages, "train-labels-idx1-ubyte": header(1, [2]) + [1, 2]],
                           naming: "train-labels-idx1-ubyte", saying: "holds 2 labels but the image file holds 3 images")
     }
 
-    @Test func corruptGzip() throws {
-        try expectFailure(["train-images-idx3-ubyte.gz": [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF],
+    @Test func corruptGzip() async throws {
+        try await expectFailure(["train-images-idx3-ubyte.gz": [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF],
                            "train-labels-idx1-ubyte": goodLabels],
                           naming: "train-images-idx3-ubyte.gz", saying: "gzip")
     }
 
-    @Test func corruptCheckpoint() throws {
+    @Test func corruptCheckpoint() async throws {
         let path = temporaryPath("bad.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data([200, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: URL(fileURLWithPath: path))
-        let run = try runTrainer(["eval", "--checkpoint", path, "--dataset", "xor"], timeout: 60)
+        let run = try await runTrainer(["eval", "--checkpoint", path, "--dataset", "xor"], timeout: 60)
         #expect(run.exitedNormally && run.status != 0)
         #expect(run.stderr.contains(path))
         #expect(run.stderr.contains("header length"))

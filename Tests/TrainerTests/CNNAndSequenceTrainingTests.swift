@@ -8,11 +8,11 @@ import Testing
 @Suite(.serialized) struct CNNAndSequenceTrainingTests {
     @Test(.enabled(if: sharedData("cifar-10-batches-bin") != nil,
                    "needs CIFAR-10: set TRAINER_DATA_DIR to a folder holding cifar-10-batches-bin/ (CI: ../shared/data)"))
-    func cnnReaches45PercentOnCIFAR10InThreeEpochs() throws {
+    func cnnReaches45PercentOnCIFAR10InThreeEpochs() async throws {
         let root = try #require(sharedData("cifar-10-batches-bin"))
         let metrics = temporaryPath("cifar.jsonl")
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let run = try runTrainer(["train", "--model", "cnn", "--dataset", "cifar10", "--data-dir", root, "--epochs", "3",
+        let run = try await runTrainer(["train", "--model", "cnn", "--dataset", "cifar10", "--data-dir", root, "--epochs", "3",
                                   "--seed", "1", "--metrics", metrics], timeout: 600)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("[Epoch 3, Batch 100] loss: "))
@@ -25,11 +25,11 @@ import Testing
     }
 
     @Test(arguments: ["rnn", "lstm", "gru"])
-    func sequenceModelFitsTheSineSeries(model: String) throws {
+    func sequenceModelFitsTheSineSeries(model: String) async throws {
         let metrics = temporaryPath("\(model).jsonl"), plot = temporaryPath("\(model).svg")
         let checkpoint = temporaryPath("\(model).safetensors")
         defer { for path in [metrics, plot, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try runTrainer(["train", "--model", model, "--dataset", "sine", "--metrics", metrics, "--plot", plot,
+        let run = try await runTrainer(["train", "--model", model, "--dataset", "sine", "--metrics", metrics, "--plot", plot,
                                   "--checkpoint", checkpoint])
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
@@ -39,7 +39,7 @@ import Testing
         #expect(mse < 0.0005, "\(model) training MSE after 100 epochs: \(mse)")
         #expect(events.last?["test_accuracy"] is NSNull, "accuracy has no meaning for regression and is written as null")
         let closing = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("Mean squared error of the network on the 981 samples:") })
-        let evaluation = try runTrainer(["eval", "--checkpoint", checkpoint])
+        let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint])
         #expect(evaluation.status == 0, "\(evaluation.stderr)")
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
 
@@ -51,10 +51,10 @@ import Testing
         #expect(svg.polylinePointCounts.contains(100))
     }
 
-    @Test func classifierPlotHoldsLossAndAccuracyCurves() throws {
+    @Test func classifierPlotHoldsLossAndAccuracyCurves() async throws {
         let plot = temporaryPath("xor.svg")
         defer { try? FileManager.default.removeItem(atPath: plot) }
-        let run = try runTrainer(["train", "--model", "mlp", "--dataset", "xor", "--epochs", "50", "--plot", plot])
+        let run = try await runTrainer(["train", "--model", "mlp", "--dataset", "xor", "--epochs", "50", "--plot", plot])
         #expect(run.status == 0, "\(run.stderr)")
         let svg = try SVGSummary(path: plot)
         for label in ["training loss", "test loss", "test accuracy", "epoch"] {
@@ -63,8 +63,8 @@ import Testing
         #expect(svg.polylinePointCounts == [50, 50, 50])
     }
 
-    @Test func sequenceModelsRefuseImages() throws {
-        let run = try runTrainer(["train", "--model", "lstm", "--dataset", "mnist"], timeout: 60)
+    @Test func sequenceModelsRefuseImages() async throws {
+        let run = try await runTrainer(["train", "--model", "lstm", "--dataset", "mnist"], timeout: 60)
         #expect(run.exitedNormally && run.status != 0)
         #expect(run.stderr.contains("--dataset sine"))
     }

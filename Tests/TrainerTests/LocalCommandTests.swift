@@ -5,11 +5,11 @@ import Testing
 @Suite(.serialized) struct LocalCommandTests {
     @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"),
           arguments: [("inproc", "sync"), ("tcp", "sync"), ("ipc", "sync"), ("inproc", "async")])
-    func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String, mode: String) throws {
+    func twoWorkersReach91PercentOnMNISTInOneEpoch(transport: String, mode: String) async throws {
         let root = try #require(sharedData("mnist"))
         let metrics = temporaryPath("local-\(transport).jsonl"), checkpoint = temporaryPath("local-\(transport).safetensors")
         defer { for path in [metrics, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try runTrainer(["local", "--workers", "2", "--transport", transport, "--mode", mode, "--dataset", "mnist", "--data-dir", root,
+        let run = try await runTrainer(["local", "--workers", "2", "--transport", transport, "--mode", mode, "--dataset", "mnist", "--data-dir", root,
                                   "--epochs", "1", "--metrics", metrics, "--checkpoint", checkpoint], timeout: 300)
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
@@ -37,15 +37,15 @@ import Testing
         #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
         #expect(run.stderr.contains("rank 1 of 2 joined"))
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
-        let evaluation = try runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
+        let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
     }
 
     /// Two workers of batch 2 end where one process of batch 4 (XOR's full batch) ends: the same final loss.
-    @Test func twoWorkersLearnXORLikeOneProcessWithTheirGlobalBatch() throws {
-        let local = try runTrainer(["local", "--workers", "2", "--dataset", "xor", "--batch-size", "2", "--epochs", "300"], timeout: 120)
+    @Test func twoWorkersLearnXORLikeOneProcessWithTheirGlobalBatch() async throws {
+        let local = try await runTrainer(["local", "--workers", "2", "--dataset", "xor", "--batch-size", "2", "--epochs", "300"], timeout: 120)
         #expect(local.status == 0, "\(local.stderr)")
-        let single = try runTrainer(["train", "--dataset", "xor", "--batch-size", "4", "--epochs", "300", "--threads", "1"], timeout: 120)
+        let single = try await runTrainer(["train", "--dataset", "xor", "--batch-size", "4", "--epochs", "300", "--threads", "1"], timeout: 120)
         #expect(single.status == 0, "\(single.stderr)")
         // Both print the final test loss (the full-batch loss after 300 Adam steps) with four digits.
         func finalLoss(_ output: String) -> Double? {
@@ -58,8 +58,8 @@ import Testing
         #expect(local.stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"))
     }
 
-    @Test func invalidWorkerCountIsRefused() throws {
-        let run = try runTrainer(["local", "--workers", "0", "--dataset", "xor"], timeout: 60)
+    @Test func invalidWorkerCountIsRefused() async throws {
+        let run = try await runTrainer(["local", "--workers", "0", "--dataset", "xor"], timeout: 60)
         #expect(run.exitedNormally && run.status != 0)
         #expect(run.stderr.contains("--workers"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 
 /// A `trainer` process running in the background, its output going to files the test can read meanwhile.
+/// Waits sleep with `Task.sleep`, never blocking a thread of the cooperative pool.
 final class RunningTrainer {
     let arguments: [String]
     private let process = Process()
@@ -26,7 +27,7 @@ final class RunningTrainer {
     var stderr: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
 
     /// The first match of `pattern`'s first capture group in standard output, waiting up to `timeout` seconds.
-    func awaitOutput(matching pattern: String, timeout: TimeInterval) throws -> String {
+    func awaitOutput(matching pattern: String, timeout: TimeInterval) async throws -> String {
         let expression = try NSRegularExpression(pattern: pattern)
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
@@ -36,15 +37,15 @@ final class RunningTrainer {
                 return String(text[range])
             }
             if !process.isRunning { break }
-            Thread.sleep(forTimeInterval: 0.02)
+            try await Task.sleep(for: .milliseconds(20))
         } while Date() < deadline
         throw TimeoutError(arguments: arguments + ["(output matching \(pattern))"], seconds: timeout)
     }
 
     /// Waits up to `timeout` seconds for the process to end (killing it if it does not) and returns what it left.
-    func finish(timeout: TimeInterval) throws -> TrainerRun {
+    func finish(timeout: TimeInterval) async throws -> TrainerRun {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()

@@ -6,17 +6,17 @@ import Testing
     /// A server and two worker processes train the MNIST MLP for one epoch to PyTorch DDP's accuracy and all
     /// exit 0; a worker whose data differs, tried first, is refused with the reason on both sides.
     @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
-    func serverAndTwoWorkerProcessesReach91PercentAndRefuseAStranger() throws {
+    func serverAndTwoWorkerProcessesReach91PercentAndRefuseAStranger() async throws {
         let root = try #require(sharedData("mnist"))
         let metrics = temporaryPath("server.jsonl"), strangerData = try smallMNISTFolder(count: 50)
         defer { for path in [metrics, strangerData] { try? FileManager.default.removeItem(atPath: path) } }
 
         let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--dataset", "mnist",
                                          "--data-dir", root, "--epochs", "1", "--metrics", metrics, "--join-timeout", "120"])
-        let endpoint = try server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
+        let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
 
-        let stranger = try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", strangerData, "--threads", "1",
-                                           "--timeout", "60"]).finish(timeout: 90)
+        let stranger = try await RunningTrainer(["worker", "--connect", endpoint, "--data-dir", strangerData, "--threads", "1",
+                                                 "--timeout", "60"]).finish(timeout: 90)
         #expect(stranger.exitedNormally && stranger.status != 0, "a refused worker must fail: \(stranger.stdout)")
         #expect(stranger.stderr.contains("the server refused this worker: data set differs"), "\(stranger.stderr)")
         #expect(stranger.stderr.contains("60000 training") && stranger.stderr.contains("50 training"), "\(stranger.stderr)")
@@ -24,8 +24,9 @@ import Testing
         let workers = try (0..<2).map { _ in
             try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "120"])
         }
-        let workerRuns = try workers.map { try $0.finish(timeout: 300) }
-        let serverRun = try server.finish(timeout: 120)
+        var workerRuns: [TrainerRun] = []
+        for worker in workers { workerRuns.append(try await worker.finish(timeout: 300)) }
+        let serverRun = try await server.finish(timeout: 120)
         for run in workerRuns {
             #expect(run.exitedNormally && run.status == 0, "worker: \(run.stderr)")
             #expect(run.stdout.contains("Done: the server said stop"), "\(run.stdout)")
@@ -41,26 +42,28 @@ import Testing
     }
 
     /// A worker with nobody listening gives up after its timeout with a clear message and a non-zero exit.
-    @Test func aWorkerWithoutAServerGivesUpAtItsTimeout() throws {
-        let run = try runTrainer(["worker", "--connect", "tcp://127.0.0.1:9", "--timeout", "1"], timeout: 60)
+    @Test func aWorkerWithoutAServerGivesUpAtItsTimeout() async throws {
+        let run = try await runTrainer(["worker", "--connect", "tcp://127.0.0.1:9", "--timeout", "1"], timeout: 60)
         #expect(run.exitedNormally && run.status != 0)
         #expect(run.stderr.contains("no setup from the server within 1.0 s"), "\(run.stderr)")
     }
 
     /// A server that cannot bind says which address, and exits non-zero.
-    @Test func aServerThatCannotBindSaysWhere() throws {
-        let run = try runTrainer(["server", "--bind", "tcp://256.1.1.1:5555", "--dataset", "xor"], timeout: 60)
+    @Test func aServerThatCannotBindSaysWhere() async throws {
+        let run = try await runTrainer(["server", "--bind", "tcp://256.1.1.1:5555", "--dataset", "xor"], timeout: 60)
         #expect(run.exitedNormally && run.status != 0)
         #expect(run.stderr.contains("cannot listen on tcp://256.1.1.1:5555"), "\(run.stderr)")
     }
 
     /// An async server and two worker processes learn XOR and all exit 0.
-    @Test func asyncServerAndWorkerProcessesLearnXOR() throws {
+    @Test func asyncServerAndWorkerProcessesLearnXOR() async throws {
         let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--mode", "async",
                                          "--dataset", "xor", "--batch-size", "2", "--epochs", "600"])
-        let endpoint = try server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
+        let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
         let workers = try (0..<2).map { _ in try RunningTrainer(["worker", "--connect", endpoint, "--threads", "1", "--timeout", "60"]) }
-        let runs = try workers.map { try $0.finish(timeout: 120) } + [try server.finish(timeout: 60)]
+        var runs: [TrainerRun] = []
+        for worker in workers { runs.append(try await worker.finish(timeout: 120)) }
+        runs.append(try await server.finish(timeout: 60))
         for run in runs { #expect(run.exitedNormally && run.status == 0, "\(run.stderr)") }
         #expect(runs[2].stdout.contains("async mode"))
         #expect(runs[2].stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"), "\(runs[2].stdout)")

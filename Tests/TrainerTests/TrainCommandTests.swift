@@ -3,10 +3,10 @@ import Testing
 
 /// `trainer train` and `trainer eval` as a user runs them: the built executable in a real process.
 @Suite(.serialized) struct TrainCommandTests {
-    @Test func perceptronCannotLearnXOR() throws {
+    @Test func perceptronCannotLearnXOR() async throws {
         let metrics = temporaryPath("xor-perceptron.jsonl")
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let run = try runTrainer(["train", "--model", "perceptron", "--dataset", "xor", "--metrics", metrics])
+        let run = try await runTrainer(["train", "--model", "perceptron", "--dataset", "xor", "--metrics", metrics])
         #expect(run.status == 0, "\(run.stderr)")
         let done = try #require(try metricsEvents(metrics).last)
         #expect(done["event"] as? String == "done")
@@ -15,10 +15,10 @@ import Testing
         #expect(run.stdout.contains("Accuracy of the network on the 4 test samples:"))
     }
 
-    @Test func mlpLearnsXOR() throws {
+    @Test func mlpLearnsXOR() async throws {
         let metrics = temporaryPath("xor-mlp.jsonl")
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let run = try runTrainer(["train", "--model", "mlp", "--dataset", "xor", "--metrics", metrics])
+        let run = try await runTrainer(["train", "--model", "mlp", "--dataset", "xor", "--metrics", metrics])
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
         #expect(events.filter { $0["event"] as? String == "epoch" }.count == 2000)
@@ -27,11 +27,11 @@ import Testing
     }
 
     @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
-    func mlpReaches91PercentOnMNISTInOneEpochAndEvalAgrees() throws {
+    func mlpReaches91PercentOnMNISTInOneEpochAndEvalAgrees() async throws {
         let root = try #require(sharedData("mnist"))
         let metrics = temporaryPath("mnist.jsonl"), checkpoint = temporaryPath("mnist.safetensors")
         defer { for path in [metrics, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try runTrainer(["train", "--model", "mlp", "--dataset", "mnist", "--data-dir", root, "--epochs", "1",
+        let run = try await runTrainer(["train", "--model", "mlp", "--dataset", "mnist", "--data-dir", root, "--epochs", "1",
                                   "--seed", "1", "--metrics", metrics, "--checkpoint", checkpoint])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("[Epoch 1, Batch 100] loss: "))
@@ -47,17 +47,17 @@ import Testing
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
         #expect(run.stdout.contains(closing))
 
-        let evaluation = try runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
+        let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
         #expect(evaluation.status == 0, "\(evaluation.stderr)")
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"),
                    "needs Fashion-MNIST: run Deploy/setup.sh (apt-get install dataset-fashion-mnist)"))
-    func mlpLearnsFashionMNIST() throws {
+    func mlpLearnsFashionMNIST() async throws {
         let metrics = temporaryPath("fashion.jsonl")
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let run = try runTrainer(["train", "--dataset", "fashion-mnist", "--data-dir", "/usr/share/datasets", "--epochs", "1",
+        let run = try await runTrainer(["train", "--dataset", "fashion-mnist", "--data-dir", "/usr/share/datasets", "--epochs", "1",
                                   "--metrics", metrics])
         #expect(run.status == 0, "\(run.stderr)")
         // PyTorch's tutorial MLP reaches about 83% after one epoch on Fashion-MNIST.
@@ -65,8 +65,8 @@ import Testing
         #expect(accuracy >= 0.80, "Fashion-MNIST accuracy \(accuracy) after 1 epoch")
     }
 
-    @Test func helpExplainsEveryFlagAndDefault() throws {
-        let run = try runTrainer(["train", "--help"])
+    @Test func helpExplainsEveryFlagAndDefault() async throws {
+        let run = try await runTrainer(["train", "--help"])
         #expect(run.status == 0)
         let text = run.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for flag in ["--model", "--dataset", "--epochs", "--batch-size", "--lr", "--momentum", "--optimizer", "--seed",
@@ -79,9 +79,9 @@ import Testing
         }
     }
 
-    @Test func invalidFlagsAreRefused() throws {
+    @Test func invalidFlagsAreRefused() async throws {
         for arguments in [["--epochs", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--momentum", "1.5"], ["--dataset", "imagenet"]] {
-            let run = try runTrainer(["train", "--dataset", "xor"] + arguments)
+            let run = try await runTrainer(["train", "--dataset", "xor"] + arguments)
             #expect(run.exitedNormally && run.status != 0, "\(arguments) was accepted")
             #expect(run.stderr.contains("Error"), "\(arguments): \(run.stderr)")
         }

@@ -10,7 +10,10 @@ struct TrainerRun {
 }
 
 /// Runs the `trainer` executable built next to this test bundle, bounded by `timeout` seconds.
-func runTrainer(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> TrainerRun {
+///
+/// Waits with `Task.sleep`, never blocking a thread of the cooperative pool (2 threads here), which
+/// the cluster tests' tasks need while processes run.
+func runTrainer(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) async throws -> TrainerRun {
     let process = Process()
     process.executableURL = trainerExecutable()
     process.arguments = arguments
@@ -25,7 +28,7 @@ func runTrainer(_ arguments: [String], environment: [String: String] = [:], time
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
     if process.isRunning {
         process.terminate()
         process.waitUntilExit()
