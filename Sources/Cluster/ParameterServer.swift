@@ -39,8 +39,9 @@ public actor ParameterServer {
     private let trace: (@Sendable (String) -> Void)?
     private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
 
-    /// The master copy, updated in place; what is sent goes out as a snapshot (one copy, zero-copy sends).
-    private var weights: [Float]
+    /// The current weights: each update writes a fresh buffer from the pool, so the buffer sent to the
+    /// workers (zero-copy) is never written while it is on its way.
+    private var weights: WeightSnapshots.Snapshot
     private let snapshots: WeightSnapshots
     /// Reused every update: the sample-weighted mean gradient (sync), or one push's gradient read out of its frame (async).
     private var gradient: [Float]
@@ -98,8 +99,9 @@ public actor ParameterServer {
         self.pump = pump
         self.endpoint = pump.endpoint
         self.mailbox = pump.mailbox
-        self.weights = weights
-        self.snapshots = WeightSnapshots(count: weights.count)
+        let snapshots = WeightSnapshots(count: weights.count)
+        self.snapshots = snapshots
+        self.weights = weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
         self.gradient = [Float](repeating: 0, count: weights.count)
         self.fingerprint = fingerprint
         self.configuration = configuration
@@ -132,7 +134,7 @@ public actor ParameterServer {
     }
 
     /// The current weights (the final ones once `run()` has returned).
-    public var currentWeights: [Float] { weights }
+    public var currentWeights: [Float] { Array(weights.values) }
 
     /// The number of optimiser updates applied so far (in sync mode, the number of steps).
     public var completedSteps: Int { updates }
@@ -158,7 +160,7 @@ public actor ParameterServer {
             throw error
         }
         log("parameter server: done after \(updates) updates")
-        return weights
+        return Array(weights.values)
     }
 
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
@@ -186,7 +188,7 @@ public actor ParameterServer {
         let identity: [UInt8], message: WireMessage
         do {
             (identity, message) = try WireMessage.decodeRouted(
-                frames: frames, expectedFingerprint: fingerprint, parameterCount: weights.count)
+                frames: frames, expectedFingerprint: fingerprint, parameterCount: weights.values.count)
         } catch {
             log("parameter server: dropped a message: \(error)")
             if case .versionMismatch = error, let peer = frames.first, (1...255).contains(peer.count) {
@@ -313,17 +315,17 @@ public actor ParameterServer {
         reportFinishedEpochs()
     }
 
-    /// One optimiser step on the weights with `gradient`, in place.
+    /// One optimiser step with `gradient`, written into a fresh buffer that becomes the current weights.
     private func updateWeights() {
-        weights.withUnsafeMutableBufferPointer { parameters in
-            gradient.withUnsafeBufferPointer { optimizer.step(parameters: parameters, gradients: $0) }
-        }
+        let next = snapshots.acquire()
+        gradient.withUnsafeBufferPointer { optimizer.step(from: weights.values, into: next.buffer, gradients: $0) }
+        weights = next
         updates += 1
     }
 
-    /// The current weights as a zero-copy payload that later updates do not touch.
+    /// The current weights as a zero-copy payload (later updates write other buffers).
     private func snapshot() -> FloatPayload {
-        weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
+        weights.payload
     }
 
     /// Adds one applied push to its epoch's accounting.
@@ -346,7 +348,7 @@ public actor ParameterServer {
             let now = ContinuousClock.now
             log("parameter server: epoch \(nextEpochToReport) done after \(updates) updates")
             onEpochEnd?(EpochSummary(
-                epoch: nextEpochToReport, weights: weights,
+                epoch: nextEpochToReport, weights: Array(weights.values),
                 trainLoss: progress.samples > 0 ? progress.lossSum / Double(progress.samples) : 0,
                 samples: progress.samples, seconds: (now - (epochClock ?? now)).seconds, updates: progress.updates,
                 updateSeconds: progress.updateSeconds, ranks: progress.ranks))

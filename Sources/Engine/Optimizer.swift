@@ -9,9 +9,21 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get }
     /// Applies one update to `parameters` from `gradients` (same length as at creation).
     func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>)
+    /// Applies one update to `current` and writes the result to `next` (both of the same length; they
+    /// must not overlap), leaving `current` unchanged: the same arithmetic as the in-place step.
+    func step(from current: UnsafeBufferPointer<Float>, into next: UnsafeMutableBufferPointer<Float>,
+              gradients: UnsafeBufferPointer<Float>)
 }
 
 extension Optimizer {
+    /// Copies `current` into `next`, then steps in place.
+    public func step(from current: UnsafeBufferPointer<Float>, into next: UnsafeMutableBufferPointer<Float>,
+                     gradients: UnsafeBufferPointer<Float>) {
+        precondition(current.count == next.count, "parameter counts differ")
+        if let source = current.baseAddress, let target = next.baseAddress { target.update(from: source, count: current.count) }
+        step(parameters: next, gradients: gradients)
+    }
+
     /// Applies one update to a model from its accumulated gradients.
     public func step(_ model: Model) {
         step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients))

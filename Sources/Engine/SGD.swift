@@ -29,19 +29,30 @@ public final class SGD: Optimizer {
     }
 
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
-        precondition(parameters.count == gradients.count, "parameter and gradient counts differ")
-        let p = parameters.baseAddress!, g = gradients.baseAddress!
-        let count = parameters.count, lr = learningRate, decay = weightDecay, mu = momentum
+        step(from: UnsafeBufferPointer(parameters), into: parameters, gradients: gradients)
+    }
+
+    /// One update read from `current` and written to `next` (the same buffer for an in-place step),
+    /// so a parameter server can write new weights into a fresh buffer without a separate copy.
+    public func step(from current: UnsafeBufferPointer<Float>, into next: UnsafeMutableBufferPointer<Float>,
+                     gradients: UnsafeBufferPointer<Float>) {
+        precondition(current.count == gradients.count && next.count == gradients.count, "parameter and gradient counts differ")
+        let source = current.baseAddress!, p = next.baseAddress!, g = gradients.baseAddress!
+        // In place, the loops read and write one buffer: a separate variant keeps them vectorised
+        // (LLVM's overlap check would send an aliased from/into loop down its scalar path).
+        let inPlace = UnsafePointer(p) == source
+        let count = next.count, lr = learningRate, decay = weightDecay, mu = momentum
         let decayed = decay != 0, nesterov = self.nesterov
         // The first step sets v = g: v ← 0·v + 1·g is exactly that, since v starts at zero.
         let carry = stepCount == 0 ? 0 : mu, keep = stepCount == 0 ? 1 : 1 - dampening
         stepCount += 1
         guard mu != 0 else {
             ComputePool.shared.forEachRange(count) { range in
-                if decayed {
-                    for i in range { p[i] -= lr * (g[i] + decay * p[i]) }
-                } else {
-                    for i in range { p[i] -= lr * g[i] }
+                switch (decayed, inPlace) {
+                case (true, true): for i in range { p[i] -= lr * (g[i] + decay * p[i]) }
+                case (true, false): for i in range { p[i] = source[i] - lr * (g[i] + decay * source[i]) }
+                case (false, true): for i in range { p[i] -= lr * g[i] }
+                case (false, false): for i in range { p[i] = source[i] - lr * g[i] }
                 }
             }
             return
@@ -51,26 +62,32 @@ public final class SGD: Optimizer {
             let v = buffer.baseAddress!
             ComputePool.shared.forEachRange(count) { range in
                 // Constant flags per call, so each inlined loop is branch-free and vectorises.
-                switch (decayed, nesterov) {
-                case (false, false): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: false, nesterov: false)
-                case (false, true): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: false, nesterov: true)
-                case (true, false): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: true, nesterov: false)
-                case (true, true): SGD.momentumLoop(range, p, g, v, lr, carry, keep, mu, decay, decayed: true, nesterov: true)
+                switch (decayed, nesterov, inPlace) {
+                case (false, false, true): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, false, false, true)
+                case (false, true, true): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, false, true, true)
+                case (true, false, true): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, true, false, true)
+                case (true, true, true): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, true, true, true)
+                case (false, false, false): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, false, false, false)
+                case (false, true, false): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, false, true, false)
+                case (true, false, false): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, true, false, false)
+                case (true, true, false): SGD.momentumLoop(range, source, p, g, v, lr, carry, keep, mu, decay, true, true, false)
                 }
             }
         }
     }
 
-    /// g ← g + λp; v ← carry·v + keep·g; p ← p − lr·(g + μv if Nesterov else v), over one range.
+    /// g ← g + λp; v ← carry·v + keep·g; p′ ← p − lr·(g + μv if Nesterov else v), over one range.
     @inline(__always)
-    private static func momentumLoop(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                                     _ v: UnsafeMutablePointer<Float>, _ lr: Float, _ carry: Float, _ keep: Float,
-                                     _ mu: Float, _ decay: Float, decayed: Bool, nesterov: Bool) {
+    private static func momentumLoop(_ range: Range<Int>, _ source: UnsafePointer<Float>, _ p: UnsafeMutablePointer<Float>,
+                                     _ g: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ lr: Float, _ carry: Float,
+                                     _ keep: Float, _ mu: Float, _ decay: Float, _ decayed: Bool, _ nesterov: Bool,
+                                     _ inPlace: Bool) {
         for i in range {
-            let gradient = decayed ? g[i] + decay * p[i] : g[i]
+            let parameter = inPlace ? p[i] : source[i]
+            let gradient = decayed ? g[i] + decay * parameter : g[i]
             let velocity = carry * v[i] + keep * gradient
             v[i] = velocity
-            p[i] -= lr * (nesterov ? gradient + mu * velocity : velocity)
+            p[i] = parameter - lr * (nesterov ? gradient + mu * velocity : velocity)
         }
     }
 }

@@ -83,4 +83,28 @@ struct OptimizerTests {
             #expect(after[i] == before[i] - 0.5 * Float(i + 1))
         }
     }
+
+    /// Stepping from one buffer into another gives the in-place step's values bit for bit, over
+    /// several steps, and leaves the source untouched (every variant; Adam uses the copying default).
+    @Test(arguments: cases)
+    func steppingIntoAnotherBufferEqualsSteppingInPlace(_ fixture: Case) {
+        let count = 1_003  // not a multiple of the vector width
+        let inPlace = fixture.makeOptimizer(parameterCount: count), fromInto = fixture.makeOptimizer(parameterCount: count)
+        var a = (0..<count).map { Float($0 % 17) * 0.1 - 0.8 }
+        var b = a
+        for step in 0..<4 {
+            let g = (0..<count).map { Float(($0 * 7 + step) % 13) * 0.05 - 0.3 }
+            a.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { inPlace.step(parameters: p, gradients: $0) } }
+            let source = b
+            var next = [Float](repeating: .nan, count: count)
+            source.withUnsafeBufferPointer { current in
+                next.withUnsafeMutableBufferPointer { target in
+                    g.withUnsafeBufferPointer { fromInto.step(from: current, into: target, gradients: $0) }
+                }
+            }
+            #expect(source == b, "the source must not change")
+            b = next
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(fixture.name) step \(step + 1)")
+        }
+    }
 }
