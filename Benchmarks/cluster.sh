@@ -261,6 +261,11 @@ else:
     load_note = f"no training run had other processes taking more than {DISTURBED:.0%} of the machine"
 load_note += (f"; during the round trips {other_load('roundtrip'):.0%} and during the allreduce "
               f"{other_load('allreduce'):.0%}")
+# Within one round the runs follow each other, so a round's ratio is the fairer one on a host whose speed
+# drifts between a fast and a slow mode (seen here for every program, with nothing else running).
+round_ratios = ", ".join(
+    f"{statistics.median(epoch_rates(f'sync-r{r}')) / statistics.median(epoch_rates(f'train-r{r}')):.2f}"
+    for r in range(1, rounds + 1))
 per_run = "; ".join(f"{c}: " + ", ".join(fmt(statistics.median(epoch_rates(f'{c}-r{r}'))) for r in range(1, rounds + 1))
                     for c in configs)
 
@@ -278,6 +283,10 @@ evaluation). `trainer train` is one process with the same global batch on 2 BLAS
 {chr(10).join(table)}
 
 Targets: {targets}.
+
+Sync / one process within each round, in run order: {round_ratios}. This host's speed drifts between a
+fast and a slow mode for every program (with nothing else running), so the ratio within a round is
+the fairer comparison; the per-run medians are at the end of this section.
 
 ### Where a worker's time goes
 
