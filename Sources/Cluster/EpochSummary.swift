@@ -34,6 +34,8 @@ public struct RankStatistics: Sendable, Equatable {
     public var stalenessSum = 0
     /// Async mode: the largest staleness of the rank's pushes.
     public var maxStaleness = 0
+    /// Pushes rejected because their loss or gradient held NaN or infinity (never applied).
+    public var rejected = 0
 
     /// Empty statistics.
     public init() {}

@@ -37,8 +37,10 @@ public enum FloatPayload: @unchecked Sendable {
     }
 
     /// Sets `destination[i] = scale · value[i]` (or adds it, when `accumulating`) for the first
-    /// min(`count`, `destination.count`) values, reading a received frame in place (unaligned loads).
-    public func scaled(by scale: Float, into destination: UnsafeMutableBufferPointer<Float>, accumulating: Bool) {
+    /// min(`count`, `destination.count`) values, reading a received frame in place (unaligned loads);
+    /// returns whether every value read was finite (no NaN, no ±∞).
+    @discardableResult
+    public func scaled(by scale: Float, into destination: UnsafeMutableBufferPointer<Float>, accumulating: Bool) -> Bool {
         switch self {
         case .array(let floats):
             floats.withUnsafeBytes { Self.scale(UnsafeRawBufferPointer($0), by: scale, into: destination, accumulating: accumulating) }
@@ -52,19 +54,26 @@ public enum FloatPayload: @unchecked Sendable {
     }
 
     private static func scale(_ source: UnsafeRawBufferPointer, by scale: Float, into destination: UnsafeMutableBufferPointer<Float>,
-                              accumulating: Bool) {
+                              accumulating: Bool) -> Bool {
         let count = min(source.count / MemoryLayout<Float>.size, destination.count)
-        guard count > 0, let base = source.baseAddress, let target = destination.baseAddress else { return }
-        // Wrapping index arithmetic and no branch in the loop body, so the loops vectorise.
+        guard count > 0, let base = source.baseAddress, let target = destination.baseAddress else { return true }
+        // Wrapping index arithmetic, no branch in the loop body and an integer OR for the finiteness
+        // check (a float sum would not vectorise): an all-ones exponent, NaN or ±∞, carries into bit 31.
+        var carries: UInt32 = 0
         if accumulating {
             for index in 0..<count {
-                target[index] += scale * base.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+                let bits = base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)
+                carries |= (bits & 0x7F80_0000) &+ 0x0080_0000
+                target[index] += scale * Float(bitPattern: bits)
             }
         } else {
             for index in 0..<count {
-                target[index] = scale * base.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+                let bits = base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)
+                carries |= (bits & 0x7F80_0000) &+ 0x0080_0000
+                target[index] = scale * Float(bitPattern: bits)
             }
         }
+        return carries & 0x8000_0000 == 0
     }
 
     /// A copy of the values as an array.

@@ -50,6 +50,8 @@ public actor ParameterServer {
     private var updates = 0
     /// The next step each rank pushes (in sync mode all ranks share it).
     private var rankSteps: [Int]
+    /// Pushes rejected for NaN or infinity so far.
+    private var rejectedPushes = 0
     /// The update count when each rank was last sent weights (async staleness).
     private var sentAtUpdate: [Int]
     /// Sync mode: the gradients of the current step and when each arrived.
@@ -136,8 +138,11 @@ public actor ParameterServer {
     /// The current weights (the final ones once `run()` has returned).
     public var currentWeights: [Float] { Array(weights.values) }
 
-    /// The number of optimiser updates applied so far (in sync mode, the number of steps).
+    /// The number of optimiser updates applied so far (in sync mode, the number of steps with an update).
     public var completedSteps: Int { updates }
+
+    /// The number of pushes rejected because their loss or gradient held NaN or infinity.
+    public var rejectedGradients: Int { rejectedPushes }
 
     /// Welcomes the workers, trains until every rank has taken its last step (each gets stop) and
     /// returns the final weights; on a timeout or a worker's failure it sends every rank an error and throws.
@@ -258,21 +263,30 @@ public actor ParameterServer {
     private func applySync(step: Int) {
         let started = ContinuousClock.now
         let pushes = pending.map { $0!.push }
-        let total = pushes.reduce(0) { $0 + $1.sampleCount }
-        if total > 0 {
-            // mean = Σ (nᵣ / n) · gᵣ, read straight from the received frames.
-            gradient.withUnsafeMutableBufferPointer { mean in
+        // A push whose loss or gradient holds NaN or ±∞ is left out of the step, as if it had no samples.
+        var usable = pushes.map { $0.sampleCount > 0 && $0.meanLoss.isFinite }
+        var total = zip(pushes, usable).reduce(0) { $0 + ($1.1 ? $1.0.sampleCount : 0) }
+        // mean = Σ (nᵣ / n) · gᵣ, read straight from the received frames; the same pass checks finiteness,
+        // and a second pass without the rejected pushes runs only when one was found.
+        for _ in 0..<2 where total > 0 {
+            let finite = gradient.withUnsafeMutableBufferPointer { mean in
                 var first = true
-                for push in pushes where push.sampleCount > 0 {
-                    push.gradient.scaled(by: Float(push.sampleCount) / Float(total), into: mean, accumulating: !first)
-                    first = false
+                return pushes.indices.map { rank -> Bool in
+                    guard usable[rank] else { return true }
+                    defer { first = false }
+                    return pushes[rank].gradient.scaled(by: Float(pushes[rank].sampleCount) / Float(total), into: mean,
+                                                        accumulating: !first)
                 }
             }
-            updateWeights()
+            if finite.allSatisfy({ $0 }) { break }
+            for rank in pushes.indices where !finite[rank] { usable[rank] = false }
+            total = zip(pushes, usable).reduce(0) { $0 + ($1.1 ? $1.0.sampleCount : 0) }
         }
+        if total > 0 { updateWeights() }
         let epoch = step / plan.stepsPerEpoch
         for rank in 0..<worldSize {
-            record(pushes[rank], rank: rank, epoch: epoch, wait: (started - pending[rank]!.arrival).seconds)
+            let rejected = pushes[rank].sampleCount > 0 && !usable[rank]
+            record(pushes[rank], rank: rank, epoch: epoch, wait: (started - pending[rank]!.arrival).seconds, rejected: rejected)
         }
         pending = .init(repeating: nil, count: worldSize)
         for rank in 0..<worldSize { rankSteps[rank] = step + 1 }
@@ -292,15 +306,16 @@ public actor ParameterServer {
     private func applyAsync(_ push: GradientPush, from rank: Int, step: Int) {
         let started = ContinuousClock.now
         let staleness = updates - sentAtUpdate[rank]
-        if push.sampleCount > 0 {
+        var rejected = push.sampleCount > 0 && !push.meanLoss.isFinite
+        if push.sampleCount > 0 && !rejected {
             // The push's share of its global batch, nᵣ / Σn as sync weights it: a round of N pushes moves the
             // weights as far as one sync step, only each on the newest weights.
             let share = Float(push.sampleCount) / Float(plan.globalPositions(step: step % plan.stepsPerEpoch).count)
-            gradient.withUnsafeMutableBufferPointer { push.gradient.scaled(by: share, into: $0, accumulating: false) }
-            updateWeights()
+            let finite = gradient.withUnsafeMutableBufferPointer { push.gradient.scaled(by: share, into: $0, accumulating: false) }
+            if finite { updateWeights() } else { rejected = true }
         }
         let epoch = step / plan.stepsPerEpoch
-        record(push, rank: rank, epoch: epoch, wait: 0)
+        record(push, rank: rank, epoch: epoch, wait: 0, rejected: rejected)
         epochs[epoch]!.ranks[rank].stalenessSum += staleness
         epochs[epoch]!.ranks[rank].maxStaleness = max(epochs[epoch]!.ranks[rank].maxStaleness, staleness)
         sentAtUpdate[rank] = updates
@@ -311,7 +326,7 @@ public actor ParameterServer {
             send(.stop, to: identities[rank], step: step + 1)
         }
         epochs[epoch]!.updateSeconds += (ContinuousClock.now - started).seconds
-        if push.sampleCount > 0 { epochs[epoch]!.updates += 1 }
+        if push.sampleCount > 0 && !rejected { epochs[epoch]!.updates += 1 }
         reportFinishedEpochs()
     }
 
@@ -328,15 +343,22 @@ public actor ParameterServer {
         weights.payload
     }
 
-    /// Adds one applied push to its epoch's accounting.
-    private func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double) {
+    /// Adds one push to its epoch's accounting; a rejected one counts as a push without samples.
+    private func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double, rejected: Bool) {
         var progress = epochs[epoch] ?? EpochProgress(ranks: .init(repeating: RankStatistics(), count: worldSize))
         progress.pushes += 1
-        progress.lossSum += push.meanLoss * Double(push.sampleCount)
-        progress.samples += push.sampleCount
         progress.ranks[rank].pushes += 1
-        progress.ranks[rank].samples += push.sampleCount
         progress.ranks[rank].waitSeconds += wait
+        if rejected {
+            progress.ranks[rank].rejected += 1
+            rejectedPushes += 1
+            log("parameter server: rejected the gradient of rank \(rank) for step \(rankSteps[rank]): its loss or gradient holds "
+                + "NaN or infinity; not applied (\(rejectedPushes) rejected so far)")
+        } else {
+            progress.lossSum += push.meanLoss * Double(push.sampleCount)
+            progress.samples += push.sampleCount
+            progress.ranks[rank].samples += push.sampleCount
+        }
         epochs[epoch] = progress
     }
 

@@ -165,7 +165,7 @@ extension WireMessage {
                 ($0.loadLittleEndian(fromByteOffset: 0, as: UInt64.self), $0.loadLittleEndianDouble(fromByteOffset: 8))
             }
             let sampleCountValue = try checkSampleCount(sampleCount, field: "gradient sample count", limits: limits)
-            guard meanLoss.isFinite else { throw .nonFiniteLoss(bitPattern: meanLoss.bitPattern) }
+            // A NaN or infinite loss is well-formed: the server rejects such a push (and its gradient) itself.
             let gradient: FloatPayload
             if sampleCountValue == 0 && payload[1].byteCount == 0 {
                 gradient = .array([])

@@ -68,6 +68,7 @@ final class EpochReporter: @unchecked Sendable {
             rankTotals[rank].waitSeconds += statistics.waitSeconds
             rankTotals[rank].stalenessSum += statistics.stalenessSum
             rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
+            rankTotals[rank].rejected += statistics.rejected
         }
     }
 
@@ -77,7 +78,7 @@ final class EpochReporter: @unchecked Sendable {
             .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
                      ("wait_seconds", .number(statistics.waitSeconds)),
                      ("mean_staleness", .number(Double(statistics.stalenessSum) / Double(max(statistics.pushes, 1)))),
-                     ("max_staleness", .integer(statistics.maxStaleness))])
+                     ("max_staleness", .integer(statistics.maxStaleness)), ("rejected", .integer(statistics.rejected))])
         })
     }
 
