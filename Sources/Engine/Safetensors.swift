@@ -24,7 +24,7 @@ public enum Safetensors {
     /// The largest header accepted when reading, as the reference implementation limits it.
     public static let maximumHeaderSize = 100_000_000
 
-    /// Writes named float32 tensors, in the given order, with string metadata.
+    /// Writes named float32 tensors, in the given order, with string metadata, durably (see `DurableFile`).
     public static func write(_ tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
                              metadata: [String: String] = [:], to path: String) throws {
         var header = "{"
@@ -54,9 +54,10 @@ public enum Safetensors {
             }
         }
         do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw CheckpointError(path: path, reason: "cannot write: \(error.localizedDescription)")
+            // Temporary file, fsync, rename: a crash leaves the previous checkpoint intact.
+            try DurableFile.write(data, to: path)
+        } catch let error as DurableFileError {
+            throw CheckpointError(path: path, reason: "cannot write: \(error.operation) failed: \(String(cString: strerror(error.code)))")
         }
     }
 
