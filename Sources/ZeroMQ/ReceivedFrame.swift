@@ -55,6 +55,16 @@ public final class ReceivedFrame: @unchecked Sendable {
         try withExtendedLifetime(self) { try body(rawBytes) }
     }
 
+    /// A property of the connection the frame came in on (`zmq_msg_gets`), or nil if it has none.
+    ///
+    /// For example "User-Id" (set by the ZAP handler: the client's Z85 public key under `ZAPHandler`),
+    /// "Peer-Address" or "Socket-Type". A ROUTER's identity frame, made locally, has no properties.
+    public func metadata(_ property: String) -> String? {
+        withExtendedLifetime(self) {
+            zmq_msg_gets(message, property).map { String(cString: $0) }
+        }
+    }
+
     /// A copy of the frame's bytes.
     public var bytes: [UInt8] {
         withUnsafeBytes { Array($0) }
