@@ -26,6 +26,8 @@ public actor ParameterServer {
 
     private let pump: SocketPump
     private let mailbox: Mailbox
+    /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
+    private let zap: ZAPHandler?
 
     /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
@@ -75,22 +77,27 @@ public actor ParameterServer {
     /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
     /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps per rank if that is fewer;
     /// calls `onEpochEnd` on the actor after each epoch's last update, and `trace` (when given) with a
-    /// line per message sent or received (type, step, size; never the payload).
+    /// line per message sent or received (type, step, size; never the payload). With `security` the
+    /// socket is a CURVE server and a ZAP handler on `context` admits only the listed workers.
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maxSteps: Int? = nil,
         joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
+        security: ServerSecurity? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
+        // The handler runs before the socket binds, so no connection is ever admitted unchecked.
+        let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
         let pump = try SocketPump(
             context: context, type: .router, name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
             onError: { log("parameter server: socket error: \($0)") },
             setUp: { socket in
+                if let security { try socket.makeCurveServer(secretKey: security.secretKey) }
                 // libzmq drops a peer that sends a larger frame before buffering it.
                 try socket.set(.maxMessageSize, Int64(maximumFrame))
                 // Keep queued weights and stop messages for up to a second after close().
@@ -99,6 +106,7 @@ public actor ParameterServer {
             }
         )
         self.pump = pump
+        self.zap = zap
         self.endpoint = pump.endpoint
         self.mailbox = pump.mailbox
         let snapshots = WeightSnapshots(count: weights.count)
@@ -172,6 +180,7 @@ public actor ParameterServer {
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
         await pump.closeAndWait()
+        zap?.close()
     }
 
     private func timeoutError() -> ClusterError {

@@ -42,11 +42,11 @@ public actor Worker {
     private let trace: (@Sendable (String) -> Void)?
     private var rank: Int?
 
-    /// Connects a DEALER socket to `endpoint`; `prepare` builds the replica from the server's
-    /// configuration, `timeout` bounds every wait for the server, and `trace` (when given) hears a line
-    /// per message sent or received (type, step, size; never the payload).
+    /// Connects a DEALER socket to `endpoint` (as a CURVE client when `security` is given); `prepare`
+    /// builds the replica from the server's configuration, `timeout` bounds every wait for the server,
+    /// and `trace` (when given) hears a line per message sent or received (type, step, size; never the payload).
     public init(
-        context: Context, connect endpoint: String, timeout: Duration = .seconds(60),
+        context: Context, connect endpoint: String, timeout: Duration = .seconds(60), security: WorkerSecurity? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
@@ -55,6 +55,7 @@ public actor Worker {
             context: context, type: .dealer, name: "worker", limits: .worker,
             onError: { log("worker: socket error: \($0)") },
             setUp: { socket in
+                if let security { try socket.makeCurveClient(serverPublicKey: security.serverPublicKey, keyPair: security.keyPair) }
                 // Keep a last gradient or error for up to a second after close().
                 try socket.set(.linger, 1000)
                 try socket.connect(endpoint)

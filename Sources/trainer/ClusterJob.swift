@@ -63,12 +63,13 @@ struct ClusterJob {
     }
 
     /// A parameter server for this job bound at `endpoint`.
-    func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions) throws -> ParameterServer {
+    func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions,
+                    security: ServerSecurity? = nil) throws -> ParameterServer {
         let reporter = reporter
         return try ParameterServer(
             context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: cluster.workers,
-            joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout),
+            joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout), security: security,
             trace: cluster.verbose ? ParameterServer.standardError : nil,
             onEpochEnd: { reporter.report($0) })
     }
@@ -78,7 +79,7 @@ struct ClusterJob {
         let settings = configuration
         let optimizer = settings.optimizer == .sgd
             ? "SGD(lr \(Float(settings.learningRate)), momentum \(Float(settings.momentum)))" : "Adam(lr \(Float(settings.learningRate)))"
-        return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) workers \(place): "
+        return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
             + "\(optimizer), \(settings.mode.rawValue) mode, batch \(settings.batchSizePerWorker) per worker "
             + "(global \(settings.batchSizePerWorker * workers)), \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), seed \(settings.seed)"

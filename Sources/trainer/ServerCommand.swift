@@ -24,8 +24,25 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://127.0.0.1:5555"
 
+    @Option(help: "Encrypt and authenticate with CURVE: the server's secret key file from trainer keygen (with --authorized-keys).")
+    var curveSecretKey: String?
+
+    @Option(help: "The workers' public keys, one per line (# comments); only these may join (with --curve-secret-key).")
+    var authorizedKeys: String?
+
+    func validate() throws {
+        if (curveSecretKey == nil) != (authorizedKeys == nil) {
+            throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
+        }
+    }
+
     func run() async throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
+        let security = try serverSecurity()
+        if security == nil, !Self.isLocal(bind) {
+            FileHandle.standardError.write(Data(("trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
+                + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
+        }
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -33,14 +50,16 @@ struct ServerCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(context) {} }
         let server: ParameterServer
         do {
-            server = try job.makeServer(context: context, bind: bind, cluster: cluster)
+            server = try job.makeServer(context: context, bind: bind, cluster: cluster, security: security)
         } catch let error as ZMQError {
             throw CLIError("cannot listen on \(bind): \(error)")
         }
-        print(job.banner(workers: cluster.workers, place: "listening on \(server.endpoint)"))
+        print(job.banner(workers: cluster.workers, place: "listening on \(server.endpoint)"
+                         + (security.map { " with CURVE, admitting \($0.authorizedKeys.count) worker key\($0.authorizedKeys.count == 1 ? "" : "s")" } ?? "")))
         // A wildcard bind reports 0.0.0.0, which a worker on another host cannot connect to: name this host instead.
         let address = server.endpoint.replacingOccurrences(of: "//0.0.0.0:", with: "//\(ProcessInfo.processInfo.hostName):")
-        print("Waiting up to \(Int(cluster.joinTimeout)) s for \(cluster.workers) workers: trainer worker --connect \(address)")
+        print("Waiting up to \(String(format: "%g", cluster.joinTimeout)) s for \(cluster.workers) worker\(cluster.workers == 1 ? "" : "s"): "
+              + "trainer worker --connect \(address)")
         fflush(nil)
         do {
             _ = try await server.run()
@@ -54,5 +73,27 @@ struct ServerCommand: AsyncParsableCommand {
             let wait = cluster.mode == .sync ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
             print("Worker \(rank): \(statistics.pushes) steps, \(statistics.samples) samples\(wait)")
         }
+    }
+
+    /// The CURVE settings from the key files, if given.
+    private func serverSecurity() throws -> ServerSecurity? {
+        guard let curveSecretKey, let authorizedKeys else { return nil }
+        let secret = try CurveKeyFile.keyPair(secretFile: curveSecretKey).secretKey
+        let keys: AuthorizedKeys
+        do {
+            keys = try AuthorizedKeys(contentsOfFile: authorizedKeys)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if keys.isEmpty { throw CLIError("\(authorizedKeys) lists no public keys: no worker could join") }
+        return ServerSecurity(secretKey: secret, authorizedKeys: keys)
+    }
+
+    /// Whether `endpoint` is reachable from this host only: loopback tcp, ipc or inproc.
+    static func isLocal(_ endpoint: String) -> Bool {
+        guard endpoint.hasPrefix("tcp://") else { return true }
+        let address = endpoint.dropFirst("tcp://".count)
+        let host = address.hasPrefix("[") ? String(address.prefix { $0 != "]" }.dropFirst()) : String(address.prefix { $0 != ":" })
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

@@ -31,13 +31,27 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
     var verbose = false
 
+    @Option(help: "Connect with CURVE: the server's public key file (its keygen .public file; with --curve-secret-key).")
+    var curveServerKey: String?
+
+    @Option(help: "This worker's secret key file from trainer keygen; the server must list its public key (with --curve-server-key).")
+    var curveSecretKey: String?
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if (curveServerKey == nil) != (curveSecretKey == nil) {
+            throw ValidationError("--curve-server-key and --curve-secret-key go together")
+        }
     }
 
     func run() async throws {
         if let threads { BLAS.setThreadCount(threads) }
+        var security: WorkerSecurity?
+        if let curveServerKey, let curveSecretKey {
+            security = WorkerSecurity(serverPublicKey: try CurveKeyFile.read(curveServerKey, what: "CURVE public key"),
+                                      keyPair: try CurveKeyFile.keyPair(secretFile: curveSecretKey))
+        }
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
         // (stop, error) within their linger before the process exits.
@@ -45,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let dataDirectory = dataDir
         let worker: Worker
         do {
-            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
+            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout), security: security,
                                 trace: verbose ? ParameterServer.standardError : nil) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "
@@ -62,6 +76,11 @@ struct WorkerCommand: AsyncParsableCommand {
         let statistics: WorkerStatistics
         do {
             statistics = try await worker.run()
+        } catch ClusterError.noReply(let expecting, let seconds) where expecting == "setup" && security != nil {
+            await worker.close()
+            throw CLIError("no answer from the server within \(seconds) s. With CURVE a refused worker hears nothing: check that "
+                           + "--curve-server-key is the server's .public file and that the server's --authorized-keys lists this "
+                           + "worker's public key (\(security!.keyPair.publicKey.prefix(8))…, in the .public file beside its secret key)")
         } catch {
             await worker.close()
             throw CLIError("\(error)")
