@@ -11,6 +11,8 @@ final class Mailbox: @unchecked Sendable {
     private var queue: [[ReceivedFrame]] = []
     private var head = 0
     private var finished = false
+    /// Set by `interrupt()`: the current or next wait returns nil at once, once.
+    private var interrupted = false
     private var waiter: (deadline: ContinuousClock.Instant, continuation: CheckedContinuation<[ReceivedFrame]?, Never>)?
     /// Called after a waiter is registered, so the pump recomputes how long it may sleep.
     private let onWait: @Sendable () -> Void
@@ -32,6 +34,11 @@ final class Mailbox: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             let registered: Bool = lock.withLock {
                 precondition(waiter == nil, "a mailbox has one consumer")
+                if interrupted {
+                    interrupted = false
+                    continuation.resume(returning: nil)
+                    return false
+                }
                 if let frames = takeLocked() {
                     continuation.resume(returning: frames)
                     return false
@@ -69,6 +76,19 @@ final class Mailbox: @unchecked Sendable {
     func expire(now: ContinuousClock.Instant) {
         let continuation = lock.withLock { () -> CheckedContinuation<[ReceivedFrame]?, Never>? in
             guard let waiter, waiter.deadline <= now else { return nil }
+            self.waiter = nil
+            return waiter.continuation
+        }
+        continuation?.resume(returning: nil)
+    }
+
+    /// Ends the consumer's current wait with nil, or its next one if it is not waiting.
+    func interrupt() {
+        let continuation = lock.withLock { () -> CheckedContinuation<[ReceivedFrame]?, Never>? in
+            guard let waiter else {
+                interrupted = true
+                return nil
+            }
             self.waiter = nil
             return waiter.continuation
         }

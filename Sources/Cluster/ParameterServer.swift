@@ -26,6 +26,7 @@ public actor ParameterServer {
 
     private let pump: SocketPump
     private let mailbox: Mailbox
+    private let stopRequest = StopRequest()
     /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
     private let zap: ZAPHandler?
 
@@ -160,9 +161,13 @@ public actor ParameterServer {
         do {
             while !rankSteps.allSatisfy({ $0 >= totalSteps }) {
                 let allJoined = identities.count == worldSize
-                guard let frames = await mailbox.next(before: allJoined ? stepDeadline : joinDeadline) else {
-                    throw timeoutError()
+                let frames = await mailbox.next(before: allJoined ? stepDeadline : joinDeadline)
+                if let reason = stopRequest.reason {
+                    broadcast(.stop)
+                    log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    return Array(weights.values)
                 }
+                guard let frames else { throw timeoutError() }
                 if try handle(frames) || (!allJoined && identities.count == worldSize) {
                     stepDeadline = ContinuousClock.now + stepTimeout
                 }
@@ -175,6 +180,16 @@ public actor ParameterServer {
         log("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }
+
+    /// Asks a running server to stop at once, for example on SIGTERM: it tells every joined worker to stop
+    /// (a step in progress is dropped) and `run()` returns the current weights; `stoppedBy` names `reason`.
+    public nonisolated func requestStop(reason: String) {
+        stopRequest.set(reason)
+        mailbox.interrupt()
+    }
+
+    /// Why `run()` ended early, if `requestStop(reason:)` ended it.
+    public nonisolated var stoppedBy: String? { stopRequest.reason }
 
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
@@ -434,4 +449,15 @@ public actor ParameterServer {
         "\"\(description.name)\" with \(description.trainCount) training and \(description.testCount) test samples "
             + "(checksum \(description.checksum))"
     }
+}
+
+/// A stop asked for from outside the actor (a signal handler), read by its run loop.
+private final class StopRequest: @unchecked Sendable {
+    // Unchecked: `stored` is guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: String?
+
+    var reason: String? { lock.withLock { stored } }
+
+    func set(_ reason: String) { lock.withLock { if stored == nil { stored = reason } } }
 }

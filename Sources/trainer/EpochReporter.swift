@@ -40,9 +40,13 @@ final class EpochReporter: @unchecked Sendable {
         let samplesPerSecond = seconds > 0 ? Double(summary.samples) / seconds : 0
         let regression = experiment.objective == .regression
         let score = regression ? "" : "test accuracy \(String(format: "%.2f", 100 * evaluation.accuracy))%, "
-        print("Epoch \(summary.epoch)/\(epochs): train loss \(format(summary.trainLoss)), test loss \(format(evaluation.loss)), "
-              + score + "\(Int(samplesPerSecond.rounded())) samples/s")
-        fflush(nil)
+        // As `trainer train` does: every epoch up to 20, else every tenth of the run, and the last.
+        let reportEvery = epochs <= 20 ? 1 : epochs / 10
+        if summary.epoch % reportEvery == 0 || summary.epoch == epochs {
+            print("Epoch \(summary.epoch)/\(epochs): train loss \(format(summary.trainLoss)), test loss \(format(evaluation.loss)), "
+                  + score + "\(Int(samplesPerSecond.rounded())) samples/s")
+            fflush(nil)
+        }
         metricsLog?.write(event: "epoch", [
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
@@ -70,6 +74,24 @@ final class EpochReporter: @unchecked Sendable {
             rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
             rankTotals[rank].rejected += statistics.rejected
         }
+    }
+
+    /// Ends a run stopped early (by a signal): writes the current weights to the checkpoint and a
+    /// `stopped` metrics event, without evaluating.
+    func stopped(reason: String, weights: [Float], updates: Int) throws {
+        _ = model.parameters.update(from: weights)
+        print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
+        metricsLog?.write(event: "stopped", [
+            "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
+            "seconds": .number(trainingSeconds), "world_size": .integer(rankTotals.count), "workers": Self.ranks(rankTotals),
+        ])
+        if let checkpoint {
+            try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
+                                                      "dataset": experiment.datasetKind.rawValue, "stopped": reason,
+                                                      "updates": String(updates)])
+            print("Saved the weights to \(checkpoint)")
+        }
+        fflush(nil)
     }
 
     /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.

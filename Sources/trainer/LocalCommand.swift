@@ -50,10 +50,13 @@ struct LocalCommand: AsyncParsableCommand {
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)
+        let signals = StopSignals(stopping: server)
+        defer { signals.cancel() }
         let statistics: [WorkerStatistics]
+        let weights = FinalWeights()
         do {
             statistics = try await withThrowingTaskGroup(of: WorkerStatistics?.self) { group in
-                group.addTask { _ = try await server.run(); return nil }
+                group.addTask { weights.set(try await server.run()); return nil }
                 for worker in workers { group.addTask { try await worker.run() } }
                 var finished: [WorkerStatistics] = []
                 for try await result in group { if let result { finished.append(result) } }
@@ -66,6 +69,10 @@ struct LocalCommand: AsyncParsableCommand {
         }
         await server.close()
         for worker in workers { await worker.close() }
+        if let reason = server.stoppedBy {
+            try job.reporter.stopped(reason: reason, weights: weights.value, updates: await server.completedSteps)
+            return
+        }
         try job.reporter.finish()
         let waits = job.reporter.rankTotals
         for worker in statistics.sorted(by: { $0.rank < $1.rank }) {
@@ -82,4 +89,15 @@ struct LocalCommand: AsyncParsableCommand {
         case .tcp: return "tcp://127.0.0.1:*"
         }
     }
+}
+
+/// The server's final weights, handed out of the task group.
+private final class FinalWeights: @unchecked Sendable {
+    // Unchecked: `stored` is guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: [Float] = []
+
+    var value: [Float] { lock.withLock { stored } }
+
+    func set(_ weights: [Float]) { lock.withLock { stored = weights } }
 }

@@ -61,13 +61,20 @@ struct ServerCommand: AsyncParsableCommand {
         print("Waiting up to \(String(format: "%g", cluster.joinTimeout)) s for \(cluster.workers) worker\(cluster.workers == 1 ? "" : "s"): "
               + "trainer worker --connect \(address)")
         fflush(nil)
+        let signals = StopSignals(stopping: server)
+        defer { signals.cancel() }
+        let weights: [Float]
         do {
-            _ = try await server.run()
+            weights = try await server.run()
         } catch {
             await server.close()
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        if let reason = server.stoppedBy {
+            try job.reporter.stopped(reason: reason, weights: weights, updates: await server.completedSteps)
+            return
+        }
         try job.reporter.finish()
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {
             let wait = cluster.mode == .sync ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""

@@ -23,6 +23,11 @@ final class RunningTrainer {
         for path in [outputFile, errorFile] { try? FileManager.default.removeItem(atPath: path) }
     }
 
+    /// Sends `signal` (SIGINT, SIGTERM, SIGKILL…) to the process.
+    func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
     var stdout: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
 
