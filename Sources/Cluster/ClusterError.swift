@@ -14,6 +14,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case peerFailed(rank: Int?, reason: String)
     /// The model the worker built differs from the server's.
     case modelMismatch(String)
+    /// The server went silent during training and did not answer again within the reconnect timeout.
+    case serverLost(seconds: Double)
+    /// A saved server state cannot be used, with the reason.
+    case cannotResume(String)
 
     /// A sentence naming what went wrong.
     public var description: String {
@@ -34,6 +38,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
             "the server failed: \(reason)"
         case .modelMismatch(let detail):
             "the worker's model differs from the server's: \(detail)"
+        case .serverLost(let seconds):
+            "lost the server, and it did not come back within \(seconds) s"
+        case .cannotResume(let reason):
+            "cannot resume from the saved state: \(reason)"
         }
     }
 }

@@ -27,6 +27,8 @@ public actor ParameterServer {
     private let pump: SocketPump
     private let mailbox: Mailbox
     private let stopRequest = StopRequest()
+    private let stateFile: String?
+    private let checkpointEvery: Int
     /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
     private let zap: ZAPHandler?
 
@@ -79,17 +81,26 @@ public actor ParameterServer {
     /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps per rank if that is fewer;
     /// calls `onEpochEnd` on the actor after each epoch's last update, and `trace` (when given) with a
     /// line per message sent or received (type, step, size; never the payload). With `security` the
-    /// socket is a CURVE server and a ZAP handler on `context` admits only the listed workers.
+    /// socket is a CURVE server and a ZAP handler on `context` admits only the listed workers. With
+    /// `stateFile` (sync mode) it writes its whole state there every `checkpointEvery` steps (0: never),
+    /// at each epoch end and when stopped; `resume` starts from such a state instead of from `weights`.
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maxSteps: Int? = nil,
         joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
-        security: ServerSecurity? = nil,
+        security: ServerSecurity? = nil, stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
+        if let resume {
+            try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
+                           parameterCount: weights.count, worldSize: worldSize)
+        }
+        if stateFile != nil && configuration.mode != .sync {
+            throw ClusterError.cannotResume("a state file is written in sync mode only")
+        }
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
         let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
@@ -123,6 +134,8 @@ public actor ParameterServer {
         self.log = log
         self.trace = trace
         self.onEpochEnd = onEpochEnd
+        self.stateFile = stateFile
+        self.checkpointEvery = checkpointEvery
         let plan = ShardPlan(sampleCount: dataset.trainCount, workerCount: worldSize,
                              batchSizePerWorker: configuration.batchSizePerWorker)
         self.plan = plan
@@ -136,6 +149,35 @@ public actor ParameterServer {
                             momentum: Float(configuration.momentum))
         case .adam:
             optimizer = Adam(parameterCount: weights.count, learningRate: Float(configuration.learningRate))
+        }
+        if let resume {
+            do {
+                try optimizer.restore(stepCount: resume.optimizerStepCount, buffers: resume.optimizerBuffers)
+            } catch {
+                throw ClusterError.cannotResume("\(error)")
+            }
+            self.weights = resume.weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
+            rankSteps = [Int](repeating: resume.step, count: worldSize)
+            updates = resume.updates
+            let epoch = resume.step / plan.stepsPerEpoch
+            nextEpochToReport = epoch
+            epochs[epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum, samples: resume.epochSamples,
+                                          updates: resume.epochUpdates, ranks: .init(repeating: RankStatistics(), count: worldSize))
+            log("parameter server: resumed at step \(resume.step) (epoch \(epoch + 1), \(resume.updates) updates)")
+        }
+    }
+
+    /// Throws unless `state` belongs to this configuration, data, model and world size.
+    private static func check(_ state: ServerState, configuration: TrainingConfiguration, dataset: DatasetDescription,
+                              fingerprint: UInt64, parameterCount: Int, worldSize: Int) throws {
+        guard state.configuration.mode == .sync else { throw ClusterError.cannotResume("only sync runs can be resumed") }
+        guard state.configuration == configuration else { throw ClusterError.cannotResume("the training configuration differs") }
+        guard state.dataset == dataset else { throw ClusterError.cannotResume("the data set differs") }
+        guard state.fingerprint == fingerprint, state.weights.count == parameterCount else {
+            throw ClusterError.cannotResume("the model differs")
+        }
+        guard state.worldSize == worldSize else {
+            throw ClusterError.cannotResume("it was saved with \(state.worldSize) workers, not \(worldSize)")
         }
     }
 
@@ -165,6 +207,7 @@ public actor ParameterServer {
                 if let reason = stopRequest.reason {
                     broadcast(.stop)
                     log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    saveState()
                     return Array(weights.values)
                 }
                 guard let frames else { throw timeoutError() }
@@ -323,6 +366,30 @@ public actor ParameterServer {
         epochs[epoch]!.updateSeconds += (ContinuousClock.now - started).seconds
         if total > 0 { epochs[epoch]!.updates += 1 }
         reportFinishedEpochs()
+        let done = step + 1
+        if (checkpointEvery > 0 && done % checkpointEvery == 0) || done % plan.stepsPerEpoch == 0 { saveState() }
+    }
+
+    /// The state to resume from after the steps done so far (sync mode).
+    public var state: ServerState {
+        let step = rankSteps.min() ?? 0
+        let progress = epochs[step / plan.stepsPerEpoch]
+        return ServerState(
+            configuration: configuration, dataset: dataset, fingerprint: fingerprint, worldSize: worldSize, step: step,
+            updates: updates, optimizerStepCount: optimizer.stepCount, epochPushes: progress?.pushes ?? 0,
+            epochLossSum: progress?.lossSum ?? 0, epochSamples: progress?.samples ?? 0, epochUpdates: progress?.updates ?? 0,
+            weights: Array(weights.values),
+            optimizerBuffers: Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values) }))
+    }
+
+    /// Writes the state file, if there is one; a failure is logged, and training goes on.
+    private func saveState() {
+        guard let stateFile, configuration.mode == .sync else { return }
+        do {
+            try state.write(to: stateFile)
+        } catch {
+            log("parameter server: could not save the state: \(error)")
+        }
     }
 
     /// Async mode: applies one rank's gradient at once, weighted by its share of its global batch, and
@@ -406,7 +473,12 @@ public actor ParameterServer {
     /// Welcomes a worker whose data matches, or refuses it with a reason.
     private func join(_ identity: [UInt8], description: DatasetDescription, existingRank: Int?) {
         if let existingRank {
-            log("parameter server: dropped a second join from rank \(existingRank)")
+            // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
+            // welcome it back at its step. A push it already made for that step counts; a repeat is dropped.
+            log("parameter server: rank \(existingRank) joined again; welcomed back at step \(rankSteps[existingRank])")
+            sentAtUpdate[existingRank] = updates
+            send(.welcome(Welcome(rank: existingRank, worldSize: worldSize, configuration: configuration, weights: snapshot())),
+                 to: identity, step: rankSteps[existingRank])
             return
         }
         guard description == dataset else {

@@ -38,15 +38,18 @@ public actor Worker {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
+    private let reconnectTimeout: Duration
     private let log: @Sendable (String) -> Void
     private let trace: (@Sendable (String) -> Void)?
     private var rank: Int?
 
     /// Connects a DEALER socket to `endpoint` (as a CURVE client when `security` is given); `prepare`
-    /// builds the replica from the server's configuration, `timeout` bounds every wait for the server,
+    /// builds the replica from the server's configuration, `timeout` bounds every wait for the server
+    /// (after which, once joined, the worker tries for `reconnectTimeout` to join the server again),
     /// and `trace` (when given) hears a line per message sent or received (type, step, size; never the payload).
     public init(
-        context: Context, connect endpoint: String, timeout: Duration = .seconds(60), security: WorkerSecurity? = nil,
+        context: Context, connect endpoint: String, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
+        security: WorkerSecurity? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
@@ -65,6 +68,7 @@ public actor Worker {
         self.mailbox = pump.mailbox
         self.prepare = prepare
         self.timeout = timeout
+        self.reconnectTimeout = reconnectTimeout
         self.log = log
         self.trace = trace
     }
@@ -89,15 +93,51 @@ public actor Worker {
     /// worker did. Throws if preparing fails, the server refuses the worker, reports a failure or does
     /// not answer in time (the server hears of the worker's own failures).
     public func run() async throws -> WorkerStatistics {
-        send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
-        let setup = try await awaitSetup()
-        let replica: Replica
-        do {
-            replica = try prepare(setup.configuration)
-        } catch {
-            send(WireMessage(sender: MessageHeader.unassignedSender, body: .error(reason: "the worker cannot start: \(error)")))
-            throw error
+        var statistics: WorkerStatistics?
+        var prepared: (configuration: TrainingConfiguration, replica: Replica)?
+        var reconnectDeadline: ContinuousClock.Instant?
+        while true {
+            do {
+                let setup = try await handshake(deadline: reconnectDeadline ?? .now + timeout, reconnecting: reconnectDeadline != nil)
+                if let prepared, prepared.configuration != setup.configuration {
+                    throw ClusterError.refused(reason: "the server came back with another training configuration")
+                }
+                if prepared == nil {
+                    do {
+                        prepared = (setup.configuration, try prepare(setup.configuration))
+                    } catch {
+                        send(WireMessage(sender: MessageHeader.unassignedSender, body: .error(reason: "the worker cannot start: \(error)")))
+                        throw error
+                    }
+                }
+                reconnectDeadline = nil
+                return try await train(prepared!.replica, statistics: &statistics)
+            } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && rank != nil {
+                // The server went silent after this worker had joined: it may be restarting from its state.
+                if reconnectDeadline != nil { throw ClusterError.serverLost(seconds: reconnectTimeout.seconds) }
+                log("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
+                reconnectDeadline = .now + reconnectTimeout
+            }
         }
+    }
+
+    /// Sends hello and waits for setup until `deadline`; while reconnecting, says hello again with
+    /// growing pauses (0.5 s doubling to 5 s), in case a hello went down with the old connection.
+    private func handshake(deadline: ContinuousClock.Instant, reconnecting: Bool) async throws -> Setup {
+        var pause = Duration.milliseconds(500)
+        while true {
+            send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+            let attemptEnd = reconnecting ? min(deadline, .now + pause) : deadline
+            do {
+                return try await awaitSetup(deadline: attemptEnd)
+            } catch ClusterError.noReply where reconnecting && ContinuousClock.now < deadline {
+                pause = min(pause * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Joins with a prepared replica and trains until stop, adding to `statistics`.
+    private func train(_ replica: Replica, statistics: inout WorkerStatistics?) async throws -> WorkerStatistics {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
@@ -114,7 +154,10 @@ public actor Worker {
         let plan = ShardPlan(sampleCount: trainingSet.count, workerCount: welcome.worldSize,
                              batchSizePerWorker: configuration.batchSizePerWorker)
         let loader = DataLoader(trainingSet, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
-        var statistics = WorkerStatistics(rank: welcome.rank, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
+        if statistics == nil {
+            statistics = WorkerStatistics(rank: welcome.rank, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
+        }
+        statistics!.rank = welcome.rank
         var weights = welcome.weights
         var step = Int(header.step)
         var order: (epoch: Int, positions: [Int32])?
@@ -153,19 +196,19 @@ public actor Worker {
             // On the pump thread this hands the frames to the socket at once.
             send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
                              body: .pushGradient(push)))
-            statistics.pushes += 1
-            statistics.samples += push.sampleCount
+            statistics!.pushes += 1
+            statistics!.samples += push.sampleCount
             prefetched = (step + 1, batch(for: step + 1))
             let prefetchEnd = ContinuousClock.now
-            statistics.computeSeconds += (prefetchEnd - computeStart).seconds
+            statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
             let reply = try await awaitReply(after: step, fingerprint: model.fingerprint, parameterCount: model.parameterCount)
-            statistics.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
+            statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
             case .weights(let next, let nextStep):
                 weights = next
                 step = nextStep
             case .stop:
-                return statistics
+                return statistics!
             }
         }
     }
@@ -187,8 +230,7 @@ public actor Worker {
         pump.send(message.encoded())
     }
 
-    private func awaitSetup() async throws -> Setup {
-        let deadline = ContinuousClock.now + timeout
+    private func awaitSetup(deadline: ContinuousClock.Instant) async throws -> Setup {
         while true {
             let message = try await nextMessage(before: deadline, expecting: "setup", fingerprint: nil, parameterCount: nil)
             switch message.body {
@@ -206,6 +248,7 @@ public actor Worker {
             switch message.body {
             case .welcome(let welcome): return (message, welcome)
             case .error(let reason): throw ClusterError.refused(reason: reason)
+            case .setup: break  // an answer to a repeated hello
             default: log("worker: dropped an unexpected \(message.type) message before welcome")
             }
         }

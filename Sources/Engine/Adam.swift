@@ -33,6 +33,17 @@ public final class Adam: Optimizer {
         secondMoment = [Float](repeating: 0, count: parameterCount)
     }
 
+    public var stateBuffers: [(name: String, values: [Float])] {
+        [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)]
+    }
+
+    public func restore(stepCount: Int, buffers: [String: [Float]]) throws {
+        guard stepCount >= 0 else { throw OptimizerStateError("a negative step count (\(stepCount))") }
+        firstMoment = try stateBuffer("exp_avg", in: buffers, count: firstMoment.count)
+        secondMoment = try stateBuffer("exp_avg_sq", in: buffers, count: secondMoment.count)
+        self.stepCount = stepCount
+    }
+
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
         precondition(parameters.count == gradients.count, "parameter and gradient counts differ")
         precondition(firstMoment.count == parameters.count, "Adam was created for \(firstMoment.count) parameters, got \(parameters.count)")

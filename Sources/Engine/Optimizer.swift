@@ -13,6 +13,28 @@ public protocol Optimizer: AnyObject {
     /// must not overlap), leaving `current` unchanged: the same arithmetic as the in-place step.
     func step(from current: UnsafeBufferPointer<Float>, into next: UnsafeMutableBufferPointer<Float>,
               gradients: UnsafeBufferPointer<Float>)
+    /// The state a resumed run needs, by PyTorch's names ("momentum_buffer"; "exp_avg", "exp_avg_sq"),
+    /// each flat over all parameters; empty when the optimiser keeps none.
+    var stateBuffers: [(name: String, values: [Float])] { get }
+    /// Restores a state saved from `stateBuffers` and `stepCount`; throws if a buffer is missing or of another size.
+    func restore(stepCount: Int, buffers: [String: [Float]]) throws
+}
+
+/// A saved optimiser state that does not fit the optimiser.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    /// What does not fit.
+    public var description: String
+    /// An error saying `description`.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Checks that `buffers` holds `name` with `count` values, and returns it.
+func stateBuffer(_ name: String, in buffers: [String: [Float]], count: Int) throws -> [Float] {
+    guard let values = buffers[name] else { throw OptimizerStateError("the saved optimiser state has no \(name)") }
+    guard values.count == count else {
+        throw OptimizerStateError("the saved \(name) has \(values.count) values, the model \(count) parameters")
+    }
+    return values
 }
 
 extension Optimizer {

@@ -32,6 +32,16 @@ public final class SGD: Optimizer {
         step(from: UnsafeBufferPointer(parameters), into: parameters, gradients: gradients)
     }
 
+    public var stateBuffers: [(name: String, values: [Float])] {
+        momentum != 0 ? [("momentum_buffer", velocity)] : []
+    }
+
+    public func restore(stepCount: Int, buffers: [String: [Float]]) throws {
+        guard stepCount >= 0 else { throw OptimizerStateError("a negative step count (\(stepCount))") }
+        if momentum != 0 { velocity = try stateBuffer("momentum_buffer", in: buffers, count: velocity.count) }
+        self.stepCount = stepCount
+    }
+
     /// One update read from `current` and written to `next` (the same buffer for an in-place step),
     /// so a parameter server can write new weights into a fresh buffer without a separate copy.
     public func step(from current: UnsafeBufferPointer<Float>, into next: UnsafeMutableBufferPointer<Float>,

@@ -7,6 +7,12 @@ public struct CheckpointError: Error, CustomStringConvertible {
     /// What is wrong with it.
     public var reason: String
     public var description: String { "\(path): \(reason)" }
+
+    /// An error about `path` saying `reason`.
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// One float32 tensor read from a safetensors file.

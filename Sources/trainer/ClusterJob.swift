@@ -40,7 +40,7 @@ struct ClusterJob {
     let reporter: EpochReporter
 
     /// Loads the data and builds the model; writes the metrics file's start event.
-    init(options: TrainingOptions, cluster: ClusterOptions) throws {
+    init(options: TrainingOptions, cluster: ClusterOptions, resuming: Bool = false) throws {
         let settings = options.hyperparameters
         experiment = try Experiment(model: options.model, dataset: options.dataset, dataDirectory: options.dataDir)
         model = experiment.makeModel(seed: options.seed)
@@ -50,7 +50,8 @@ struct ClusterJob {
             momentum: Double(settings.momentum), batchSizePerWorker: settings.batchSize, epochs: settings.epochs,
             seed: options.seed, mode: cluster.mode)
         dataset = DatasetDescription(describing: experiment.train, testCount: experiment.test.count)
-        let metricsLog = try options.metrics.map(MetricsLog.init(path:))
+        // A resumed run adds to the metrics it wrote before.
+        let metricsLog = try options.metrics.map { try MetricsLog(path: $0, appending: resuming) }
         metricsLog?.write(event: "start", [
             "model": .text(options.model.rawValue), "dataset": .text(options.dataset.rawValue),
             "parameters": .integer(model.parameterCount), "optimizer": .text(settings.optimizer.rawValue),
@@ -63,13 +64,14 @@ struct ClusterJob {
     }
 
     /// A parameter server for this job bound at `endpoint`.
-    func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions,
-                    security: ServerSecurity? = nil) throws -> ParameterServer {
+    func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions, security: ServerSecurity? = nil,
+                    stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil) throws -> ParameterServer {
         let reporter = reporter
         return try ParameterServer(
             context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: cluster.workers,
             joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout), security: security,
+            stateFile: stateFile, checkpointEvery: checkpointEvery, resume: resume,
             trace: cluster.verbose ? ParameterServer.standardError : nil,
             onEpochEnd: { reporter.report($0) })
     }

@@ -4,12 +4,15 @@ import Foundation
 final class MetricsLog {
     private let handle: FileHandle
 
-    /// Creates (or truncates) the file.
-    init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw CLIError("cannot create the metrics file \(path)")
+    /// Creates (or truncates) the file; with `appending`, adds to an existing file instead.
+    init(path: String, appending: Bool = false) throws {
+        if !(appending && FileManager.default.fileExists(atPath: path)) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw CLIError("cannot create the metrics file \(path)")
+            }
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        if appending { try handle.seekToEnd() }
     }
 
     deinit { try? handle.close() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Datasets
 import Engine
 import Foundation
 import ZeroMQ
@@ -30,7 +31,17 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The workers' public keys, one per line (# comments); only these may join (with --curve-secret-key).")
     var authorizedKeys: String?
 
+    @Option(help: "Write the server's whole state (weights, optimiser, step, epoch progress) to this file, durably, every --checkpoint-every steps, at each epoch end and when stopped by a signal (sync mode).")
+    var stateFile: String?
+
+    @Option(help: "Steps between state files (with --state-file; each epoch end writes one too).")
+    var checkpointEvery: Int = 500
+
+    @Option(help: "Continue from a state file: its model, data set, hyper-parameters and worker count replace the training flags; workers reconnect on their own.")
+    var resume: String?
+
     func validate() throws {
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if (curveSecretKey == nil) != (authorizedKeys == nil) {
             throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
         }
@@ -43,16 +54,33 @@ struct ServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data(("trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
                 + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
         }
-        let job = try ClusterJob(options: options, cluster: cluster)
+        let state = try resume.map { try ServerState(contentsOf: $0) }
+        if let state, let resume {
+            let saved = state.configuration
+            let total = ShardPlan(sampleCount: state.dataset.trainCount, workerCount: state.worldSize,
+                                  batchSizePerWorker: saved.batchSizePerWorker).stepsPerEpoch * saved.epochs
+            if state.step >= total {
+                print("The run saved in \(resume) is complete (step \(state.step) of \(total)); nothing to resume")
+                return
+            }
+        }
+        let (options, cluster) = try state.map { try resumed(from: $0) } ?? (self.options, self.cluster)
+        let job = try ClusterJob(options: options, cluster: cluster, resuming: state != nil)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
         // (stop, error) within their linger before the process exits.
         defer { withExtendedLifetime(context) {} }
         let server: ParameterServer
         do {
-            server = try job.makeServer(context: context, bind: bind, cluster: cluster, security: security)
+            server = try job.makeServer(context: context, bind: bind, cluster: cluster, security: security,
+                                        stateFile: stateFile ?? resume, checkpointEvery: checkpointEvery, resume: state)
         } catch let error as ZMQError {
             throw CLIError("cannot listen on \(bind): \(error)")
+        } catch let error as ClusterError {
+            throw CLIError("\(resume ?? "server"): \(error)")
+        }
+        if let state {
+            print("Resuming from \(resume!) at step \(state.step) (\(state.updates) updates)")
         }
         print(job.banner(workers: cluster.workers, place: "listening on \(server.endpoint)"
                          + (security.map { " with CURVE, admitting \($0.authorizedKeys.count) worker key\($0.authorizedKeys.count == 1 ? "" : "s")" } ?? "")))
@@ -102,5 +130,22 @@ struct ServerCommand: AsyncParsableCommand {
         let address = endpoint.dropFirst("tcp://".count)
         let host = address.hasPrefix("[") ? String(address.prefix { $0 != "]" }.dropFirst()) : String(address.prefix { $0 != ":" })
         return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The training and cluster flags a state file implies; the flags that say where things go
+    /// (data folder, metrics, checkpoint, plot, threads, timeouts) stay as given.
+    private func resumed(from state: ServerState) throws -> (TrainingOptions, ClusterOptions) {
+        let saved = state.configuration
+        var arguments = ["--model", saved.model, "--dataset", saved.dataset, "--epochs", "\(saved.epochs)",
+                         "--batch-size", "\(saved.batchSizePerWorker)", "--optimizer", saved.optimizer.rawValue,
+                         "--lr", "\(Float(saved.learningRate))", "--momentum", "\(Float(saved.momentum))", "--seed", "\(saved.seed)"]
+        for (flag, value) in [("--data-dir", options.dataDir), ("--metrics", options.metrics), ("--checkpoint", options.checkpoint),
+                              ("--plot", options.plot), ("--threads", options.threads.map(String.init))] {
+            if let value { arguments += [flag, value] }
+        }
+        var clusterArguments = ["--workers", "\(state.worldSize)", "--mode", saved.mode.rawValue,
+                                "--join-timeout", "\(cluster.joinTimeout)", "--step-timeout", "\(cluster.stepTimeout)"]
+        if cluster.verbose { clusterArguments.append("--verbose") }
+        return (try TrainingOptions.parse(arguments), try ClusterOptions.parse(clusterArguments))
     }
 }

@@ -35,7 +35,7 @@ struct TrainCommand: ParsableCommand {
         let loop = TrainingLoop(model: network, criterion: Criterion(experiment.objective), optimizer: optimizerObject,
                                 loader: DataLoader(experiment.train, batchSize: settings.batchSize, shuffle: true, seed: seed),
                                 test: experiment.test)
-        let metricsLog = try metrics.map(MetricsLog.init(path:))
+        let metricsLog = try metrics.map { try MetricsLog(path: $0) }
         let optimizerText = settings.optimizer == .sgd
             ? "SGD(lr \(settings.learningRate), momentum \(settings.momentum))" : "Adam(lr \(settings.learningRate))"
         print("Training \(model.rawValue) on \(dataset.rawValue): \(experiment.train.count) training and \(experiment.test.count) test samples, "

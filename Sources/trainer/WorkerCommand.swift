@@ -25,8 +25,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "BLAS threads (default: all cores; give 1 when several workers share a host).")
     var threads: Int?
 
-    @Option(help: "Seconds to wait for any answer from the server before giving up.")
+    @Option(help: "Seconds to wait for any answer from the server (longer than a step plus the server's evaluation).")
     var timeout: Double = 120
+
+    @Option(help: "After the server has gone silent for --timeout during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
+    var reconnectTimeout: Double = 60
 
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
     var verbose = false
@@ -40,6 +43,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if !(reconnectTimeout >= 0) { throw ValidationError("--reconnect-timeout must not be negative") }
         if (curveServerKey == nil) != (curveSecretKey == nil) {
             throw ValidationError("--curve-server-key and --curve-secret-key go together")
         }
@@ -59,7 +63,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let dataDirectory = dataDir
         let worker: Worker
         do {
-            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout), security: security,
+            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
+                                reconnectTimeout: .seconds(reconnectTimeout), security: security,
                                 trace: verbose ? ParameterServer.standardError : nil) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "
