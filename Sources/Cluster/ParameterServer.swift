@@ -472,6 +472,12 @@ public actor ParameterServer {
 
     /// Welcomes a worker whose data matches, or refuses it with a reason.
     private func join(_ identity: [UInt8], description: DatasetDescription, existingRank: Int?) {
+        guard description == dataset else {
+            let reason = "data set differs: the server has \(Self.describe(dataset)), the worker has \(Self.describe(description))"
+            log("parameter server: refused a worker: \(reason)")
+            send(.error(reason: reason), to: identity)
+            return
+        }
         if let existingRank {
             // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
             // welcome it back at its step. A push it already made for that step counts; a repeat is dropped.
@@ -479,12 +485,6 @@ public actor ParameterServer {
             sentAtUpdate[existingRank] = updates
             send(.welcome(Welcome(rank: existingRank, worldSize: worldSize, configuration: configuration, weights: snapshot())),
                  to: identity, step: rankSteps[existingRank])
-            return
-        }
-        guard description == dataset else {
-            let reason = "data set differs: the server has \(Self.describe(dataset)), the worker has \(Self.describe(description))"
-            log("parameter server: refused a worker: \(reason)")
-            send(.error(reason: reason), to: identity)
             return
         }
         guard identities.count < worldSize else {
