@@ -41,6 +41,8 @@ public actor ParameterServer {
     private let joinTimeout: Duration
     private let stepTimeout: Duration
     private let log: @Sendable (String) -> Void
+    /// The lines peers cause (drops, refusals, rejections), rate-limited.
+    private let peerLog: ThrottledLog
     private let trace: (@Sendable (String) -> Void)?
     private let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
 
@@ -84,11 +86,14 @@ public actor ParameterServer {
     /// socket is a CURVE server and a ZAP handler on `context` admits only the listed workers. With
     /// `stateFile` (sync mode) it writes its whole state there every `checkpointEvery` steps (0: never),
     /// at each epoch end and when stopped; `resume` starts from such a state instead of from `weights`.
+    /// Lines about dropped, refused or rejected messages are logged at most `peerLinesPerSecond` a
+    /// second (nil: all), the rest summarised.
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maxSteps: Int? = nil,
         joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
         security: ServerSecurity? = nil, stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil,
+        peerLinesPerSecond: Int? = 20,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
@@ -104,10 +109,11 @@ public actor ParameterServer {
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
         let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
+        let peerLog = ThrottledLog(limit: peerLinesPerSecond, log: log)
         let pump = try SocketPump(
             context: context, type: .router, name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
-            onError: { log("parameter server: socket error: \($0)") },
+            onError: { peerLog("parameter server: socket error: \($0)") },
             setUp: { socket in
                 if let security { try socket.makeCurveServer(secretKey: security.secretKey) }
                 // libzmq drops a peer that sends a larger frame before buffering it.
@@ -132,6 +138,7 @@ public actor ParameterServer {
         self.joinTimeout = joinTimeout
         self.stepTimeout = stepTimeout
         self.log = log
+        self.peerLog = peerLog
         self.trace = trace
         self.onEpochEnd = onEpochEnd
         self.stateFile = stateFile
@@ -216,10 +223,12 @@ public actor ParameterServer {
                 }
             }
         } catch {
+            peerLog.flush()
             broadcast(.error(reason: "the server stopped: \(error)"))
             log("parameter server: \(error)")
             throw error
         }
+        peerLog.flush()
         log("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }
@@ -262,7 +271,7 @@ public actor ParameterServer {
             (identity, message) = try WireMessage.decodeRouted(
                 frames: frames, expectedFingerprint: fingerprint, parameterCount: weights.values.count)
         } catch {
-            log("parameter server: dropped a message: \(error)")
+            peerLog("parameter server: dropped a message: \(error)")
             if case .versionMismatch = error, let peer = frames.first, (1...255).contains(peer.count) {
                 send(.error(reason: error.description), to: peer.bytes)
             }
@@ -278,17 +287,17 @@ public actor ParameterServer {
             join(identity, description: description, existingRank: rank)
         case .pushGradient(let push):
             guard let rank else {
-                log("parameter server: dropped a push-gradient from a peer that has not joined")
+                peerLog("parameter server: dropped a push-gradient from a peer that has not joined")
                 return false
             }
             return accept(push, from: rank, message: message)
         case .error(let reason):
-            log("parameter server: \(rank.map { "rank \($0)" } ?? "an unjoined peer") reports: \(reason)")
+            peerLog("parameter server: \(rank.map { "rank \($0)" } ?? "an unjoined peer") reports: \(reason)")
             if let rank { throw ClusterError.peerFailed(rank: rank, reason: reason) }
         case .heartbeat:
             break
         default:
-            log("parameter server: dropped an unexpected \(message.type) message")
+            peerLog("parameter server: dropped an unexpected \(message.type) message")
         }
         return false
     }
@@ -297,23 +306,23 @@ public actor ParameterServer {
     /// every rank's gradient of the step is in (sync).
     private func accept(_ push: GradientPush, from rank: Int, message: WireMessage) -> Bool {
         guard Int(message.sender) == rank else {
-            log("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
+            peerLog("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
             return false
         }
         let step = rankSteps[rank]
         guard message.step == UInt64(step), step < totalSteps else {
-            log("parameter server: dropped a push-gradient of rank \(rank) for step \(message.step) (expected step \(step))")
+            peerLog("parameter server: dropped a push-gradient of rank \(rank) for step \(message.step) (expected step \(step))")
             return false
         }
         let expected = plan.positions(step: step % plan.stepsPerEpoch, rank: rank).count
         guard push.sampleCount == expected else {
-            log("parameter server: dropped a push-gradient of rank \(rank) with \(push.sampleCount) samples, expected \(expected)")
+            peerLog("parameter server: dropped a push-gradient of rank \(rank) with \(push.sampleCount) samples, expected \(expected)")
             return false
         }
         switch configuration.mode {
         case .sync:
             guard pending[rank] == nil else {
-                log("parameter server: dropped a second push-gradient of rank \(rank) for step \(step)")
+                peerLog("parameter server: dropped a second push-gradient of rank \(rank) for step \(step)")
                 return false
             }
             pending[rank] = (push, .now)
@@ -443,7 +452,7 @@ public actor ParameterServer {
         if rejected {
             progress.ranks[rank].rejected += 1
             rejectedPushes += 1
-            log("parameter server: rejected the gradient of rank \(rank) for step \(rankSteps[rank]): its loss or gradient holds "
+            peerLog("parameter server: rejected the gradient of rank \(rank) for step \(rankSteps[rank]): its loss or gradient holds "
                 + "NaN or infinity; not applied (\(rejectedPushes) rejected so far)")
         } else {
             progress.lossSum += push.meanLoss * Double(push.sampleCount)
@@ -474,14 +483,14 @@ public actor ParameterServer {
     private func join(_ identity: [UInt8], description: DatasetDescription, existingRank: Int?) {
         guard description == dataset else {
             let reason = "data set differs: the server has \(Self.describe(dataset)), the worker has \(Self.describe(description))"
-            log("parameter server: refused a worker: \(reason)")
+            peerLog("parameter server: refused a worker: \(reason)")
             send(.error(reason: reason), to: identity)
             return
         }
         if let existingRank {
             // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
             // welcome it back at its step. A push it already made for that step counts; a repeat is dropped.
-            log("parameter server: rank \(existingRank) joined again; welcomed back at step \(rankSteps[existingRank])")
+            peerLog("parameter server: rank \(existingRank) joined again; welcomed back at step \(rankSteps[existingRank])")
             sentAtUpdate[existingRank] = updates
             send(.welcome(Welcome(rank: existingRank, worldSize: worldSize, configuration: configuration, weights: snapshot())),
                  to: identity, step: rankSteps[existingRank])
@@ -489,7 +498,7 @@ public actor ParameterServer {
         }
         guard identities.count < worldSize else {
             let reason = "all \(worldSize) ranks are taken"
-            log("parameter server: refused a worker: \(reason)")
+            peerLog("parameter server: refused a worker: \(reason)")
             send(.error(reason: reason), to: identity)
             return
         }

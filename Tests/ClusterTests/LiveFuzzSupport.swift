@@ -24,7 +24,7 @@ struct LiveFuzzRun: Sendable {
         return try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: worldSize,
-            joinTimeout: .seconds(30), stepTimeout: .seconds(30), log: log)
+            joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil, log: log)
     }
 
     func worker(_ context: Context, endpoint: String, log: @escaping @Sendable (String) -> Void) throws -> Worker {
