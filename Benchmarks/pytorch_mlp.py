@@ -11,19 +11,18 @@ region). Only training is timed; there is no evaluation. Prints one JSON object 
 """
 
 import argparse
-import gzip
 import json
 import os
 import platform
 import statistics
-import struct
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
+
+from mnist_idx import load_mnist
 
 
 class Net(nn.Module):
@@ -40,39 +39,6 @@ class Net(nn.Module):
         return self.fc3(x)
 
 
-def read_idx(path):
-    """Reads an IDX file (gzip or plain) into a numpy array of its declared shape."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {data[:4].hex()})")
-    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: {body.size} bytes of data for shape {shape}")
-    return body.reshape(shape)
-
-
-def find(folder, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"{folder}: no {stem}(.gz)")
-
-
-def load_mnist_train(data_dir):
-    folder = os.path.join(data_dir, "mnist")
-    images = read_idx(find(folder, "train-images-idx3-ubyte"))
-    labels = read_idx(find(folder, "train-labels-idx1-ubyte"))
-    x = torch.from_numpy(images.astype(np.float32)).reshape(-1, 784)
-    x = (x / 255.0 - 0.5) / 0.5
-    y = torch.from_numpy(labels.astype(np.int64))
-    return x.contiguous(), y
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
@@ -84,7 +50,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    x, y = load_mnist_train(args.data_dir)
+    x, y = load_mnist(args.data_dir, "train")
     n = x.shape[0]
 
     net = Net()
