@@ -58,12 +58,8 @@ done
 TRAINER="$SCRATCH/release/trainer"
 ROUNDTRIP="$SCRATCH/release/ClusterBenchmark"
 
-# CPU time in clock ticks: all CPUs busy (user nice system irq softirq), time the hypervisor gave
-# to others (steal), and this shell's waited-for children (user + sys). Busy minus our children's
-# over a run is what other processes in this machine took meanwhile.
-cpu_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-cpu_steal() { awk '/^cpu /{print $9}' /proc/stat; }
-own_cpu() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+# cpu_busy, cpu_steal, own_cpu: CPU time in clock ticks, to tell other processes' load from a run's own.
+source Benchmarks/common.sh
 
 # Runs a command with its output in $OUT/FILE and its standard error in $OUT/NAME.err, and writes
 # "<other processes' ticks> <steal ticks> <wall seconds>" to $OUT/NAME.load; stops on a failure.
@@ -130,7 +126,7 @@ export BENCH_ROUNDTRIP_CMD="$ROUNDTRIP"
 export BENCH_ALLREDUCE_CMD="$PYTHON Benchmarks/pytorch_ddp.py --allreduce-only"
 
 "$PYTHON" - <<'EOF'
-import json, os, re, statistics
+import json, os, re, statistics, sys
 
 env = os.environ
 out, doc = env["BENCH_OUT"], env["BENCH_DOC"]
@@ -324,24 +320,7 @@ of the same number of floats between 2 processes (what DDP does instead) for ref
 print()
 print(section)
 
-intro = """# Benchmarks
-
-Each benchmark is a script under `Benchmarks/` that builds the release binary with its own scratch
-path, runs the measurement several times alternating with its reference implementation, and
-rewrites its own section of this page with the medians, the spread, the exact command and the
-machine. Figures depend on the machine and on OpenBLAS's kernel choice (`OPENBLAS_CORETYPE`),
-which every section records; compare ratios measured on one machine, not absolute figures across
-machines, and run on an otherwise idle machine. Re-run a script to refresh its section; other
-sections are left as they are.
-"""
-text = open(doc).read() if os.path.exists(doc) else intro
-heading = "## Cluster: parameter server and workers (issue 4)"
-pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-os.makedirs(os.path.dirname(doc), exist_ok=True)
-open(doc, "w").write(text.rstrip("\n") + "\n")
-print(f"(written to {doc})")
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import write_section
+write_section(doc, section)
 EOF

@@ -41,7 +41,7 @@ export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BENCH_CORETYPE=${OPENBLAS_COR
 export BENCH_CORE=$(sed -n 's/.*OpenBLAS \([^ ]*\) with.*/\1/p' "$OUT/swift-cnn-1.log")
 export BENCH_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ' with uncommitted changes to Sources/')"
 "$PYTHON" - <<'PY'
-import json, os, re, statistics
+import json, os, re, statistics, sys
 env = os.environ
 out, rounds = env["BENCH_OUT"], int(env["BENCH_ROUNDS"])
 def lines(path): return [json.loads(l) for l in open(path)]
@@ -77,9 +77,7 @@ sequence figures are the whole 100-epoch runs (Swift: the metrics file's `second
 {chr(10).join(table)}
 """
 print(section)
-doc = "docs/benchmarks.md"
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n\nRun on demand, release builds, never asserted in tests.\n"
-pattern = re.compile(r"## CNN and LSTM training, one process \(issue 3\)\n.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(section.strip() + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-open(doc, "w").write(text)
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import write_section
+write_section("docs/benchmarks.md", section)
 PY

@@ -44,12 +44,8 @@ fi
 tail -n 1 "$OUT/build.log"
 TRAINER="$SCRATCH/release/trainer"
 
-# CPU time in clock ticks: all CPUs busy (user nice system irq softirq), time the hypervisor gave
-# to others (steal), and this shell's waited-for children (user + sys). Busy minus our children's
-# over a run is what other processes in this machine took meanwhile.
-cpu_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-cpu_steal() { awk '/^cpu /{print $9}' /proc/stat; }
-own_cpu() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+# cpu_busy, cpu_steal, own_cpu: CPU time in clock ticks, to tell other processes' load from a run's own.
+source Benchmarks/common.sh
 
 # Runs a command and writes "<other processes' ticks> <steal ticks> <wall seconds>" to $OUT/NAME.load.
 measured() {  # NAME command...
@@ -97,7 +93,7 @@ export BENCH_SWIFT_CMD="$TRAINER train --model mlp --dataset mnist --data-dir DI
 export BENCH_TORCH_CMD="$PYTHON Benchmarks/pytorch_mlp.py --epochs $EPOCHS --threads T --data-dir DIR"
 
 "$PYTHON" - <<'EOF'
-import glob, json, os, re, statistics
+import glob, json, os, re, statistics, sys
 
 env = os.environ
 out, doc, threads = env["BENCH_OUT"], env["BENCH_DOC"], int(env["BENCH_THREADS"])
@@ -217,24 +213,7 @@ Swift/PyTorch = **{ratio[threads]:.2f}×** at {threads} threads.
 print()
 print(section)
 
-intro = """# Benchmarks
-
-Each benchmark is a script under `Benchmarks/` that builds the release binary with its own scratch
-path, runs the measurement several times alternating with its reference implementation, and
-rewrites its own section of this page with the medians, the spread, the exact command and the
-machine. Figures depend on the machine and on OpenBLAS's kernel choice (`OPENBLAS_CORETYPE`),
-which every section records; compare ratios measured on one machine, not absolute figures across
-machines, and run on an otherwise idle machine. Re-run a script to refresh its section; other
-sections are left as they are.
-"""
-text = open(doc).read() if os.path.exists(doc) else intro
-heading = "## MLP training, one process (issue 2)"
-pattern = re.compile(r"^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-if pattern.search(text):
-    text = pattern.sub(lambda _: section + "\n", text, count=1)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-os.makedirs(os.path.dirname(doc), exist_ok=True)
-open(doc, "w").write(text.rstrip("\n") + "\n")
-print(f"(written to {doc})")
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import write_section
+write_section(doc, section)
 EOF
