@@ -4,6 +4,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case joinTimeout(joined: Int, expected: Int, seconds: Double)
     /// The gradients of these ranks did not arrive for `step` before the deadline.
     case stepTimeout(step: Int, missingRanks: [Int], seconds: Double)
+    /// Sync mode: every worker was dropped and none joined before the deadline.
+    case noWorkers(step: Int, seconds: Double)
+    /// Async mode: ranks whose workers were dropped were not taken over before the deadline.
+    case vacantRanks(count: Int, seconds: Double)
     /// The peer did not answer before the deadline while we waited for `expecting`.
     case noReply(expecting: String, seconds: Double)
     /// The socket was closed while a message was still expected.
@@ -26,6 +30,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
             "only \(joined) of \(expected) workers joined within \(seconds) s"
         case .stepTimeout(let step, let missing, let seconds):
             "step \(step): no gradient from rank\(missing.count == 1 ? "" : "s") \(missing.map(String.init).joined(separator: ", ")) within \(seconds) s"
+        case .noWorkers(let step, let seconds):
+            "step \(step): every worker was dropped and none joined within \(seconds) s"
+        case .vacantRanks(let count, let seconds):
+            "\(count) rank\(count == 1 ? "" : "s") left by dropped workers \(count == 1 ? "was" : "were") not taken over within \(seconds) s"
         case .noReply(let expecting, let seconds):
             "no \(expecting) from the server within \(seconds) s"
         case .connectionClosed:

@@ -17,7 +17,9 @@ public struct EpochSummary: Sendable {
     public var updates: Int
     /// The server's time spent averaging, updating and queueing weights during the epoch, in seconds.
     public var updateSeconds: Double
-    /// Each rank's part of the epoch, indexed by rank.
+    /// The number of workers taking part at the epoch's end.
+    public var worldSize: Int
+    /// Each rank's part of the epoch, indexed by rank (ranks that took no part are all zero).
     public var ranks: [RankStatistics]
 }
 

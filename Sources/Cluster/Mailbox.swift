@@ -13,12 +13,29 @@ final class Mailbox: @unchecked Sendable {
     private var finished = false
     /// Set by `interrupt()`: the current or next wait returns nil at once, once.
     private var interrupted = false
+    private var lastDrained: ContinuousClock.Instant?
     private var waiter: (deadline: ContinuousClock.Instant, continuation: CheckedContinuation<[ReceivedFrame]?, Never>)?
     /// Called after a waiter is registered, so the pump recomputes how long it may sleep.
     private let onWait: @Sendable () -> Void
 
     init(onWait: @escaping @Sendable () -> Void = {}) {
         self.onWait = onWait
+    }
+
+    /// Whether messages are waiting to be read.
+    var hasQueued: Bool {
+        lock.withLock { head < queue.count }
+    }
+
+    /// When the pump last found its socket empty: every message that reached the socket before then
+    /// is in this mailbox (or has been read from it).
+    var drainedAt: ContinuousClock.Instant? {
+        lock.withLock { lastDrained }
+    }
+
+    /// Records that the socket held nothing more at `instant`.
+    func noteDrained(at instant: ContinuousClock.Instant) {
+        lock.withLock { lastDrained = instant }
     }
 
     /// Whether the socket has been closed and nothing is left to read.

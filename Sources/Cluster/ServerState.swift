@@ -14,10 +14,16 @@ public struct ServerState: Sendable, Equatable {
     public var dataset: DatasetDescription
     /// The model fingerprint.
     public var fingerprint: UInt64
-    /// The number of workers.
+    /// The number of workers taking part when the state was written.
     public var worldSize: Int
-    /// The next step to compute (the number of steps done).
+    /// The next step to compute (the protocol's step number).
     public var step: Int
+    /// The steps completed (fewer than `step` when steps were abandoned because the workers changed).
+    public var completedSteps: Int
+    /// The epoch of the next step, counted from 0.
+    public var epoch: Int
+    /// The position in that epoch's order where the next step starts.
+    public var offset: Int
     /// The optimiser updates applied.
     public var updates: Int
     /// The optimiser's own step count.
@@ -39,6 +45,9 @@ public struct ServerState: Sendable, Equatable {
         var fingerprint: String
         var worldSize: Int
         var step: Int
+        var completedSteps: Int
+        var epoch: Int
+        var offset: Int
         var updates: Int
         var optimizerStepCount: Int
         var epochPushes: Int
@@ -47,15 +56,18 @@ public struct ServerState: Sendable, Equatable {
         var epochUpdates: Int
     }
 
-    /// A state with every field given.
+    /// A state with every field given; the completed steps default to `step`.
     public init(configuration: TrainingConfiguration, dataset: DatasetDescription, fingerprint: UInt64, worldSize: Int,
-                step: Int, updates: Int, optimizerStepCount: Int, epochPushes: Int, epochLossSum: Double, epochSamples: Int,
+                step: Int, completedSteps: Int? = nil, epoch: Int, offset: Int, updates: Int, optimizerStepCount: Int, epochPushes: Int, epochLossSum: Double, epochSamples: Int,
                 epochUpdates: Int, weights: [Float], optimizerBuffers: [String: [Float]]) {
         self.configuration = configuration
         self.dataset = dataset
         self.fingerprint = fingerprint
         self.worldSize = worldSize
         self.step = step
+        self.completedSteps = completedSteps ?? step
+        self.epoch = epoch
+        self.offset = offset
         self.updates = updates
         self.optimizerStepCount = optimizerStepCount
         self.epochPushes = epochPushes
@@ -69,7 +81,8 @@ public struct ServerState: Sendable, Equatable {
     /// Writes the state to `path` durably (temporary file, fsync, rename).
     public func write(to path: String) throws {
         let header = Header(configuration: configuration, dataset: dataset, fingerprint: String(fingerprint, radix: 16),
-                            worldSize: worldSize, step: step, updates: updates, optimizerStepCount: optimizerStepCount,
+                            worldSize: worldSize, step: step, completedSteps: completedSteps, epoch: epoch, offset: offset,
+                            updates: updates, optimizerStepCount: optimizerStepCount,
                             epochPushes: epochPushes, epochLossSum: epochLossSum, epochSamples: epochSamples,
                             epochUpdates: epochUpdates)
         let encoder = JSONEncoder()
@@ -104,11 +117,14 @@ public struct ServerState: Sendable, Equatable {
         for name in file.order where name.hasPrefix("optimizer.") {
             buffers[String(name.dropFirst("optimizer.".count))] = file.tensors[name]!.values
         }
-        guard header.worldSize > 0, header.step >= 0, header.updates >= 0, header.epochPushes >= 0, header.epochSamples >= 0 else {
+        guard header.worldSize > 0, header.step >= 0, header.updates >= 0, header.epochPushes >= 0, header.epochSamples >= 0,
+              (0...header.step).contains(header.completedSteps), header.epoch >= 0,
+              (0..<max(header.dataset.trainCount, 1)).contains(header.offset) else {
             throw fail("its counters are out of range")
         }
         self.init(configuration: header.configuration, dataset: header.dataset, fingerprint: fingerprint,
-                  worldSize: header.worldSize, step: header.step, updates: header.updates,
+                  worldSize: header.worldSize, step: header.step, completedSteps: header.completedSteps, epoch: header.epoch,
+                  offset: header.offset, updates: header.updates,
                   optimizerStepCount: header.optimizerStepCount, epochPushes: header.epochPushes,
                   epochLossSum: header.epochLossSum, epochSamples: header.epochSamples, epochUpdates: header.epochUpdates,
                   weights: weights, optimizerBuffers: buffers)

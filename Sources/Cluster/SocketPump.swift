@@ -265,11 +265,15 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
                 break
             }
             if ready[pipeIndex].contains(.readable) { wakePipe.drain() }
-            if ready[socketIndex].contains(.readable) {
+            var drained = !ready[socketIndex].contains(.readable)
+            if !drained {
                 // Take everything that is waiting, not just one message per poll.
                 for _ in 0..<1024 {
                     do {
-                        guard let frames = try socket.tryReceiveMultipart(limits: limits) else { break }
+                        guard let frames = try socket.tryReceiveMultipart(limits: limits) else {
+                            drained = true
+                            break
+                        }
                         mailbox.put(frames)
                     } catch let error as ZMQError {
                         if error.isContextTerminated { break }
@@ -279,7 +283,9 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
                     }
                 }
             }
-            mailbox.expire(now: .now)
+            let now = ContinuousClock.now
+            if drained { mailbox.noteDrained(at: now) }
+            mailbox.expire(now: now)
         }
         self.socket = nil
         socket.close()

@@ -32,6 +32,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var batchSizePerWorker: Int
     /// The number of epochs.
     public var epochs: Int
+    /// The most epochs a configuration may ask for.
+    public static let maximumEpochs = 1_000_000
     /// The seed of initialisation and of the per-epoch permutations.
     public var seed: UInt64
     /// Synchronous or asynchronous updates.
@@ -84,8 +86,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         guard (1...limits.maxSampleCount).contains(batchSizePerWorker) else {
             throw .fieldOutOfRange(field: "configuration batch_size_per_worker", value: "\(batchSizePerWorker)", allowed: "1…\(limits.maxSampleCount)")
         }
-        guard (1...1_000_000).contains(epochs) else {
-            throw .fieldOutOfRange(field: "configuration epochs", value: "\(epochs)", allowed: "1…1000000")
+        guard (1...Self.maximumEpochs).contains(epochs) else {
+            throw .fieldOutOfRange(field: "configuration epochs", value: "\(epochs)", allowed: "1…\(Self.maximumEpochs)")
         }
     }
 }

@@ -144,20 +144,30 @@ extension WireMessage {
                                 dataset: try DatasetDescription(json: dataset, limits: limits)))
 
         case .welcome:
-            let assignment = try bytes(of: payload[0], frame: "assignment", allowed: 8...8)
-            let (rank, worldSize) = assignment.withUnsafeBytes {
-                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self))
+            let assignment = try bytes(of: payload[0], frame: "assignment", allowed: 24...24)
+            let (rank, slot, worldSize, epoch, offset) = assignment.withUnsafeBytes {
+                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self),
+                 $0.loadLittleEndian(fromByteOffset: 8, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 12, as: UInt32.self),
+                 $0.loadLittleEndian(fromByteOffset: 16, as: UInt64.self))
             }
             guard worldSize >= 1, worldSize <= limits.maxWorldSize else {
                 throw .fieldOutOfRange(field: "world size", value: "\(worldSize)", allowed: "1…\(limits.maxWorldSize)")
             }
-            guard rank < worldSize else {
-                throw .fieldOutOfRange(field: "rank", value: "\(rank)", allowed: "0…\(worldSize - 1)")
+            guard rank < limits.maxWorldSize else {
+                throw .fieldOutOfRange(field: "rank", value: "\(rank)", allowed: "0…\(limits.maxWorldSize - 1)")
             }
+            guard slot < worldSize else {
+                throw .fieldOutOfRange(field: "slot", value: "\(slot)", allowed: "0…\(worldSize - 1)")
+            }
+            guard epoch < TrainingConfiguration.maximumEpochs else {
+                throw .fieldOutOfRange(field: "epoch", value: "\(epoch)", allowed: "0…\(TrainingConfiguration.maximumEpochs - 1)")
+            }
+            let offsetValue = try checkSampleCount(offset, field: "epoch offset", limits: limits)
             let json = try bytes(of: payload[1], frame: "configuration", allowed: 2...ProtocolLimits.maximumJSONBytes)
             let configuration = try TrainingConfiguration(json: json, limits: limits)
             let weights = try floats(of: payload[2], frame: "weights", parameterCount: parameterCount)
-            return .welcome(Welcome(rank: Int(rank), worldSize: Int(worldSize), configuration: configuration, weights: weights))
+            return .welcome(Welcome(rank: Int(rank), slot: Int(slot), worldSize: Int(worldSize), epoch: Int(epoch), offset: offsetValue,
+                                    configuration: configuration, weights: weights))
 
         case .pushGradient:
             let statistics = try bytes(of: payload[0], frame: "gradient statistics", allowed: 16...16)

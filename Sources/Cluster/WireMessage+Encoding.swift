@@ -66,9 +66,12 @@ extension WireMessage {
         case .setup(let setup):
             return [.bytes(setup.configuration.encodedJSON()), .bytes(setup.dataset.encodedJSON())]
         case .welcome(let welcome):
-            var assignment = ByteWriter(capacity: 8)
+            var assignment = ByteWriter(capacity: 24)
             assignment.append(UInt32(truncatingIfNeeded: welcome.rank))
+            assignment.append(UInt32(truncatingIfNeeded: welcome.slot))
             assignment.append(UInt32(truncatingIfNeeded: welcome.worldSize))
+            assignment.append(UInt32(truncatingIfNeeded: welcome.epoch))
+            assignment.append(UInt64(truncatingIfNeeded: welcome.offset))
             return [.bytes(assignment.bytes), .bytes(welcome.configuration.encodedJSON()), .floats(welcome.weights)]
         case .pushGradient(let push):
             var statistics = ByteWriter(capacity: 16)

@@ -85,21 +85,33 @@ public struct Setup: Sendable, Equatable {
     }
 }
 
-/// The content of a welcome message.
+/// The content of a welcome message: who the worker is, which part of each step's global batch it
+/// takes from where in the epochs, the training set-up and the weights to start from. The server
+/// sends it again to every worker whenever the workers taking part change.
 public struct Welcome: Sendable, Equatable {
-    /// The rank given to the worker, in 0..<worldSize.
+    /// The worker's rank: its sender id for as long as it takes part (ranks are not reused).
     public var rank: Int
-    /// The number of workers.
+    /// The worker's slice of each global batch, in 0..<worldSize.
+    public var slot: Int
+    /// The number of workers taking part from the welcome's step on.
     public var worldSize: Int
+    /// The epoch of the welcome's step, counted from 0.
+    public var epoch: Int
+    /// The position in that epoch's order where the welcome's step starts.
+    public var offset: Int
     /// The training set-up.
     public var configuration: TrainingConfiguration
     /// The current weights, in the model's flat parameter order.
     public var weights: FloatPayload
 
-    /// A welcome with every field given.
-    public init(rank: Int, worldSize: Int, configuration: TrainingConfiguration, weights: FloatPayload) {
+    /// A welcome with every field given; the slot defaults to the rank, the position to the start of training.
+    public init(rank: Int, slot: Int? = nil, worldSize: Int, epoch: Int = 0, offset: Int = 0,
+                configuration: TrainingConfiguration, weights: FloatPayload) {
         self.rank = rank
+        self.slot = slot ?? rank
         self.worldSize = worldSize
+        self.epoch = epoch
+        self.offset = offset
         self.configuration = configuration
         self.weights = weights
     }

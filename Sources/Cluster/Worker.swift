@@ -39,16 +39,23 @@ public actor Worker {
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let reconnectTimeout: Duration
+    private let heartbeatInterval: Duration
+    private let heartbeatTimeout: Duration
     private let log: @Sendable (String) -> Void
     private let trace: (@Sendable (String) -> Void)?
     private var rank: Int?
+    /// The rank, slot and world size of the last welcome, to log a change.
+    private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
     /// Connects a DEALER socket to `endpoint` (as a CURVE client when `security` is given); `prepare`
-    /// builds the replica from the server's configuration, `timeout` bounds every wait for the server
-    /// (after which, once joined, the worker tries for `reconnectTimeout` to join the server again),
-    /// and `trace` (when given) hears a line per message sent or received (type, step, size; never the payload).
+    /// builds the replica from the server's configuration, `timeout` bounds each wait for the server
+    /// before taking part (setup, welcome). While taking part the worker sends a heartbeat whenever it
+    /// has waited `heartbeatInterval`, and gives the server up after `heartbeatTimeout` without a
+    /// message from it; it then tries for `reconnectTimeout` to join again. `trace` (when given) hears
+    /// a line per message sent or received (type, step, size; never the payload).
     public init(
         context: Context, connect endpoint: String, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
+        heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
         security: WorkerSecurity? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
@@ -69,6 +76,8 @@ public actor Worker {
         self.prepare = prepare
         self.timeout = timeout
         self.reconnectTimeout = reconnectTimeout
+        self.heartbeatInterval = heartbeatInterval
+        self.heartbeatTimeout = heartbeatTimeout
         self.log = log
         self.trace = trace
     }
@@ -81,7 +90,8 @@ public actor Worker {
         trace: (@Sendable (String) -> Void)? = nil,
         makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
     ) throws {
-        try self.init(context: context, connect: endpoint, timeout: timeout, log: log, trace: trace) { configuration in
+        try self.init(context: context, connect: endpoint, timeout: timeout, heartbeatTimeout: max(timeout, .seconds(2)),
+                      log: log, trace: trace) { configuration in
             Replica(model: try makeModel(configuration), trainingSet: trainingSet, testCount: testCount, objective: objective)
         }
     }
@@ -141,33 +151,23 @@ public actor Worker {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
-        let (header, welcome) = try await awaitWelcome()
-        guard model.fingerprint == header.fingerprint, model.parameterCount == welcome.weights.count else {
-            let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
-                + "the server's 0x\(String(header.fingerprint, radix: 16)) with \(welcome.weights.count)"
-            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)))
-            throw ClusterError.modelMismatch(detail)
-        }
-        rank = welcome.rank
+        let (header, welcome) = try await awaitWelcome(fingerprint: model.fingerprint)
+        var assignment = try accept(welcome, step: header.step, fingerprint: header.fingerprint, model: model,
+                                    sampleCount: trainingSet.count)
         let configuration = welcome.configuration
         let criterion = Criterion(replica.objective)
-        let plan = ShardPlan(sampleCount: trainingSet.count, workerCount: welcome.worldSize,
-                             batchSizePerWorker: configuration.batchSizePerWorker)
-        let loader = DataLoader(trainingSet, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
+        let batchSize = configuration.batchSizePerWorker
+        let loader = DataLoader(trainingSet, batchSize: batchSize, shuffle: true, seed: configuration.seed)
         if statistics == nil {
             statistics = WorkerStatistics(rank: welcome.rank, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
         }
-        statistics!.rank = welcome.rank
-        var weights = welcome.weights
-        var step = Int(header.step)
         var order: (epoch: Int, positions: [Int32])?
-        /// The batch of a step: nil when the rank's slice of it is empty.
-        func batch(for step: Int) -> Batch? {
-            let epoch = step / plan.stepsPerEpoch + 1
-            if order?.epoch != epoch {
-                order = (epoch, DataLoader.order(count: trainingSet.count, seed: configuration.seed, epoch: epoch))
+        /// The batch of this worker's slice at `cursor`: nil when the slice is empty.
+        func batch(at cursor: EpochCursor, of assignment: Assignment) -> Batch? {
+            if order?.epoch != cursor.epoch {
+                order = (cursor.epoch, DataLoader.order(count: trainingSet.count, seed: configuration.seed, epoch: cursor.epoch + 1))
             }
-            let positions = plan.positions(step: step % plan.stepsPerEpoch, rank: welcome.rank)
+            let positions = cursor.positions(slot: assignment.slot, worldSize: assignment.worldSize)
             return positions.isEmpty ? nil : loader.gather(positions, order: order?.positions)
         }
         // The next step's batch, gathered while the server works (the loader's tensors are free again
@@ -175,11 +175,12 @@ public actor Worker {
         var prefetched: (step: Int, batch: Batch?)?
         while true {
             let computeStart = ContinuousClock.now
-            let stepInEpoch = step % plan.stepsPerEpoch
-            weights.copy(into: model.parameters)
-            let stepBatch = prefetched?.step == step ? prefetched!.batch : batch(for: step)
+            statistics!.rank = assignment.rank
+            assignment.weights.copy(into: model.parameters)
+            let stepBatch = prefetched?.step == assignment.step ? prefetched!.batch : batch(at: assignment.cursor, of: assignment)
             prefetched = nil
             let push: GradientPush
+            let isEndOfEpoch = assignment.cursor.isLastStepOfEpoch(worldSize: assignment.worldSize)
             if let batch = stepBatch {
                 model.zeroGradients()
                 let loss = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
@@ -187,30 +188,73 @@ public actor Worker {
                 // Zero-copy: the model's gradient buffer is next written at the following step, which
                 // starts only after the server has answered, and the server drops its frames (inproc) or
                 // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
-                push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss),
-                                    isEndOfEpoch: stepInEpoch == plan.stepsPerEpoch - 1,
+                push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss), isEndOfEpoch: isEndOfEpoch,
                                     gradient: .borrowed(UnsafeBufferPointer(model.gradients), owner: ModelOwner(model)))
             } else {
-                push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: true, gradient: .array([]))
+                push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
             // On the pump thread this hands the frames to the socket at once.
-            send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: model.fingerprint,
+            send(WireMessage(sender: UInt32(assignment.rank), step: UInt64(assignment.step), fingerprint: model.fingerprint,
                              body: .pushGradient(push)))
             statistics!.pushes += 1
             statistics!.samples += push.sampleCount
-            prefetched = (step + 1, batch(for: step + 1))
+            var next = assignment.cursor
+            next.advance(worldSize: assignment.worldSize)
+            prefetched = (assignment.step + 1, batch(at: next, of: assignment))
             let prefetchEnd = ContinuousClock.now
             statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
-            let reply = try await awaitReply(after: step, fingerprint: model.fingerprint, parameterCount: model.parameterCount)
+            let reply = try await awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
+                                             parameterCount: model.parameterCount)
             statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
-            case .weights(let next, let nextStep):
-                weights = next
-                step = nextStep
+            case .weights(let weights, let nextStep):
+                assignment.weights = weights
+                assignment.step = nextStep
+                assignment.cursor = next
+            case .welcome(let welcome, let step, let fingerprint):
+                // The workers taking part changed: a new slice (and maybe rank), from the welcome's step.
+                assignment = try accept(welcome, step: step, fingerprint: fingerprint, model: model, sampleCount: trainingSet.count)
+                prefetched = nil
             case .stop:
                 return statistics!
             }
         }
+    }
+
+    /// What the worker computes next: its rank and slice, the step and where it starts, and the weights.
+    private struct Assignment {
+        var rank: Int
+        var slot: Int
+        var worldSize: Int
+        var step: Int
+        var cursor: EpochCursor
+        var weights: FloatPayload
+    }
+
+    /// Checks a welcome against the worker's model and data and turns it into an assignment; tells the
+    /// server and throws if they do not fit.
+    private func accept(_ welcome: Welcome, step: UInt64, fingerprint: UInt64, model: Model, sampleCount: Int) throws -> Assignment {
+        guard model.fingerprint == fingerprint, model.parameterCount == welcome.weights.count else {
+            let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
+                + "the server's 0x\(String(fingerprint, radix: 16)) with \(welcome.weights.count)"
+            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)))
+            throw ClusterError.modelMismatch(detail)
+        }
+        guard welcome.offset < sampleCount else {
+            let reason = "the welcome starts at sample \(welcome.offset) of an epoch of \(sampleCount)"
+            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: reason)))
+            throw ClusterError.refused(reason: reason)
+        }
+        if let previous = assignedSlice, previous != (welcome.rank, welcome.slot, welcome.worldSize) {
+            log("worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
+                + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))")
+        }
+        rank = welcome.rank
+        assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
+        let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
+                                 epoch: welcome.epoch, offset: welcome.offset)
+        return Assignment(rank: welcome.rank, slot: welcome.slot, worldSize: welcome.worldSize, step: Int(step),
+                          cursor: cursor, weights: welcome.weights)
     }
 
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
@@ -222,6 +266,8 @@ public actor Worker {
     /// What the server answers a push with.
     private enum Reply {
         case weights(FloatPayload, step: Int)
+        /// The workers taking part changed.
+        case welcome(Welcome, step: UInt64, fingerprint: UInt64)
         case stop
     }
 
@@ -241,44 +287,64 @@ public actor Worker {
         }
     }
 
-    private func awaitWelcome() async throws -> (WireMessage, Welcome) {
+    private func awaitWelcome(fingerprint: UInt64) async throws -> (WireMessage, Welcome) {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil)
+            // Heartbeats keep the place of a worker waiting for the next step to take part.
+            let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
+                                                heartbeat: (MessageHeader.unassignedSender, fingerprint))
             switch message.body {
             case .welcome(let welcome): return (message, welcome)
             case .error(let reason): throw ClusterError.refused(reason: reason)
-            case .setup: break  // an answer to a repeated hello
+            case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
             default: log("worker: dropped an unexpected \(message.type) message before welcome")
             }
         }
     }
 
-    private func awaitReply(after step: Int, fingerprint: UInt64, parameterCount: Int) async throws -> Reply {
-        let deadline = ContinuousClock.now + timeout
+    /// The server's answer to the push of `step`: the next weights, a new welcome or stop. Every message
+    /// from the server (heartbeats too) shows it is alive; after `heartbeatTimeout` without one, throws `noReply`.
+    private func awaitReply(after step: Int, rank: Int, fingerprint: UInt64, parameterCount: Int) async throws -> Reply {
         while true {
-            let message = try await nextMessage(before: deadline, expecting: "weights for step \(step + 1)",
-                                                fingerprint: fingerprint, parameterCount: parameterCount)
+            let message = try await nextMessage(before: .now + heartbeatTimeout, expecting: "weights for step \(step + 1)",
+                                                fingerprint: fingerprint, parameterCount: parameterCount,
+                                                heartbeat: (UInt32(rank), fingerprint), silence: heartbeatTimeout)
             switch message.body {
             case .weights(let weights) where message.step == UInt64(step + 1):
                 return .weights(weights, step: step + 1)
+            case .welcome(let welcome):
+                return .welcome(welcome, step: message.step, fingerprint: message.fingerprint)
             case .stop:
                 return .stop
             case .error(let reason):
                 throw ClusterError.peerFailed(rank: nil, reason: reason)
+            case .heartbeat:
+                break
             default:
                 log("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)")
             }
         }
     }
 
-    /// The next valid message before `deadline`; invalid ones are logged and dropped.
+    /// The next valid message before `deadline`; invalid ones are logged and dropped. With `heartbeat`
+    /// (sender and model fingerprint), sends the server a heartbeat each `heartbeatInterval` of the wait. The error
+    /// on the deadline names `silence` (default: `timeout`) as the time waited.
     private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
-                             fingerprint: UInt64?, parameterCount: Int?) async throws -> WireMessage {
+                             fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
+                             silence: Duration? = nil) async throws -> WireMessage {
+        var nextBeat = ContinuousClock.now + heartbeatInterval
         while true {
-            guard let frames = await mailbox.next(before: deadline) else {
+            let frames = await mailbox.next(before: heartbeat == nil ? deadline : min(deadline, nextBeat))
+            guard let frames else {
                 if mailbox.isFinished { throw ClusterError.connectionClosed }
-                throw ClusterError.noReply(expecting: expecting, seconds: timeout.seconds)
+                if ContinuousClock.now >= deadline {
+                    throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
+                }
+                if let heartbeat {
+                    send(WireMessage(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint, body: .heartbeat))
+                    nextBeat = .now + heartbeatInterval
+                }
+                continue
             }
             do {
                 let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)

@@ -21,9 +21,12 @@ final class EpochReporter: @unchecked Sendable {
     private var totalSamples = 0
     /// Each rank's statistics summed over the epochs reported so far.
     private(set) var rankTotals: [RankStatistics] = []
+    /// The number of workers taking part, as last reported.
+    private var worldSize: Int
 
-    init(experiment: Experiment, model: Model, epochs: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
+    init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
         self.plot = plot
+        self.worldSize = workers
         self.experiment = experiment
         self.model = model
         self.epochs = epochs
@@ -31,8 +34,19 @@ final class EpochReporter: @unchecked Sendable {
         self.checkpoint = checkpoint
     }
 
+    /// Records a worker joining or being dropped: a `membership` metrics event.
+    func membershipChanged(_ change: MembershipChange) {
+        worldSize = change.worldSize
+        metricsLog?.write(event: "membership", [
+            "change": .text(change.kind.rawValue), "rank": .integer(change.rank), "step": .integer(change.step),
+            "epoch": .integer(change.epoch), "world_size": .integer(change.worldSize),
+            "silent_seconds": .number(change.silentSeconds ?? .nan),
+        ])
+    }
+
     /// Evaluates and reports one finished epoch.
     func report(_ summary: EpochSummary) {
+        worldSize = summary.worldSize
         let seconds = summary.seconds
         trainingSeconds += seconds
         _ = model.parameters.update(from: summary.weights)
@@ -50,7 +64,7 @@ final class EpochReporter: @unchecked Sendable {
         metricsLog?.write(event: "epoch", [
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
-            "seconds": .number(seconds), "world_size": .integer(summary.ranks.count), "updates": .integer(summary.updates),
+            "seconds": .number(seconds), "world_size": .integer(summary.worldSize), "updates": .integer(summary.updates),
             "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
         ])
         if let checkpoint {
@@ -65,7 +79,9 @@ final class EpochReporter: @unchecked Sendable {
         history.append(EpochReport(epoch: summary.epoch, trainLoss: summary.trainLoss, test: evaluation,
                                    samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
-        if rankTotals.count != summary.ranks.count { rankTotals = .init(repeating: RankStatistics(), count: summary.ranks.count) }
+        if rankTotals.count < summary.ranks.count {
+            rankTotals += .init(repeating: RankStatistics(), count: summary.ranks.count - rankTotals.count)
+        }
         for (rank, statistics) in summary.ranks.enumerated() {
             rankTotals[rank].pushes += statistics.pushes
             rankTotals[rank].samples += statistics.samples
@@ -83,7 +99,7 @@ final class EpochReporter: @unchecked Sendable {
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
-            "seconds": .number(trainingSeconds), "world_size": .integer(rankTotals.count), "workers": Self.ranks(rankTotals),
+            "seconds": .number(trainingSeconds), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint {
             try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
@@ -113,7 +129,7 @@ final class EpochReporter: @unchecked Sendable {
             "epochs": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(experiment.objective == .regression ? .nan : evaluation.accuracy),
             "samples_per_second": .number(Double(totalSamples) / max(trainingSeconds, 1e-9)),
-            "seconds": .number(trainingSeconds), "world_size": .integer(rankTotals.count), "workers": Self.ranks(rankTotals),
+            "seconds": .number(trainingSeconds), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
         if let plot {

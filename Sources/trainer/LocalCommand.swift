@@ -70,7 +70,7 @@ struct LocalCommand: AsyncParsableCommand {
         await server.close()
         for worker in workers { await worker.close() }
         if let reason = server.stoppedBy {
-            try job.reporter.stopped(reason: reason, weights: weights.value, updates: await server.completedSteps)
+            try job.reporter.stopped(reason: reason, weights: weights.value, updates: await server.completedUpdates)
             return
         }
         try job.reporter.finish()

@@ -100,7 +100,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
         await server.close()
         if let reason = server.stoppedBy {
-            try job.reporter.stopped(reason: reason, weights: weights, updates: await server.completedSteps)
+            try job.reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
             return
         }
         try job.reporter.finish()

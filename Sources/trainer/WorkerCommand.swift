@@ -12,7 +12,10 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             The server sends the model, the data set's name and the hyper-parameters; the worker loads that data \
             set from --data-dir (the server refuses a worker whose data differs from its own) and exits 0 when \
-            training is done, non-zero with the reason if it is refused, fails, or hears nothing for --timeout seconds.
+            training is done, non-zero with the reason if it is refused or fails, if the server does not answer \
+            within --timeout seconds before training, or if during training the server stays silent for \
+            --heartbeat-timeout seconds and does not take the worker back within --reconnect-timeout. \
+            A worker may start at any time: in sync mode it takes part from the server's next step.
             """
     )
 
@@ -25,10 +28,16 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "BLAS threads (default: all cores; give 1 when several workers share a host).")
     var threads: Int?
 
-    @Option(help: "Seconds to wait for any answer from the server (longer than a step plus the server's evaluation).")
+    @Option(help: "Seconds to wait for the server's answers before training (setup, then a place in training).")
     var timeout: Double = 120
 
-    @Option(help: "After the server has gone silent for --timeout during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
+    @Option(help: "Seconds between heartbeats to the server while the worker waits for it.")
+    var heartbeatInterval: Double = 1
+
+    @Option(help: "Seconds of silence from the server during training (it sends heartbeats) after which the worker counts it lost and tries to join again.")
+    var heartbeatTimeout: Double = 10
+
+    @Option(help: "After losing the server during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
     var reconnectTimeout: Double = 60
 
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
@@ -43,6 +52,9 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if !(heartbeatInterval > 0 && heartbeatTimeout > heartbeatInterval) {
+            throw ValidationError("--heartbeat-interval must be positive and shorter than --heartbeat-timeout")
+        }
         if !(reconnectTimeout >= 0) { throw ValidationError("--reconnect-timeout must not be negative") }
         if (curveServerKey == nil) != (curveSecretKey == nil) {
             throw ValidationError("--curve-server-key and --curve-secret-key go together")
@@ -64,7 +76,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker: Worker
         do {
             worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
-                                reconnectTimeout: .seconds(reconnectTimeout), security: security,
+                                reconnectTimeout: .seconds(reconnectTimeout), heartbeatInterval: .seconds(heartbeatInterval),
+                                heartbeatTimeout: .seconds(heartbeatTimeout), security: security,
                                 trace: verbose ? ParameterServer.standardError : nil) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "

@@ -26,7 +26,7 @@ import ZeroMQ
         let statistics = try await worker.run()
         let weights = try await finalWeights
         #expect(statistics.pushes == steps && statistics.rank == 0)
-        #expect(await server.completedSteps == steps)
+        #expect(await server.completedUpdates == steps)
         var worst: Float = 0
         for index in weights.indices {
             worst = max(worst, abs(weights[index] - expected[index]) / max(abs(expected[index]), 1e-3))
@@ -116,7 +116,7 @@ import ZeroMQ
         #expect(statistics.map(\.samples) == perRank.map { 2 * $0.reduce(0, +) })
         // One update per non-empty push.
         let nonEmpty = perRank.flatMap { $0 }.filter { $0 > 0 }.count
-        #expect(await server.completedSteps == 2 * nonEmpty)
+        #expect(await server.completedUpdates == 2 * nonEmpty)
         let reported = summaries.all
         #expect(reported.map(\.epoch) == [1, 2])
         for summary in reported {

@@ -100,7 +100,7 @@ import Testing
         switch message.body {
         case .welcome(let welcome):
             #expect(welcome.weights.count == Fixtures.parameterCount)
-            #expect(welcome.rank < welcome.worldSize)
+            #expect(welcome.slot < welcome.worldSize && welcome.rank < ProtocolLimits.standard.maxWorldSize)
         case .weights(let weights):
             #expect(weights.count == Fixtures.parameterCount)
         case .pushGradient(let push):

@@ -42,7 +42,7 @@ struct LiveFuzzRun: Sendable {
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         let weights = try await finalWeights
-        let updates = await server.completedSteps
+        let updates = await server.completedUpdates
         #expect(pushes == [totalSteps, totalSteps])
         for worker in workers { await worker.close() }
         await server.close()
@@ -51,7 +51,7 @@ struct LiveFuzzRun: Sendable {
 
     /// The lines a server writes in any run: joins, epoch ends, the end.
     static func isOrdinaryLogLine(_ line: String) -> Bool {
-        line.range(of: #"^parameter server: (rank \d+ of \d+ joined|epoch \d+ done after \d+ updates|done after \d+ updates)$"#,
+        line.range(of: #"^parameter server: (rank \d+ joined \(\d+ of \d+ workers\)|epoch \d+ done after \d+ updates|done after \d+ updates)$"#,
                    options: .regularExpression) != nil
     }
 }
@@ -68,7 +68,7 @@ enum LogKind: String, CaseIterable, Sendable {
     case notJoined = "push-not-joined"
     /// A valid message of a type the server does not take (welcome, weights, stop, …).
     case unexpectedType = "unexpected-type"
-    /// A valid join once all ranks are taken.
+    /// A valid join once the server takes no more workers.
     case refusedJoin = "join-refused"
     /// A valid error from an unjoined peer, logged.
     case unjoinedReport = "unjoined-error"
@@ -96,7 +96,7 @@ enum LogKind: String, CaseIterable, Sendable {
         let text = line.dropFirst("parameter server: ".count)
         if let kind = prefixes.first(where: { text.hasPrefix($0.0) })?.1 {
             self = kind
-        } else if text.hasPrefix("rank "), text.contains(" joined again; welcomed back at step ") {
+        } else if text.hasPrefix("rank "), text.hasSuffix(" joined again; welcomed back") {
             self = .joinedAgain
         } else {
             return nil
@@ -567,7 +567,7 @@ enum FuzzPeer {
         return report
     }
 
-    /// A peer that does a proper hello and join (refused: all ranks are taken), then fuzzes as a stranger.
+    /// A peer that does a proper hello and join (refused: the server takes no more workers), then fuzzes as a stranger.
     static func refusedJoiner(context: Context, endpoint: String, hostile: HostileMessages, progress: FuzzProgress,
                               quota: Int, seed: UInt64, totalSteps: Int) async -> PeerReport {
         var report = PeerReport(name: "refused joiner")
@@ -600,7 +600,7 @@ enum FuzzPeer {
                 }
             case (.join, .error(let reason)):
                 report.replies[.error, default: 0] += 1
-                if reason != "all 2 ranks are taken" { report.failures.append("join refused with \"\(reason)\"") }
+                if reason != "the server takes at most 2 workers" { report.failures.append("join refused with \"\(reason)\"") }
             default:
                 report.failures.append("\(message.type) in answer to \(body.type)")
             }

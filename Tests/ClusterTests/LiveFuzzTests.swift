@@ -68,7 +68,7 @@ import ZeroMQ
         let fuzzSeconds = (ContinuousClock.now - fuzzStart).seconds
         let peers = await strangers
         let upstream = await injected, downstream = await injectedReplies
-        let completedSteps = await server.completedSteps, rejected = await server.rejectedGradients
+        let completedSteps = await server.completedUpdates, rejected = await server.rejectedGradients
         await direct.close()
         await proxied.close()
         await proxy.close()

@@ -58,7 +58,7 @@ import ZeroMQ
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let state = ServerState(
             configuration: SyncSetUp.configuration(.adam), dataset: DatasetDescription(describing: SyncSetUp.dataset(count: 90), testCount: 0),
-            fingerprint: 0xFEED_BEEF, worldSize: 3, step: 17, updates: 16, optimizerStepCount: 16, epochPushes: 6,
+            fingerprint: 0xFEED_BEEF, worldSize: 3, step: 17, completedSteps: 15, epoch: 5, offset: 48, updates: 16, optimizerStepCount: 16, epochPushes: 6,
             epochLossSum: 12.5, epochSamples: 48, epochUpdates: 2, weights: [1, -2, .pi],
             optimizerBuffers: ["exp_avg": [0.1, 0.2, 0.3], "exp_avg_sq": [0.01, 0.02, 0.03]])
         try state.write(to: folder + "/good")

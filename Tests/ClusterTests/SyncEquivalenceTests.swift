@@ -39,7 +39,7 @@ import ZeroMQ
         }
         let weights = try await finalWeights
         #expect(pushed == [steps, steps])
-        #expect(await server.completedSteps == steps)
+        #expect(await server.completedUpdates == steps)
         #expect(Set(await replicas.asyncMap { await $0.assignedRank }) == [0, 1])
         for worker in replicas { await worker.close() }
         await server.close()
@@ -118,22 +118,22 @@ import ZeroMQ
         let mailbox = raw.mailbox
         var frames = WireMessage(sender: MessageHeader.unassignedSender,
                                  body: .join(DatasetDescription(describing: set, testCount: 0))).encodedBytes()
-        poke(UInt16(2), into: &frames[0], at: 4)
+        poke(MessageHeader.currentVersion + 1, into: &frames[0], at: 4)
         raw.send(frames.map { Frame($0) })
-        let reply = try #require(await mailbox.next(before: .now + .seconds(5)), "no answer to a join in version 2")
+        let reply = try #require(await mailbox.next(before: .now + .seconds(5)), "no answer to a join in another version")
         let message = try WireMessage.decode(frames: reply, expectedFingerprint: nil, parameterCount: nil)
         guard case .error(let reason) = message.body else {
             Issue.record("expected an error, got \(message.type)")
             return
         }
-        #expect(reason == "protocol version 2 is not supported; this side speaks version 1")
+        #expect(reason == "protocol version 3 is not supported; this side speaks version 2")
         raw.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
                                 log: { _ in }) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
-        #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version 2 is not supported") }, "\(serverLog.lines)")
+        #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version 3 is not supported") }, "\(serverLog.lines)")
         await worker.close()
         await server.close()
     }

@@ -29,8 +29,8 @@ import Testing
 
     @Test func versionMismatchIsItsOwnError() {
         var frames = gradient
-        poke(UInt16(2), into: &frames[0], at: 4)
-        #expect(Fixtures.error(decoding: frames) == .versionMismatch(received: 2, supported: 1))
+        poke(UInt16(1), into: &frames[0], at: 4)
+        #expect(Fixtures.error(decoding: frames) == .versionMismatch(received: 1, supported: MessageHeader.currentVersion))
     }
 
     @Test func unknownType() {
@@ -172,10 +172,22 @@ import Testing
         #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "data-set train_count", value: "-5", allowed: "0…1073741824"))
     }
 
-    @Test func welcomeRankOutsideWorld() {
+    @Test func welcomeSlotOutsideWorld() {
         var frames = welcome
-        poke(UInt32(2), into: &frames[1], at: 0)
-        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "rank", value: "2", allowed: "0…1"))
+        poke(UInt32(2), into: &frames[1], at: 4)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "slot", value: "2", allowed: "0…1"))
+    }
+
+    @Test func welcomeRankEpochAndOffsetOutOfRange() {
+        var frames = welcome
+        poke(UInt32(70_000), into: &frames[1], at: 0)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "rank", value: "70000", allowed: "0…65535"))
+        frames = welcome
+        poke(UInt32(2_000_000), into: &frames[1], at: 12)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "epoch", value: "2000000", allowed: "0…999999"))
+        frames = welcome
+        poke(UInt64(1) << 40, into: &frames[1], at: 16)
+        #expect(Fixtures.error(decoding: frames) == .sampleCountOutOfRange(field: "epoch offset", value: 1 << 40, limit: 1 << 30))
     }
 
     @Test func invalidUTF8Reason() {

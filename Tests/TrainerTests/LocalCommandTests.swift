@@ -13,7 +13,8 @@ import Testing
                                   "--epochs", "1", "--metrics", metrics, "--checkpoint", checkpoint], timeout: 300)
         #expect(run.status == 0, "\(run.stderr)")
         let events = try metricsEvents(metrics)
-        #expect(events.map { $0["event"] as? String } == ["start", "epoch", "done"])
+        #expect(events.map { $0["event"] as? String } == ["start", "membership", "membership", "epoch", "done"])
+        #expect(events.filter { $0["event"] as? String == "membership" }.map { $0["world_size"] as? Int } == [1, 2])
         #expect(run.stdout.contains("Epoch 1/1: train loss "))
         let done = try #require(events.last)
         #expect(done["event"] as? String == "done")
@@ -35,7 +36,7 @@ import Testing
             #expect(staleness.count == 2 && staleness.allSatisfy { $0 > 0.3 && $0 < 5 }, "\(staleness)")
         }
         #expect(run.stdout.contains("Accuracy of the network on the 10000 test images:"))
-        #expect(run.stderr.contains("rank 1 of 2 joined"))
+        #expect(run.stderr.contains("rank 1 joined (2 of 2 workers)"))
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
         let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")

@@ -1,0 +1,13 @@
+/// A worker taking part in training, as the parameter server tracks it.
+struct Member {
+    /// The worker's rank: its sender id, never given to another worker while this one takes part.
+    let rank: Int
+    /// The worker's ROUTER identity, the address of its connection.
+    let identity: [UInt8]
+    /// When the server last received a message from the worker.
+    var lastHeard: ContinuousClock.Instant
+    /// When the server last sent the worker a message.
+    var lastSent: ContinuousClock.Instant
+    /// Async mode: the update count when the worker was last sent weights (for staleness).
+    var sentAtUpdate: Int
+}

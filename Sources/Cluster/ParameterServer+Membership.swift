@@ -1,0 +1,170 @@
+import Datasets
+import Foundation
+
+/// Joining, heartbeats and dropping silent workers.
+extension ParameterServer {
+    /// Acts on a join: refuses a worker whose data differs, welcomes one already taking part back at
+    /// its position, and gives a new one a rank: at once before the first step and in async mode (a
+    /// free slot), from the next step in sync mode.
+    func join(_ identity: [UInt8], description: DatasetDescription, slot: Int?, isJoiner: Bool) {
+        guard description == dataset else {
+            let reason = "data set differs: the server has \(Self.describe(dataset)), the worker has \(Self.describe(description))"
+            peerLog("parameter server: refused a worker: \(reason)")
+            send(.error(reason: reason), to: identity)
+            return
+        }
+        if let slot {
+            // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
+            // welcome it back where it is. A push it already made for this step counts; a repeat is dropped.
+            peerLog("parameter server: rank \(slots[slot]!.rank) joined again; welcomed back")
+            welcome(slot: slot)
+            return
+        }
+        if isJoiner { return }  // already waiting for the next step
+        let rank = departed.removeValue(forKey: identity) ?? nextRank
+        if rank == nextRank {
+            guard nextRank < ProtocolLimits.standard.maxWorldSize else {
+                refuse(identity, reason: "the server has given out all \(nextRank) ranks it can")
+                return
+            }
+            nextRank += 1
+        }
+        admit(Member(rank: rank, identity: identity, lastHeard: .now, lastSent: .now, sentAtUpdate: updates))
+    }
+
+    /// Takes back a worker dropped as silent that speaks again on the same connection (its data was
+    /// checked when it first joined); false if `identity` is not such a worker.
+    func takeBack(_ identity: [UInt8]) -> Bool {
+        guard let rank = departed.removeValue(forKey: identity) else { return false }
+        peerLog("parameter server: rank \(rank), dropped as silent, spoke again; taking it back")
+        admit(Member(rank: rank, identity: identity, lastHeard: .now, lastSent: .now, sentAtUpdate: updates))
+        return true
+    }
+
+    /// Gives a checked worker a place: a free slot before the first step or in async mode, else (sync) a
+    /// place among the workers of the next step; refuses it when there is none.
+    private func admit(_ member: Member) {
+        if !started || configuration.mode == .async {
+            guard let free = slots.firstIndex(where: { $0 == nil }) else {
+                refuse(member.identity, reason: configuration.mode == .async
+                       ? "all \(worldSize) ranks are taken (async mode has a fixed number of workers)"
+                       : "all \(worldSize) places are taken")
+                return
+            }
+            slots[free] = member
+            log("parameter server: rank \(member.rank) joined (\(currentWorldSize) of \(worldSize) workers)")
+            report(.joined, rank: member.rank)
+            welcome(slot: free)
+            if !started && currentWorldSize == worldSize {
+                started = true
+                lastProgress = .now
+                epochClock = .now
+            }
+            return
+        }
+        guard slots.count + joiners.count < maximumWorkers else {
+            refuse(member.identity, reason: "the server takes at most \(maximumWorkers) workers")
+            return
+        }
+        joiners.append(member)
+        if slots.isEmpty {
+            // No step is in progress: start one with the newcomer.
+            regroup(abandoning: false)
+        } else {
+            log("parameter server: rank \(member.rank) joined; it takes part from the next step")
+        }
+    }
+
+    private func refuse(_ identity: [UInt8], reason: String) {
+        peerLog("parameter server: refused a worker: \(reason)")
+        send(.error(reason: reason), to: identity)
+    }
+
+    /// Sends the worker in `slot` a welcome: its rank and slice, the position of its next step and the weights.
+    func welcome(slot: Int) {
+        let member = slots[slot]!
+        let (world, position, memberStep): (Int, EpochCursor, Int)
+        switch configuration.mode {
+        case .sync:
+            (world, position, memberStep) = (started ? slots.count : worldSize, cursor, step)
+        case .async:
+            let next = min(slotSteps[slot], asyncTotalSteps - 1)
+            (world, position, memberStep) = (worldSize, EpochCursor(plan: plan, step: next), slotSteps[slot])
+        }
+        slots[slot]!.sentAtUpdate = updates
+        send(.welcome(Welcome(rank: member.rank, slot: slot, worldSize: world, epoch: position.epoch, offset: position.offset,
+                              configuration: configuration, weights: weights.payload)),
+             to: member.identity, step: memberStep)
+    }
+
+    /// Sync mode: lets the waiting joiners take part and welcomes every worker with its new slice, from
+    /// the next step number when `abandoning` the step in progress (its pushes are discarded and its
+    /// samples computed again by the workers now taking part), else from the current one.
+    func regroup(abandoning: Bool) {
+        let world = slots.count
+        let newcomers = joiners
+        joiners = []
+        slots += newcomers.map { Optional($0) }
+        pending = .init(repeating: nil, count: slots.count)
+        if abandoning { step += 1 }
+        lastProgress = .now
+        for newcomer in newcomers { report(.joined, rank: newcomer.rank) }
+        if slots.isEmpty {
+            log("parameter server: no worker left at step \(step); waiting up to \(stepTimeout.seconds) s for one to join")
+            return
+        }
+        log("parameter server: step \(step): \(slots.count) worker\(slots.count == 1 ? "" : "s") "
+            + "(ranks \(slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", "))) from epoch \(cursor.epoch + 1), "
+            + "sample \(cursor.offset)\(world == slots.count ? "" : ", was \(world)")")
+        for slot in slots.indices { welcome(slot: slot) }
+    }
+
+    /// Sends a heartbeat to every worker the server has not written to for an interval, and drops the
+    /// workers not heard from within the timeout, judged only against a drained socket (a heartbeat
+    /// waiting in a queue while the server was busy counts).
+    func keepAlive(now: ContinuousClock.Instant) {
+        if !mailbox.hasQueued, let drained = mailbox.drainedAt {
+            // An async worker that has taken its last step has been sent stop and owes nothing more.
+            let owing = slots.indices.filter { configuration.mode == .sync || slotSteps[$0] < asyncTotalSteps }
+            let silent = owing.filter { slots[$0].map { drained - $0.lastHeard > heartbeatTimeout } ?? false }
+            for slot in silent.reversed() { drop(slot: slot, silentFor: (now - slots[slot]!.lastHeard).seconds) }
+            let lost = joiners.filter { drained - $0.lastHeard > heartbeatTimeout }
+            for joiner in lost { peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten") }
+            joiners.removeAll { drained - $0.lastHeard > heartbeatTimeout }
+            if !silent.isEmpty && configuration.mode == .sync && started { regroup(abandoning: true) }
+        }
+        let active = slots.indices.filter { configuration.mode == .sync || slotSteps[$0] < asyncTotalSteps }
+        for member in active.compactMap({ slots[$0] }) + joiners where now - member.lastSent >= heartbeatInterval {
+            send(.heartbeat, to: member.identity, step: configuration.mode == .sync ? step : nil)
+        }
+    }
+
+    /// Removes a silent worker: its slot is freed (before the first step, and in async mode for a
+    /// worker to take over) or closed up (sync mode, then `regroup(abandoning:)`).
+    private func drop(slot: Int, silentFor seconds: Double) {
+        let member = slots[slot]!
+        departed[member.identity] = member.rank
+        if departed.count > 4096, let any = departed.keys.first(where: { $0 != member.identity }) { departed[any] = nil }
+        if configuration.mode == .sync && started {
+            slots.remove(at: slot)
+            pending.remove(at: slot)
+        } else {
+            slots[slot] = nil
+            if configuration.mode == .sync { pending[slot] = nil }
+        }
+        let rest = configuration.mode == .sync && started
+            ? "the others compute step \(step)'s samples again"
+            : "its place waits for a worker to take it"
+        log(String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
+                   member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest))
+        report(.dropped, rank: member.rank, silentSeconds: seconds)
+    }
+
+    /// Tells `onMembershipChange` of a worker joining or being dropped.
+    private func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
+        let (changeStep, epoch): (Int, Int) = configuration.mode == .sync ? (step, cursor.epoch) : (slotSteps.min() ?? 0, (slotSteps.min() ?? 0) / plan.stepsPerEpoch)
+        onMembershipChange?(MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1,
+                                             worldSize: currentWorldSize,
+                                             silentSeconds: silentSeconds))
+    }
+}
