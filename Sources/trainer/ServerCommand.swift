@@ -37,7 +37,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Steps between state files (with --state-file; each epoch end writes one too).")
     var checkpointEvery: Int = 500
 
-    @Option(help: "Continue from a state file: its model, data set, hyper-parameters and worker count replace the training flags; workers reconnect on their own.")
+    @Option(help: "Continue from a state file: its model, data set, hyper-parameters and worker count replace the training flags; workers reconnect on their own, and others may join.")
     var resume: String?
 
     func validate() throws {
@@ -55,14 +55,9 @@ struct ServerCommand: AsyncParsableCommand {
                 + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
         }
         let state = try resume.map { try ServerState(contentsOf: $0) }
-        if let state, let resume {
-            let saved = state.configuration
-            let total = ShardPlan(sampleCount: state.dataset.trainCount, workerCount: state.worldSize,
-                                  batchSizePerWorker: saved.batchSizePerWorker).stepsPerEpoch * saved.epochs
-            if state.step >= total {
-                print("The run saved in \(resume) is complete (step \(state.step) of \(total)); nothing to resume")
-                return
-            }
+        if let state, let resume, state.epoch >= state.configuration.epochs {
+            print("The run saved in \(resume) is complete (\(state.configuration.epochs) epochs, step \(state.step)); nothing to resume")
+            return
         }
         let (options, cluster) = try state.map { try resumed(from: $0) } ?? (self.options, self.cluster)
         let job = try ClusterJob(options: options, cluster: cluster, resuming: state != nil)
@@ -144,7 +139,9 @@ struct ServerCommand: AsyncParsableCommand {
             if let value { arguments += [flag, value] }
         }
         var clusterArguments = ["--workers", "\(state.worldSize)", "--mode", saved.mode.rawValue,
-                                "--join-timeout", "\(cluster.joinTimeout)", "--step-timeout", "\(cluster.stepTimeout)"]
+                                "--join-timeout", "\(cluster.joinTimeout)", "--step-timeout", "\(cluster.stepTimeout)",
+                                "--heartbeat-interval", "\(cluster.heartbeatInterval)", "--heartbeat-timeout", "\(cluster.heartbeatTimeout)"]
+        if let maxWorkers = cluster.maxWorkers { clusterArguments += ["--max-workers", "\(max(maxWorkers, state.worldSize))"] }
         if cluster.verbose { clusterArguments.append("--verbose") }
         return (try TrainingOptions.parse(arguments), try ClusterOptions.parse(clusterArguments))
     }

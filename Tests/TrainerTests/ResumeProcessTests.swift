@@ -16,8 +16,8 @@ import Testing
                                          "--checkpoint-every", "50", "--metrics", metrics] + training)
         let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
         let workers = try (0..<2).map { _ in
-            try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "2",
-                                "--reconnect-timeout", "60"])
+            try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "120",
+                                "--heartbeat-interval", "0.5", "--heartbeat-timeout", "2", "--reconnect-timeout", "60"])
         }
         // Kill it once a state from inside the first epoch exists (469 steps an epoch, one state per 50).
         let deadline = Date().addingTimeInterval(120)
@@ -54,7 +54,8 @@ import Testing
         let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--dataset", "xor",
                                          "--epochs", "1000000"])
         let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
-        let worker = try RunningTrainer(["worker", "--connect", endpoint, "--timeout", "1", "--reconnect-timeout", "2"])
+        let worker = try RunningTrainer(["worker", "--connect", endpoint, "--heartbeat-interval", "0.2", "--heartbeat-timeout", "1",
+                                         "--reconnect-timeout", "2"])
         try await Task.sleep(for: .milliseconds(500))
         server.send(SIGKILL)
         _ = try await server.finish(timeout: 30)

@@ -33,10 +33,19 @@ final class RunningTrainer {
 
     /// The first match of `pattern`'s first capture group in standard output, waiting up to `timeout` seconds.
     func awaitOutput(matching pattern: String, timeout: TimeInterval) async throws -> String {
+        try await awaitMatch(of: pattern, in: { self.stdout }, timeout: timeout)
+    }
+
+    /// The first match of `pattern`'s first capture group in standard error, waiting up to `timeout` seconds.
+    func awaitError(matching pattern: String, timeout: TimeInterval) async throws -> String {
+        try await awaitMatch(of: pattern, in: { self.stderr }, timeout: timeout)
+    }
+
+    private func awaitMatch(of pattern: String, in output: () -> String, timeout: TimeInterval) async throws -> String {
         let expression = try NSRegularExpression(pattern: pattern)
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            let text = stdout
+            let text = output()
             if let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
                let range = Range(match.range(at: 1), in: text) {
                 return String(text[range])
