@@ -114,7 +114,8 @@ extension ParameterServer {
             return
         }
         log("parameter server: step \(step): \(slots.count) worker\(slots.count == 1 ? "" : "s") "
-            + "(ranks \(slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", "))) from epoch \(cursor.epoch + 1), "
+            + "(rank\(slots.count == 1 ? "" : "s") \(slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", "))) "
+            + "from epoch \(cursor.epoch + 1), "
             + "sample \(cursor.offset)\(world == slots.count ? "" : ", was \(world)")")
         for slot in slots.indices { welcome(slot: slot) }
     }

@@ -44,6 +44,8 @@ public actor Worker {
     private let log: @Sendable (String) -> Void
     private let trace: (@Sendable (String) -> Void)?
     private var rank: Int?
+    /// When the worker last sent the server anything: a heartbeat is due an interval after it.
+    private var lastSent = ContinuousClock.now
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
@@ -272,6 +274,7 @@ public actor Worker {
     }
 
     private func send(_ message: WireMessage) {
+        lastSent = .now
         trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
         pump.send(message.encoded())
     }
@@ -332,17 +335,17 @@ public actor Worker {
     private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
                              fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
                              silence: Duration? = nil) async throws -> WireMessage {
-        var nextBeat = ContinuousClock.now + heartbeatInterval
         while true {
+            // Due an interval after the last message sent, however many messages arrive meanwhile.
+            let nextBeat = lastSent + heartbeatInterval
             let frames = await mailbox.next(before: heartbeat == nil ? deadline : min(deadline, nextBeat))
             guard let frames else {
                 if mailbox.isFinished { throw ClusterError.connectionClosed }
                 if ContinuousClock.now >= deadline {
                     throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
                 }
-                if let heartbeat {
+                if let heartbeat, ContinuousClock.now >= lastSent + heartbeatInterval {
                     send(WireMessage(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint, body: .heartbeat))
-                    nextBeat = .now + heartbeatInterval
                 }
                 continue
             }

@@ -25,8 +25,10 @@ import ZeroMQ
             joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout,
             log: serverLog.append, onMembershipChange: changes.append, onEpochEnd: summaries.append)
         async let finalWeights = server.run()
+        // The workers' heartbeat interval is longer than the server's: the server's heartbeats must not
+        // keep putting theirs off, or the waiting workers would look silent too.
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
+            try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval * 2,
                        heartbeatTimeout: .seconds(5), log: { _ in }) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
@@ -39,6 +41,7 @@ import ZeroMQ
 
         let dropped = try #require(changes.all.first { $0.kind == .dropped }, "\(serverLog.lines)")
         #expect(dropped.rank == peer.rank && dropped.worldSize == 2)
+        #expect(changes.all.filter { $0.kind == .dropped }.count == 1, "only the hanging peer is dropped: \(serverLog.lines)")
         let silent = try #require(dropped.silentSeconds)
         #expect(silent >= Self.timeout.seconds && silent < Self.timeout.seconds + 1, "detected after \(silent) s of silence")
         #expect(summaries.all.map(\.epoch) == [1, 2, 3])

@@ -34,6 +34,8 @@ import Testing
         let dropped = try #require(events.first { $0["event"] as? String == "membership" && $0["change"] as? String == "dropped" },
                                    "\(serverRun.stderr)")
         #expect(dropped["world_size"] as? Int == 2)
+        let drops = events.filter { $0["event"] as? String == "membership" && $0["change"] as? String == "dropped" }
+        #expect(drops.count == 1, "only the killed worker is dropped: \(serverRun.stderr)")
         let silent = try #require(dropped["silent_seconds"] as? Double)
         #expect(silent >= 3 && silent < 5, "the dead worker was dropped after \(silent) s of silence")
         let epochs = events.filter { $0["event"] as? String == "epoch" }
