@@ -15,6 +15,16 @@ public enum DatasetLocation {
         return roots
     }
 
+    /// The first default root that exists and is writable, or does not exist yet but could be created
+    /// (its parent is writable): where downloads go when no data folder is given.
+    public static func writableRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        defaultRoots(environment: environment).first { root in
+            if fileExists(root) { return access(root, W_OK) == 0 }
+            let parent = (root as NSString).deletingLastPathComponent
+            return access(parent.isEmpty ? "." : parent, W_OK) == 0
+        }
+    }
+
     /// The folder `subfolder` inside the explicit root, or inside the first default root that has it.
     public static func folder(_ subfolder: String, dataDirectory: String?,
                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
