@@ -14,7 +14,7 @@ public struct ChecksumList: Sendable, Equatable {
     /// Blank lines are skipped; a name with folders (`mnist/t10k-labels-idx1-ubyte.gz`) is keyed by its last component.
     public init(parsing text: String, source: String) throws {
         var digests: [String: String] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let lineNumber = index + 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line.removeLast() }
