@@ -239,7 +239,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
              .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
             return "TLS handshake failed (\(urlError.code.rawValue))"
-        default: return "URL error \(urlError.code.rawValue): \(urlError.localizedDescription)"
+        default: return "\(urlError.localizedDescription) (URL error \(urlError.code.rawValue))"
         }
     }
 
