@@ -81,9 +81,8 @@ struct DownloadCommand: AsyncParsableCommand {
     /// The data folder: --data-dir, else the first writable default.
     private func dataRoot() throws -> String {
         if let dataDir { return dataDir }
-        let roots = DatasetLocation.defaultRoots().filter { $0 != "/usr/share/datasets" }
-        guard let root = DatasetLocation.writableRoot(), roots.contains(root) else {
-            throw CLIError("none of \(roots.joined(separator: ", ")) is writable; pass --data-dir")
+        guard let root = DatasetLocation.writableRoot() else {
+            throw CLIError("none of \(DatasetLocation.downloadRoots().joined(separator: ", ")) is writable; pass --data-dir")
         }
         print("Data folder: \(root) (pass --data-dir to choose another)")
         return root

@@ -132,6 +132,25 @@ import Testing
         }
     }
 
+    @Test func aStalledTransferTimesOutAndKeepsThePartialFile() async throws {
+        try await withServer { server, folder, files in
+            server.set(.stallAfter(bytes: 3000, seconds: 4), for: labels)
+            let destination = folder + "/" + labels
+            let started = Date()
+            do {
+                _ = try await FileDownloader(idleTimeout: 1).download(from: url(server, labels), to: destination,
+                                                                      sha256: try systemSHA256(files[labels]!))
+                Issue.record("a stalled transfer was not reported")
+            } catch let error as DownloadError {
+                guard case let .interrupted(_, partialFile, bytes, reason) = error else { throw error }
+                #expect(reason == "no data for 1 s (timed out)")
+                #expect(bytes == 3000)
+                #expect(fileSize(partialFile) == 3000)
+            }
+            #expect(Date().timeIntervalSince(started) < 3.5, "the idle timeout did not end the transfer before the server closed it")
+        }
+    }
+
     @Test func httpErrorsAndRefusedConnectionsNameTheURL() async throws {
         try await withServer { server, folder, _ in
             server.set(.status(503), for: labels)

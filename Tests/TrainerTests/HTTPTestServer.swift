@@ -23,6 +23,8 @@ final class HTTPTestServer: @unchecked Sendable {
         case ignoringRanges
         /// This HTTP status with an empty body.
         case status(Int)
+        /// Announces the full length, sends `bytes` bytes of the body, then sends nothing for `seconds` before closing.
+        case stallAfter(bytes: Int, seconds: TimeInterval)
     }
 
     /// A request the server read.
@@ -124,6 +126,7 @@ final class HTTPTestServer: @unchecked Sendable {
         guard let bytes = contents(of: name) else { return respond(connection, status: 404, headers: [], body: []) }
         var body = bytes
         var cutAfter: Int?
+        var stall: TimeInterval = 0
         var honourRange = true
         switch behaviour {
         case .normal: break
@@ -133,6 +136,9 @@ final class HTTPTestServer: @unchecked Sendable {
             if lock.withLock({ cutDone.insert(name).inserted }) { cutAfter = count }
         case .ignoringRanges: honourRange = false
         case let .status(code): return respond(connection, status: code, headers: [], body: [])
+        case let .stallAfter(count, seconds):
+            cutAfter = count
+            stall = seconds
         }
         if honourRange, let range, range.hasPrefix("bytes="), range.hasSuffix("-"),
            let start = Int(range.dropFirst(6).dropLast()) {
@@ -142,9 +148,9 @@ final class HTTPTestServer: @unchecked Sendable {
             let total = body.count
             body = Array(body[start...])
             return respond(connection, status: 206, headers: ["Content-Range: bytes \(start)-\(total - 1)/\(total)"],
-                           body: body, cutAfter: cutAfter)
+                           body: body, cutAfter: cutAfter, stall: stall)
         }
-        respond(connection, status: 200, headers: [], body: body, cutAfter: cutAfter)
+        respond(connection, status: 200, headers: [], body: body, cutAfter: cutAfter, stall: stall)
     }
 
     private func contents(of name: String) -> [UInt8]? {
@@ -171,7 +177,8 @@ final class HTTPTestServer: @unchecked Sendable {
         return nil
     }
 
-    private func respond(_ connection: Int32, status: Int, headers: [String], body: [UInt8], cutAfter: Int? = nil) {
+    private func respond(_ connection: Int32, status: Int, headers: [String], body: [UInt8], cutAfter: Int? = nil,
+                         stall: TimeInterval = 0) {
         let reason = [200: "OK", 206: "Partial Content", 404: "Not Found", 405: "Method Not Allowed",
                       416: "Range Not Satisfiable", 500: "Internal Server Error", 503: "Service Unavailable"][status] ?? "Status"
         let head = (["HTTP/1.1 \(status) \(reason)", "Content-Length: \(body.count)", "Content-Type: application/octet-stream",
@@ -179,6 +186,8 @@ final class HTTPTestServer: @unchecked Sendable {
         guard send(connection, Array(head.utf8)) else { return }
         let sent = cutAfter.map { min($0, body.count) } ?? body.count
         _ = send(connection, Array(body[0..<sent]))
+        let quietUntil = Date().addingTimeInterval(min(stall, 10))
+        while Date() < quietUntil && !lock.withLock({ stopping }) { usleep(10_000) }
     }
 
     /// Writes all of `bytes`; false if the client went away.
