@@ -11,7 +11,7 @@ struct DownloadCommand: AsyncParsableCommand {
         discussion: """
             Where files go: DIR/mnist/ and DIR/fashion-mnist/ (the four IDX .gz files each), and \
             DIR/cifar-10-batches-bin/ (unpacked from cifar-10-binary.tar.gz, which stays in DIR so that \
-            a later run can check it; delete it to save 163 MB). DIR is --data-dir, else the first writable \
+            a later run can check it; delete it to save 170 MB). DIR is --data-dir, else the first writable \
             of $TRAINER_DATA_DIR and ./data (created if needed): the folders train, eval, local and worker \
             search when they get no --data-dir.
 

@@ -12,11 +12,11 @@ import Testing
         let sums: String
         var dataDir: String { folder + "/data" }
 
-        init(files: [String: String]) throws {
+        init(files: [String: String]) async throws {
             server = try HTTPTestServer(files: files)
             folder = try makeTemporaryFolder("download")
             sums = folder + "/SHA256SUMS"
-            try writeChecksums(of: files.values.sorted(), to: sums)
+            try await writeChecksums(of: files.values.sorted(), to: sums)
         }
 
         func run(_ dataset: String, _ extra: [String] = [], timeout: TimeInterval = 120) async throws -> TrainerRun {
@@ -38,7 +38,7 @@ import Testing
 
     @Test func fashionMNISTLandsWhereTheLoaderReadsItAndASecondRunFetchesNothing() async throws {
         guard let files = fashionFiles() else { return }
-        let setup = try Setup(files: files)
+        let setup = try await Setup(files: files)
         defer { setup.remove() }
         let run = try await setup.run("fashion-mnist")
         #expect(run.status == 0, "\(run.stderr)")
@@ -62,7 +62,7 @@ import Testing
     @Test(.enabled(if: sharedData("mnist") != nil, "TRAINER_DATA_DIR with mnist/ is absent"))
     func mnistFromTheSharedFilesLoads() async throws {
         let source = try #require(sharedData("mnist")) + "/mnist"
-        let setup = try Setup(files: Dictionary(uniqueKeysWithValues: idxFileNames.map { ($0, source + "/" + $0) }))
+        let setup = try await Setup(files: Dictionary(uniqueKeysWithValues: idxFileNames.map { ($0, source + "/" + $0) }))
         defer { setup.remove() }
         let run = try await setup.run("mnist")
         #expect(run.status == 0, "\(run.stderr)")
@@ -73,7 +73,7 @@ import Testing
 
     /// A `cifar-10-binary.tar.gz` as the official one is laid out (GNU tar, `cifar-10-batches-bin/…`, plain .bin
     /// batches), built from the shared batches: data_batch_1, a data_batch_2 of 2000 test records, test_batch.
-    private func buildCIFARArchive(from shared: String, in folder: String) throws -> String {
+    private func buildCIFARArchive(from shared: String, in folder: String) async throws -> String {
         let batches = folder + "/build/cifar-10-batches-bin"
         try FileManager.default.createDirectory(atPath: batches, withIntermediateDirectories: true)
         let first = try CompressedFile.read(shared + "/data_batch_1.bin.gz")
@@ -83,7 +83,7 @@ import Testing
         try Data(test).write(to: URL(fileURLWithPath: batches + "/test_batch.bin"))
         try FileManager.default.copyItem(atPath: shared + "/batches.meta.txt", toPath: batches + "/batches.meta.txt")
         try Data("<html>readme</html>\n".utf8).write(to: URL(fileURLWithPath: batches + "/readme.html"))
-        try runTool(["tar", "--format=gnu", "-czf", "../cifar-10-binary.tar.gz", "cifar-10-batches-bin"], in: folder + "/build")
+        try await runTool(["tar", "--format=gnu", "-czf", "../cifar-10-binary.tar.gz", "cifar-10-batches-bin"], in: folder + "/build")
         try FileManager.default.removeItem(atPath: folder + "/build")
         return folder + "/cifar-10-binary.tar.gz"
     }
@@ -93,8 +93,8 @@ import Testing
         let shared = try #require(sharedData(CIFAR10Dataset.folderName)) + "/" + CIFAR10Dataset.folderName
         let scratch = try makeTemporaryFolder("cifar-archive")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let archive = try buildCIFARArchive(from: shared, in: scratch)
-        let setup = try Setup(files: ["cifar-10-binary.tar.gz": archive])
+        let archive = try await buildCIFARArchive(from: shared, in: scratch)
+        let setup = try await Setup(files: ["cifar-10-binary.tar.gz": archive])
         defer { setup.remove() }
 
         let run = try await setup.run("cifar10")
@@ -118,13 +118,13 @@ import Testing
     @Test func aTruncatedOrCorruptedFileFailsWithTheDigestsAndLeavesNothing() async throws {
         guard let files = fashionFiles() else { return }
         for (behaviour, label) in [(HTTPTestServer.Behaviour.truncated(bytes: 1_000_000), "truncated"), (.corrupted, "corrupted")] {
-            let setup = try Setup(files: files)
+            let setup = try await Setup(files: files)
             defer { setup.remove() }
             setup.server.set(behaviour, for: "t10k-images-idx3-ubyte.gz")
             let run = try await setup.run("fashion-mnist")
             #expect(run.status != 0, "\(label)")
             #expect(run.exitedNormally)
-            let digest = try systemSHA256(files["t10k-images-idx3-ubyte.gz"]!)
+            let digest = try await systemSHA256(files["t10k-images-idx3-ubyte.gz"]!)
             let destination = setup.dataDir + "/fashion-mnist/t10k-images-idx3-ubyte.gz"
             #expect(run.stderr.contains("checksum mismatch for \(destination) from \(setup.server.baseURL)t10k-images-idx3-ubyte.gz: "
                                         + "expected SHA-256 \(digest), got "), "\(label): \(run.stderr)")
@@ -136,7 +136,7 @@ import Testing
 
     @Test func aCutConnectionIsResumedByTheNextRunWithARangeRequest() async throws {
         guard let files = fashionFiles() else { return }
-        let setup = try Setup(files: files)
+        let setup = try await Setup(files: files)
         defer { setup.remove() }
         let name = "train-images-idx3-ubyte.gz", cut = 5_000_000
         setup.server.set(.cutOnceAfter(bytes: cut), for: name)
@@ -156,14 +156,14 @@ import Testing
         #expect(second.stdout.contains("\(cut) of them from the earlier partial download"), "\(second.stdout)")
         let ranges = setup.server.requests.filter { $0.path == name }.map(\.range)
         #expect(ranges == [nil, "bytes=\(cut)-"])
-        #expect(try systemSHA256(destination) == systemSHA256(files[name]!))
+        #expect(try await systemSHA256(destination) == systemSHA256(files[name]!))
         #expect(try setup.dataFiles().filter { $0.hasSuffix(".part") }.isEmpty)
         #expect(try IDXDataset.load(folder: setup.dataDir + "/fashion-mnist", split: .train, name: "fashion-mnist").count == 60000)
     }
 
     @Test func httpErrorsRefusedConnectionsAndBadChecksumFilesAreClear() async throws {
         guard let files = fashionFiles() else { return }
-        let setup = try Setup(files: files)
+        let setup = try await Setup(files: files)
         defer { setup.remove() }
         setup.server.set(.status(404), for: "train-images-idx3-ubyte.gz")
         let missing = try await setup.run("fashion-mnist")

@@ -17,8 +17,9 @@ func fashionFiles() -> [String: String]? {
 }
 
 /// Runs a tool found on PATH, bounded by `timeout` seconds, and returns its standard output; throws if it fails.
+/// Waits with `Task.sleep`, never blocking a thread of the cooperative pool.
 @discardableResult
-func runTool(_ arguments: [String], in folder: String? = nil, timeout: TimeInterval = 120) throws -> String {
+func runTool(_ arguments: [String], in folder: String? = nil, timeout: TimeInterval = 120) async throws -> String {
     let tool = Process()
     tool.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     tool.arguments = arguments
@@ -29,7 +30,7 @@ func runTool(_ arguments: [String], in folder: String? = nil, timeout: TimeInter
     tool.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
     try tool.run()
     let deadline = Date().addingTimeInterval(timeout)
-    while tool.isRunning && Date() < deadline { usleep(10_000) }
+    while tool.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
     if tool.isRunning {
         tool.terminate()
         tool.waitUntilExit()
@@ -40,13 +41,13 @@ func runTool(_ arguments: [String], in folder: String? = nil, timeout: TimeInter
 }
 
 /// Writes what the system's `sha256sum` prints for `paths` (full paths: the names carry folders) to `output`.
-func writeChecksums(of paths: [String], to output: String) throws {
-    try runTool(["sha256sum"] + paths).write(toFile: output, atomically: true, encoding: .utf8)
+func writeChecksums(of paths: [String], to output: String) async throws {
+    try await runTool(["sha256sum"] + paths).write(toFile: output, atomically: true, encoding: .utf8)
 }
 
 /// The SHA-256 digest of a file as the system's `sha256sum` prints it.
-func systemSHA256(_ path: String) throws -> String {
-    String(try runTool(["sha256sum", path]).prefix(64))
+func systemSHA256(_ path: String) async throws -> String {
+    String(try await runTool(["sha256sum", path]).prefix(64))
 }
 
 /// A fresh folder for one test, removed by the caller.
