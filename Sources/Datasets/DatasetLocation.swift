@@ -15,6 +15,22 @@ public enum DatasetLocation {
         return roots
     }
 
+    /// The folders downloads may go to when none is given: the default roots except /usr/share/datasets,
+    /// which belongs to Debian's packages.
+    public static func downloadRoots(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        defaultRoots(environment: environment).filter { $0 != "/usr/share/datasets" }
+    }
+
+    /// The first download root that exists and is writable, or does not exist yet but could be created
+    /// (its parent is writable): where `trainer download` puts files when no data folder is given.
+    public static func writableRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        downloadRoots(environment: environment).first { root in
+            if fileExists(root) { return access(root, W_OK) == 0 }
+            let parent = (root as NSString).deletingLastPathComponent
+            return access(parent.isEmpty ? "." : parent, W_OK) == 0
+        }
+    }
+
     /// The folder `subfolder` inside the explicit root, or inside the first default root that has it.
     public static func folder(_ subfolder: String, dataDirectory: String?,
                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {

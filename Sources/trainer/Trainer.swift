@@ -9,11 +9,11 @@ struct Trainer: AsyncParsableCommand {
         discussion: """
             Data sets are looked up in --data-dir, else $TRAINER_DATA_DIR, else ./data, else /usr/share/datasets, \
             in sub-folders mnist/, fashion-mnist/ (Debian: apt-get install dataset-fashion-mnist) and \
-            cifar-10-batches-bin/.
+            cifar-10-batches-bin/; trainer download fetches them there.
 
             One process: trainer train. A parameter server and workers: trainer local (all in this process), or \
             trainer server and trainer worker (separate processes or hosts, over tcp).
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self, KeygenCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self, KeygenCommand.self, DownloadCommand.self]
     )
 }

@@ -69,6 +69,18 @@ import Testing
         #expect(searched?.reason.contains("/usr/share/datasets") == true)
     }
 
+    @Test func downloadsGoToTheFirstWritableRootButNeverTheSystemFolder() throws {
+        let root = try TemporaryFolder()
+        defer { root.remove() }
+        #expect(DatasetLocation.downloadRoots(environment: ["TRAINER_DATA_DIR": root.path]) == [root.path, "./data"])
+        #expect(DatasetLocation.writableRoot(environment: ["TRAINER_DATA_DIR": root.path]) == root.path)
+        // Not there yet but creatable: chosen (created later by the download).
+        #expect(DatasetLocation.writableRoot(environment: ["TRAINER_DATA_DIR": root.file("new")]) == root.file("new"))
+        // Its parent missing too: skipped for ./data (the tests run in a writable folder).
+        #expect(DatasetLocation.writableRoot(environment: ["TRAINER_DATA_DIR": root.file("a/b")]) == "./data")
+        #expect(DatasetLocation.writableRoot(environment: [:]) == "./data")
+    }
+
     @Test func evaluationCountsCorrectPredictions() {
         // A perceptron with weights chosen by hand: logits = (x0, −x0) → class 0 when x0 > 0.
         let model = Model(Models.perceptron(inputs: 1, outputs: 2))
