@@ -10,4 +10,7 @@ struct Member {
     var lastSent: ContinuousClock.Instant
     /// Async mode: the update count when the worker was last sent weights (for staleness).
     var sentAtUpdate: Int
+    /// The samples of the worker's accepted pushes, and that count at the previous status.
+    var samples = 0
+    var samplesAtStatus = 0
 }

@@ -38,6 +38,7 @@ extension ParameterServer {
         epochs[epoch]![rank: member.rank].stalenessSum += staleness
         epochs[epoch]![rank: member.rank].maxStaleness = max(epochs[epoch]![rank: member.rank].maxStaleness, staleness)
         slots[slot]!.sentAtUpdate = updates
+        slots[slot]!.samples += push.sampleCount
         slotSteps[slot] = step + 1
         lastProgress = .now
         if step + 1 < asyncTotalSteps {

@@ -34,4 +34,32 @@ extension ParameterServer {
         // The report (evaluation, checkpoint) is not training time.
         epochClock = .now
     }
+
+    /// The progress and each worker's state now; rates count from the previous status.
+    func status(now: ContinuousClock.Instant) -> ServerStatus {
+        let seconds = max((now - lastStatus).seconds, 1e-9)
+        lastStatus = now
+        var workers: [WorkerStatus] = []
+        for slot in slots.indices {
+            guard let member = slots[slot] else { continue }
+            let done = member.samples - member.samplesAtStatus
+            slots[slot]!.samplesAtStatus = member.samples
+            workers.append(WorkerStatus(rank: member.rank, step: configuration.mode == .sync ? step : slotSteps[slot],
+                                        samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds))
+        }
+        let (epoch, fraction): (Int, Double)
+        switch configuration.mode {
+        case .sync:
+            (epoch, fraction) = (cursor.epoch, Double(cursor.offset) / Double(dataset.trainCount))
+        case .async:
+            let lowest = slotSteps.min() ?? 0
+            (epoch, fraction) = (lowest / plan.stepsPerEpoch, Double(lowest % plan.stepsPerEpoch) / Double(plan.stepsPerEpoch))
+        }
+        let progress = epochs[epoch]
+        return ServerStatus(
+            epoch: min(epoch, configuration.epochs - 1) + 1, epochs: configuration.epochs, epochProgress: fraction,
+            step: workers.map(\.step).min() ?? step, worldSize: workers.count,
+            samplesPerSecond: workers.reduce(0) { $0 + $1.samplesPerSecond },
+            loss: progress.flatMap { $0.samples > 0 ? $0.lossSum / Double($0.samples) : nil }, workers: workers.sorted { $0.rank < $1.rank })
+    }
 }

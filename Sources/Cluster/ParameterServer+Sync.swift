@@ -21,6 +21,7 @@ extension ParameterServer {
             return
         }
         pending[slot] = (push, .now)
+        slots[slot]!.samples += push.sampleCount
         guard started, pending.allSatisfy({ $0 != nil }) else { return }
         applySync()
     }

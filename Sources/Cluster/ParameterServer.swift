@@ -56,6 +56,10 @@ public actor ParameterServer {
     let trace: (@Sendable (String) -> Void)?
     let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
     let onMembershipChange: (@Sendable (MembershipChange) -> Void)?
+    let onStatus: (@Sendable (ServerStatus) -> Void)?
+    let statusInterval: Duration
+    /// When the last status was made.
+    var lastStatus = ContinuousClock.now
 
     /// The current weights: each update writes a fresh buffer from the pool, so the buffer sent to the
     /// workers (zero-copy) is never written while it is on its way.
@@ -124,7 +128,8 @@ public actor ParameterServer {
     /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
     /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps if that is fewer (per rank in
     /// async mode); calls `onEpochEnd` on the actor after each epoch's last update, `onMembershipChange`
-    /// when a worker joins or is dropped, and `trace` (when given) with a line per message sent or
+    /// when a worker joins or is dropped, `onStatus` every `statusInterval` with the progress and each
+    /// worker's state, and `trace` (when given) with a line per message sent or
     /// received (type, step, size; never the payload). The first step waits `joinTimeout` for
     /// `worldSize` workers; a step waits at most `stepTimeout`. Workers are sent a heartbeat when the
     /// server has sent them nothing for `heartbeatInterval`, and one not heard from for
@@ -143,6 +148,7 @@ public actor ParameterServer {
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         onMembershipChange: (@Sendable (MembershipChange) -> Void)? = nil,
+        statusInterval: Duration = .milliseconds(250), onStatus: (@Sendable (ServerStatus) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
@@ -195,6 +201,8 @@ public actor ParameterServer {
         self.trace = trace
         self.onEpochEnd = onEpochEnd
         self.onMembershipChange = onMembershipChange
+        self.onStatus = onStatus
+        self.statusInterval = statusInterval
         self.stateFile = stateFile
         self.checkpointEvery = checkpointEvery
         let plan = ShardPlan(sampleCount: dataset.trainCount, workerCount: worldSize,
@@ -275,8 +283,9 @@ public actor ParameterServer {
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
+                let wake = onStatus == nil ? nextBeat : min(nextBeat, lastStatus + statusInterval)
                 // At least a moment's wait, so the pump looks at its socket before a deadline is called.
-                let frames = await mailbox.next(before: max(min(deadline, nextBeat), .now + .milliseconds(1)))
+                let frames = await mailbox.next(before: max(min(deadline, wake), .now + .milliseconds(1)))
                 if let reason = stopRequest.reason {
                     broadcast(.stop)
                     log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
@@ -289,6 +298,7 @@ public actor ParameterServer {
                     keepAlive(now: now)
                     nextBeat = now + heartbeatInterval
                 }
+                if let onStatus, now - lastStatus >= statusInterval { onStatus(status(now: now)) }
                 if frames == nil {
                     if mailbox.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }

@@ -1,0 +1,31 @@
+/// A parameter server's progress and its workers' state at one moment, for a live display.
+public struct ServerStatus: Sendable, Equatable {
+    /// The epoch in progress, counted from 1.
+    public var epoch: Int
+    /// The number of epochs the run trains.
+    public var epochs: Int
+    /// The fraction of the epoch's samples done, 0 to 1.
+    public var epochProgress: Double
+    /// The step in progress (sync) or the lowest rank's step (async).
+    public var step: Int
+    /// The number of workers taking part.
+    public var worldSize: Int
+    /// Samples per second over all workers since the previous status.
+    public var samplesPerSecond: Double
+    /// The mean training loss of the epoch so far, once a gradient has been applied.
+    public var loss: Double?
+    /// Each worker taking part, by rank.
+    public var workers: [WorkerStatus]
+}
+
+/// One worker as the server sees it.
+public struct WorkerStatus: Sendable, Equatable {
+    /// The worker's rank.
+    public var rank: Int
+    /// The step the worker computes.
+    public var step: Int
+    /// The samples per second of its pushes since the previous status.
+    public var samplesPerSecond: Double
+    /// Seconds since the server last heard from it.
+    public var secondsSinceHeard: Double
+}
