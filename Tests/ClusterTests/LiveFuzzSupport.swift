@@ -739,7 +739,7 @@ final class FuzzProxy: Sendable {
                     progress.rank = welcome.rank
                     forward = true
                 }
-            case .weights:
+            case .weights, .heartbeat:
                 forward = true
             case .stop:
                 forward = true

@@ -116,10 +116,13 @@ import ZeroMQ
         #expect(downstream.replies == upstream.expectedReplies, "replies on the joined connection")
         #expect(all.replies[.setup, default: 0] > 50, "the server kept answering hello")
 
-        // Memory: bounded while under fire and after.
+        // Memory: bounded while under fire and after. Run alone, the process grows by about 20 MB (47 → 67 MB).
+        // The bound is wider because the whole suite shares this process, and other tests load entire data
+        // sets meanwhile (MNIST's training images alone are 188 MB as floats). What the bound still catches is
+        // a server that keeps what it is sent: the oversized messages alone carry 4 MB each.
         let megabyte = 1024
-        #expect(peakDuring - rssBefore < 200 * megabyte, "resident memory grew by \((peakDuring - rssBefore) / megabyte) MB during the fuzz")
-        #expect(rssAfter - rssBefore < 200 * megabyte, "resident memory grew by \((rssAfter - rssBefore) / megabyte) MB")
+        #expect(peakDuring - rssBefore < 800 * megabyte, "resident memory grew by \((peakDuring - rssBefore) / megabyte) MB during the fuzz")
+        #expect(rssAfter - rssBefore < 800 * megabyte, "resident memory grew by \((rssAfter - rssBefore) / megabyte) MB")
 
         if verbose {
             let categories = all.sent.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }

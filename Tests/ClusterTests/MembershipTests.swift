@@ -8,7 +8,8 @@ import ZeroMQ
 /// Workers that die, hang or join mid-run: training goes on with the others, and every sample of each
 /// epoch is applied exactly once.
 @Suite(.timeLimit(.minutes(1))) struct MembershipTests {
-    static let interval = Duration.milliseconds(100), timeout = Duration.milliseconds(600)
+    /// Short enough for a quick test, long enough that a loaded machine (the whole suite on 2 cores) drops no live worker.
+    static let interval = Duration.milliseconds(100), timeout = Duration.seconds(2)
 
     /// Sync: 2 workers and a peer that hangs after 2 steps (connection open, silent). The server drops it
     /// after the heartbeat timeout, the others compute the abandoned step again, and every epoch still
@@ -43,7 +44,10 @@ import ZeroMQ
         #expect(dropped.rank == peer.rank && dropped.worldSize == 2)
         #expect(changes.all.filter { $0.kind == .dropped }.count == 1, "only the hanging peer is dropped: \(serverLog.lines)")
         let silent = try #require(dropped.silentSeconds)
-        #expect(silent >= Self.timeout.seconds && silent < Self.timeout.seconds + 1, "detected after \(silent) s of silence")
+        #expect(silent >= Self.timeout.seconds && silent < Self.timeout.seconds + 5, "detected after \(silent) s of silence")
+        if ProcessInfo.processInfo.environment["CLUSTER_TESTS_VERBOSE"] != nil {
+            print("[ClusterTests] a hung worker was dropped after \(silent) s of silence (heartbeat timeout \(Self.timeout))")
+        }
         #expect(summaries.all.map(\.epoch) == [1, 2, 3])
         #expect(summaries.all.map(\.samples) == [150, 150, 150], "every sample of every epoch applied once")
         #expect(summaries.all.last?.worldSize == 2)
@@ -143,8 +147,10 @@ import ZeroMQ
             try $0.set(.linger, 0)
             try $0.bind("tcp://127.0.0.1:*")
         }
+        // A 2 s silence with heartbeats every 0.1 s: several heartbeats even on a loaded machine.
+        let silence = Self.timeout
         let worker = try Worker(context: context, connect: fakeServer.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
-                                heartbeatTimeout: Self.timeout, log: { _ in }) { _ in
+                                heartbeatTimeout: silence, log: { _ in }) { _ in
             Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
         }
         let finished = Flag()
@@ -185,7 +191,7 @@ import ZeroMQ
             return
         }
         let waited = try #require(welcomedAt).duration(to: .now)
-        #expect(waited >= Self.timeout && waited < Self.timeout + .seconds(2), "gave up after \(waited)")
+        #expect(waited >= silence && waited < silence + .seconds(3), "gave up after \(waited)")
         #expect(heartbeats >= 3, "the worker sent \(heartbeats) heartbeats while it waited")
         await worker.close()
         fakeServer.close()

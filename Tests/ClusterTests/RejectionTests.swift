@@ -29,9 +29,13 @@ import ZeroMQ
             try $0.set(.linger, 1000)
             try $0.connect(endpoint)
         }
+        /// The server's next message other than a heartbeat (sent when a step takes longer than its interval).
         func next() async throws -> WireMessage {
-            let frames = try #require(await peer.mailbox.next(before: .now + .seconds(10)), "the server did not answer")
-            return try WireMessage.decode(frames: frames, expectedFingerprint: nil, parameterCount: nil)
+            while true {
+                let frames = try #require(await peer.mailbox.next(before: .now + .seconds(10)), "the server did not answer")
+                let message = try WireMessage.decode(frames: frames, expectedFingerprint: nil, parameterCount: nil)
+                if message.type != .heartbeat { return message }
+            }
         }
         peer.send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello).encoded())
         _ = try await next()

@@ -16,7 +16,8 @@ import Testing
                                          "--heartbeat-interval", "0.5", "--heartbeat-timeout", "3"])
         let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
         let workers = try (0..<3).map { _ in
-            try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "120"])
+            try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", root, "--threads", "1", "--timeout", "120",
+                                "--heartbeat-interval", "0.5"])
         }
         _ = try await server.awaitOutput(matching: #"(Epoch 1/3)"#, timeout: 300)
         try await Task.sleep(for: .milliseconds(300))

@@ -42,7 +42,6 @@ final class HTTPTestServer: @unchecked Sendable {
     private var seen: [Request] = []
     private var stopping = false
     private var finished = false
-    private var cache: [String: [UInt8]] = [:]
 
     /// Serves `files` (URL path component → file on disk) at `baseURL`.
     init(files: [String: String], lifetime: TimeInterval = 300) throws {
@@ -123,15 +122,16 @@ final class HTTPTestServer: @unchecked Sendable {
             seen.append(Request(path: name, range: range))
             return behaviours[name] ?? .normal
         }
-        guard let bytes = contents(of: name) else { return respond(connection, status: 404, headers: [], body: []) }
-        var body = bytes
+        guard let path = files[name], let size = fileSize(path) else { return respond(connection, status: 404, headers: [], body: []) }
+        // Streamed from the file in chunks, so serving large data sets costs the test process no memory.
+        var body = FileSlice(path: path, start: 0, count: size)
         var cutAfter: Int?
         var stall: TimeInterval = 0
         var honourRange = true
         switch behaviour {
         case .normal: break
-        case let .truncated(count): body = Array(bytes.prefix(count))
-        case .corrupted: body[body.count / 2] ^= 0xff
+        case let .truncated(count): body.count = min(count, size)
+        case .corrupted: body.flipped = size / 2
         case let .cutOnceAfter(count):
             if lock.withLock({ cutDone.insert(name).inserted }) { cutAfter = count }
         case .ignoringRanges: honourRange = false
@@ -142,24 +142,28 @@ final class HTTPTestServer: @unchecked Sendable {
         }
         if honourRange, let range, range.hasPrefix("bytes="), range.hasSuffix("-"),
            let start = Int(range.dropFirst(6).dropLast()) {
-            guard start < body.count else {
-                return respond(connection, status: 416, headers: ["Content-Range: bytes */\(body.count)"], body: [])
-            }
             let total = body.count
-            body = Array(body[start...])
+            guard start < total else {
+                return respond(connection, status: 416, headers: ["Content-Range: bytes */\(total)"], body: [])
+            }
+            body.start = start
+            body.count = total - start
             return respond(connection, status: 206, headers: ["Content-Range: bytes \(start)-\(total - 1)/\(total)"],
                            body: body, cutAfter: cutAfter, stall: stall)
         }
         respond(connection, status: 200, headers: [], body: body, cutAfter: cutAfter, stall: stall)
     }
 
-    private func contents(of name: String) -> [UInt8]? {
-        guard let path = files[name] else { return nil }
-        if let cached = lock.withLock({ cache[name] }) { return cached }
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let bytes = [UInt8](data)
-        lock.withLock { cache[name] = bytes }
-        return bytes
+    /// Part of a file to send: `count` bytes from `start`, with the byte at file offset `flipped` inverted.
+    private struct FileSlice {
+        var path: String
+        var start: Int
+        var count: Int
+        var flipped: Int?
+    }
+
+    private func fileSize(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
     }
 
     /// The request line and headers, up to the blank line (nil if the client sent none within the timeout).
@@ -177,15 +181,46 @@ final class HTTPTestServer: @unchecked Sendable {
         return nil
     }
 
-    private func respond(_ connection: Int32, status: Int, headers: [String], body: [UInt8], cutAfter: Int? = nil,
+    private func respond(_ connection: Int32, status: Int, headers: [String], body: [UInt8]) {
+        var sent = false
+        respond(connection, status: status, headers: headers, length: body.count) { _ in
+            defer { sent = true }
+            return sent || body.isEmpty ? nil : body
+        }
+    }
+
+    private func respond(_ connection: Int32, status: Int, headers: [String], body: FileSlice, cutAfter: Int? = nil,
                          stall: TimeInterval = 0) {
+        guard let file = FileHandle(forReadingAtPath: body.path) else { return respond(connection, status: 500, headers: [], body: []) }
+        defer { try? file.close() }
+        let limit = cutAfter.map { min($0, body.count) } ?? body.count
+        var offset = 0
+        respond(connection, status: status, headers: headers, length: body.count, stall: stall) { _ in
+            guard offset < limit else { return nil }
+            let size = min(65_536, limit - offset)
+            try? file.seek(toOffset: UInt64(body.start + offset))
+            guard var chunk = try? file.read(upToCount: size).map({ [UInt8]($0) }), !chunk.isEmpty else { return nil }
+            if let flipped = body.flipped, (body.start + offset..<body.start + offset + chunk.count).contains(flipped) {
+                chunk[flipped - body.start - offset] ^= 0xff
+            }
+            offset += chunk.count
+            return chunk
+        }
+    }
+
+    /// Sends the head announcing `length` bytes, then the chunks `next` gives until nil, then stays quiet for `stall` seconds.
+    private func respond(_ connection: Int32, status: Int, headers: [String], length: Int, stall: TimeInterval = 0,
+                         next: (Int) -> [UInt8]?) {
         let reason = [200: "OK", 206: "Partial Content", 404: "Not Found", 405: "Method Not Allowed",
                       416: "Range Not Satisfiable", 500: "Internal Server Error", 503: "Service Unavailable"][status] ?? "Status"
-        let head = (["HTTP/1.1 \(status) \(reason)", "Content-Length: \(body.count)", "Content-Type: application/octet-stream",
+        let head = (["HTTP/1.1 \(status) \(reason)", "Content-Length: \(length)", "Content-Type: application/octet-stream",
                      "Accept-Ranges: bytes", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
         guard send(connection, Array(head.utf8)) else { return }
-        let sent = cutAfter.map { min($0, body.count) } ?? body.count
-        _ = send(connection, Array(body[0..<sent]))
+        var sent = 0
+        while let chunk = next(sent) {
+            guard send(connection, chunk) else { return }
+            sent += chunk.count
+        }
         let quietUntil = Date().addingTimeInterval(min(stall, 10))
         while Date() < quietUntil && !lock.withLock({ stopping }) { usleep(10_000) }
     }
