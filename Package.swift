@@ -13,7 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Test-only: DeployFilesTests parses the YAML files under Deploy/.
+        // Test-only: DeployYAMLTests and ComposeFileTests parse the YAML files under Deploy/.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
