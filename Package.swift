@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Test-only: DeployYAMLTests and ComposeFileTests parse the YAML files under Deploy/.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -32,7 +34,7 @@ let package = Package(
         .executableTarget(name: "ClusterBenchmark", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"], path: "Benchmarks/ClusterBenchmark"),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ"]),
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"]),
     ],

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Starts `trainer server`, resuming from its state file when one is there, so that a restarted
+# container, pod, service or batch job continues the run instead of starting it again over the
+# state it wrote.
+#
+#   start-server.sh STATE_FILE [trainer server flags…]
+#
+# No state file (or an empty one): trainer server --state-file STATE_FILE FLAGS…
+# A state file:                    trainer server --resume STATE_FILE FLAGS…
+#   (a resumed server takes the model, data set, hyper-parameters, mode and --workers from the
+#   state file; --data-dir, --metrics, --checkpoint, --threads and the timeouts from FLAGS.)
+# A finished run's state file makes the server say so and exit 0: remove it to start a new run.
+# $TRAINER names the trainer executable (default: trainer, from PATH).
+set -eu
+if [ $# -lt 1 ]; then
+    echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
+    exit 2
+fi
+state=$1
+shift
+trainer=${TRAINER:-trainer}
+if [ -s "$state" ]; then
+    echo "start-server: resuming from $state"
+    exec "$trainer" server --resume "$state" "$@"
+fi
+exec "$trainer" server --state-file "$state" "$@"

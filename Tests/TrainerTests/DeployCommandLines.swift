@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import trainer
+
+/// The word after `flag` in `arguments`.
+func argument(after flag: String, in arguments: [String]) -> String? {
+    arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+}
+
+/// Parses the `trainer` command lines in `words` (`trainer …`, `start-server STATE …`, or the arguments
+/// alone when they begin with server or worker) with the real parser, recording an issue for each that
+/// fails; returns how many there were.
+@discardableResult
+func expectTrainerCommandParses(_ words: [String], in place: String) throws -> Int {
+    let argumentLists: [[String]]
+    if words.first == "server" || words.first == "worker" {
+        argumentLists = [words]
+    } else {
+        argumentLists = try #require(DeployFiles.trainerArguments(words), "\(place): not a trainer or start-server command: \(words)")
+    }
+    for arguments in argumentLists {
+        do {
+            let command = try Trainer.parseAsRoot(arguments)
+            let expected: Any.Type = arguments.first == "server" ? ServerCommand.self : WorkerCommand.self
+            #expect(type(of: command) == expected, "\(place): \(arguments) is a \(type(of: command))")
+        } catch {
+            Issue.record("\(place): trainer \(arguments.joined(separator: " ")) does not parse: \(Trainer.message(for: error))")
+        }
+    }
+    return argumentLists.count
+}
+
+/// The labels in a Kubernetes object's metadata.
+func objectLabels(of document: [String: Any]) -> [String: String] {
+    (document["metadata"] as? [String: Any])?["labels"] as? [String: String] ?? [:]
+}
+
+/// The containers of a Kubernetes workload's pod template.
+func podContainers(of document: [String: Any]) -> [[String: Any]] {
+    let podSpec = ((document["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
+    return podSpec?["containers"] as? [[String: Any]] ?? []
+}
+
+/// A deployment file that is not what the tests expect.
+struct DeployFileError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// The shell scripts under Deploy/: their syntax, and what the Slurm script and start-server really start.
+@Suite struct DeployScriptTests {
+    /// The scripts under Deploy/: *.sh, *.sbatch, and files whose #! line names a shell.
+    private static func shellScripts() -> [URL] {
+        DeployFiles.files { url in
+            if ["sh", "sbatch", "bash"].contains(url.pathExtension) { return true }
+            guard let text = try? String(contentsOf: url, encoding: .utf8), text.hasPrefix("#!") else { return false }
+            return text.prefix { $0 != "\n" }.hasSuffix("sh")
+        }
+    }
+
+    @Test func everyShellScriptPassesBashN() async throws {
+        let scripts = Self.shellScripts()
+        let names = scripts.map(DeployFiles.relativePath)
+        #expect(names.contains("Deploy/setup.sh") && names.contains("Deploy/slurm/train.sbatch") && names.contains("Deploy/start-server.sh"),
+                "scripts found: \(names)")
+        for script in scripts {
+            let bash = try await runCommand("/bin/bash", ["-n", script.path])
+            #expect(bash.status == 0, "bash -n \(DeployFiles.relativePath(script)): \(bash.stderr)")
+            let firstLine = try String(contentsOf: script, encoding: .utf8).prefix { $0 != "\n" }
+            if firstLine == "#!/bin/sh" {
+                let sh = try await runCommand("/bin/sh", ["-n", script.path])
+                #expect(sh.status == 0, "sh -n \(DeployFiles.relativePath(script)): \(sh.stderr)")
+            }
+        }
+    }
+
+    /// A folder of stand-ins for srun, scontrol and trainer: srun runs its command --ntasks times, scontrol
+    /// names two nodes, and trainer writes its arguments to a file of its own in `calls`.
+    private static func fakeSlurm(in folder: String, calls: String) throws {
+        let scripts = [
+            "srun": """
+                #!/bin/bash
+                tasks=1
+                while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do
+                    case "$1" in --ntasks=*) tasks=${1#--ntasks=} ;; esac
+                    shift
+                done
+                for _ in $(seq "$tasks"); do "$@" & done
+                wait
+                """,
+            "scontrol": """
+                #!/bin/sh
+                [ "$1 $2 $3" = "show hostnames node[1-2]" ] || { echo "scontrol: unexpected $*" >&2; exit 2; }
+                printf 'node1\\nnode2\\n'
+                """,
+            "trainer": """
+                #!/bin/sh
+                printf '%s\\0' "$@" > "$(mktemp "\(calls)/call.XXXXXX")"
+                """,
+        ]
+        for (name, text) in scripts {
+            let path = folder + "/" + name
+            try (text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o755)
+        }
+    }
+
+    /// Runs Deploy/slurm/train.sbatch as Slurm would on a two-node allocation, with stand-ins for srun and trainer;
+    /// returns the argument lists trainer was started with.
+    private func runSbatch(extraEnvironment: [String: String] = [:], runDirectory: String) async throws -> (CommandRun, [[String]]) {
+        let folder = temporaryPath("slurm")
+        let bin = folder + "/bin", calls = folder + "/calls"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: calls, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.fakeSlurm(in: bin, calls: calls)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        for (name, value) in ["SLURM_JOB_NODELIST": "node[1-2]", "SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "2",
+                              "SLURM_CPUS_PER_TASK": "3", "SLURM_JOB_ID": "77", "SLURM_SUBMIT_DIR": folder,
+                              "RUN_DIR": runDirectory, "DATA_DIR": "/shared/datasets"] {
+            environment[name] = value
+        }
+        environment.merge(extraEnvironment) { $1 }
+        let script = DeployFiles.folder.appendingPathComponent("slurm/train.sbatch").path
+        let run = try await runCommand("/bin/bash", [script], environment: environment, timeout: 60)
+        let recorded = try FileManager.default.contentsOfDirectory(atPath: calls).sorted().map { name in
+            try String(contentsOfFile: calls + "/" + name, encoding: .utf8).split(separator: "\0", omittingEmptySubsequences: false)
+                .dropLast().map(String.init)
+        }
+        return (run, recorded)
+    }
+
+    @Test func theSlurmScriptStartsOneServerOnTheFirstNodeAndAWorkerPerTask() async throws {
+        let runDirectory = temporaryPath("slurm-run")
+        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+        for curve in [false, true] {
+            let (run, calls) = try await runSbatch(extraEnvironment: curve ? ["CURVE_DIR": "/shared/keys"] : [:], runDirectory: runDirectory)
+            #expect(run.status == 0, "train.sbatch exited \(run.status): \(run.stderr)")
+            let servers = calls.filter { $0.first == "server" }, workers = calls.filter { $0.first == "worker" }
+            #expect(servers.count == 1 && workers.count == 4, "calls: \(calls)")
+            for arguments in calls { try expectTrainerCommandParses(arguments, in: "Deploy/slurm/train.sbatch") }
+            let server = try #require(servers.first)
+            #expect(argument(after: "--workers", in: server) == "4", "2 nodes × 2 tasks: \(server)")
+            #expect(argument(after: "--state-file", in: server) == runDirectory + "/server.state")
+            #expect(argument(after: "--threads", in: server) == "3")
+            for worker in workers {
+                #expect(argument(after: "--connect", in: worker) == "tcp://node1:5555")
+                #expect(argument(after: "--threads", in: worker) == "3")
+                #expect((argument(after: "--curve-secret-key", in: worker) == "/shared/keys/worker.secret") == curve)
+            }
+            #expect((argument(after: "--authorized-keys", in: server) == "/shared/keys/workers.keys") == curve)
+        }
+        // With a state file from an earlier submission the server resumes it.
+        try Data("state".utf8).write(to: URL(fileURLWithPath: runDirectory + "/server.state"))
+        let (run, calls) = try await runSbatch(runDirectory: runDirectory)
+        #expect(run.status == 0, "\(run.stderr)")
+        let server = try #require(calls.first { $0.first == "server" })
+        #expect(argument(after: "--resume", in: server) == runDirectory + "/server.state" && !server.contains("--workers"), "\(server)")
+        try expectTrainerCommandParses(server, in: "Deploy/slurm/train.sbatch (resuming)")
+    }
+
+    @Test func startServerResumesWhenTheStateFileHoldsSomethingAndStartsANewRunOtherwise() async throws {
+        let state = temporaryPath("start-server.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        // No state file: a new run with --state-file, which `--workers 0` stops at validation.
+        let fresh = try await runCommand("/bin/sh", [script, state, "--workers", "0"], environment: environment)
+        #expect(fresh.status != 0 && fresh.stderr.contains("--workers must be at least 1"), "\(fresh.stdout) \(fresh.stderr)")
+        // A state file: --resume, which reads it and names it in the error.
+        try Data("not a state".utf8).write(to: URL(fileURLWithPath: state))
+        let resumed = try await runCommand("/bin/sh", [script, state, "--workers", "2"], environment: environment)
+        #expect(resumed.status != 0 && resumed.stdout.contains("resuming from \(state)") && resumed.stderr.contains(state),
+                "\(resumed.stdout) \(resumed.stderr)")
+    }
+}
