@@ -14,6 +14,6 @@ struct Trainer: AsyncParsableCommand {
             One process: trainer train. A parameter server and workers: trainer local (all in this process), or \
             trainer server and trainer worker (separate processes or hosts, over tcp).
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self, KeygenCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self, KeygenCommand.self, ReportCommand.self]
     )
 }
