@@ -142,7 +142,7 @@ struct ReportPage {
             out += SVGDocument.element(width: 800, height: 360, body: chart.body(width: 800, height: 360))
             out += "</div>\n"
         }
-        out += epochTable()
+        out += epochTable() + workerTable()
         out += "</body>\n</html>\n"
         return out
     }
@@ -234,14 +234,41 @@ struct ReportPage {
         return out + "</table>\n"
     }
 
+    /// The per-rank columns in the order the page prints them; other fields follow, sorted.
+    private static let workerColumns = ["rank", "steps", "samples", "wait_seconds", "mean_staleness", "max_staleness", "rejected"]
+
+    /// Each rank's totals from the last done or stopped event that lists them.
+    private func workerTable() -> String {
+        guard let ending = history.milestones.last(where: { milestone in
+            guard milestone.kind != .start, case .array(let ranks)? = milestone.fields["workers"] else { return false }
+            return !ranks.isEmpty
+        }), case .array(let list)? = ending.fields["workers"] else { return "" }
+        let ranks: [[String: JSONValue]] = list.compactMap { if case .object(let fields) = $0 { fields } else { nil } }
+        let present = Set(ranks.flatMap(\.keys))
+        let columns = Self.workerColumns.filter(present.contains) + present.subtracting(Self.workerColumns).sorted()
+        var out = "<h2>Workers</h2>\n<p>Totals per rank from the \(ending.kind.rawValue) event at line \(ending.line)"
+            + (history.milestones.filter { $0.kind == .start }.count > 1 ? " (the last run in the file only)" : "") + ".</p>\n"
+        out += "<table class=\"workers\">\n<tr>" + columns.map { "<th>\(xmlEscaped($0.replacingOccurrences(of: "_", with: " ")))</th>" }.joined() + "</tr>\n"
+        for rank in ranks {
+            let cells = columns.map { column -> String in
+                guard let value = rank[column] else { return "–" }
+                if case .number(let number) = value, Int(exactly: number) == nil { return String(format: "%.3f", number) }
+                return value.text
+            }
+            out += "<tr>" + cells.map { "<td>\(xmlEscaped($0))</td>" }.joined() + "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
     private static let css = """
         body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 840px; color: #222222; }
         h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
         table { border-collapse: collapse; font-size: 0.9em; }
         th, td { border: 1px solid #cccccc; padding: 0.25em 0.6em; }
         table.settings th { text-align: left; background: #f4f4f4; }
-        table.epochs td { text-align: right; font-variant-numeric: tabular-nums; }
+        table.epochs td, table.workers td { text-align: right; font-variant-numeric: tabular-nums; }
         .chart { margin: 1em 0; }
+        .chart svg { max-width: 100%; height: auto; }
         .source { color: #555555; }
         """
 }

@@ -48,6 +48,13 @@ import Testing
             return rows.map { row in xml.elements.filter { $0.name == "td" && $0.parent == row }.map(\.text) }.filter { !$0.isEmpty }
         }
 
+        /// The rows of the table of class `kind`, header first (its th texts), then the td texts.
+        func table(_ kind: String) -> [[String]] {
+            guard let table = xml.elements.firstIndex(where: { $0.name == "table" && $0.attributes["class"] == kind }) else { return [] }
+            let rows = xml.elements.indices.filter { xml.elements[$0].name == "tr" && xml.elements[$0].parent == table }
+            return rows.map { row in xml.elements.filter { $0.parent == row }.map(\.text) }
+        }
+
         /// The configuration table: label → value.
         var settings: [String: String] {
             guard let table = xml.elements.firstIndex(where: { $0.name == "table" && $0.attributes["class"] == "settings" }) else { return [:] }
@@ -149,6 +156,13 @@ import Testing
         #expect(rates.map(\.points) == [3, 3])
         #expect(page.texts("note", inChart: 3).first?.contains("wall-clock") == true)
         #expect(page.texts("note", inChart: 4) == ["from each epoch's world_size"])
+        // The done event's per-rank totals: 3 steps each, and the samples the trainer printed per worker.
+        let workers = page.table("workers")
+        #expect(workers.first == ["rank", "steps", "samples", "wait seconds", "mean staleness", "max staleness", "rejected"])
+        #expect(workers.dropFirst().map { Array($0.prefix(2)) } == [["0", "3"], ["1", "3"]])
+        for row in workers.dropFirst() {
+            #expect(training.stdout.contains("Worker \(row[0]): 3 steps, \(row[2]) samples;"), "\(row)")
+        }
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"),
@@ -196,6 +210,7 @@ import Testing
         #expect(rank2.points.map(\.x) == [2, 3] && rank2.points.map(\.y) == [20000, 20000])
         #expect(page.settings["mode"] == "async" && page.settings["momentum"] == "0.9")
         #expect(page.timeline.last == "line 6: done, 4 epochs, test accuracy 95.38%, test loss 0.1500, 48000 samples/s, 5.00 s of training")
+        #expect(page.table("workers").isEmpty)
     }
 
     @Test func worldSizeFallsBackToTheRanksThenToOneProcess() throws {
@@ -218,7 +233,8 @@ import Testing
         let text = [start, epoch(1, 0.5), epoch(2, 0.5),
                     #"{"event":"stopped","reason":"SIGINT","updates":2,"epochs":2,"seconds":0.2,"world_size":2,"workers":[]}"#,
                     start, epoch(2, 0.75), epoch(3, 1), epoch(4, 1),
-                    #"{"event":"done","epochs":4,"train_loss":0.1,"test_loss":0.1,"test_accuracy":1.0,"samples_per_second":100,"seconds":0.2,"world_size":2}"#,
+                    #"{"event":"done","epochs":4,"train_loss":0.1,"test_loss":0.1,"test_accuracy":1.0,"samples_per_second":100,"seconds":0.2,"world_size":2,"#
+                    + #""workers":[{"rank":0,"steps":2,"samples":8,"wait_seconds":0.25,"zone":"b"},{"rank":1,"steps":2,"samples":0,"wait_seconds":0}]}"#,
         ].joined(separator: "\n")
         let page = Page(ReportPage(history: try MetricsHistory(text: text, path: "resumed.jsonl")).html())
         expectSelfContained(page)
@@ -231,6 +247,9 @@ import Testing
         #expect(page.epochRows.map { $0[0] } == ["1", "2", "3", "4"])
         #expect(page.epochRows.map { $0[3] } == ["50.00%", "75.00%", "100.00%", "100.00%"])
         #expect(page.series(inChart: 1).map(\.points) == [4, 4])
+        // The done event's per-rank totals, unknown fields after the known ones, and a caption saying whose they are.
+        #expect(page.table("workers") == [["rank", "steps", "samples", "wait seconds", "zone"], ["0", "2", "8", "0.250", "b"], ["1", "2", "0", "0", "–"]])
+        #expect(page.xml.named("p").contains { $0.text == "Totals per rank from the done event at line 9 (the last run in the file only)." })
     }
 
     @Test func chartsWithoutDataSaySo() throws {
