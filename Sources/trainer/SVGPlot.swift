@@ -5,7 +5,7 @@ import Foundation
 /// and dash patterns, a legend, and an optional logarithmic y axis.
 ///
 /// Points that are not finite (and, on a log axis, not positive) are skipped; a single point or a
-/// constant series still gets a non-empty axis range.
+/// constant series still gets a non-empty axis range; a chart with nothing to draw says so in its plot.
 struct LineChart {
     /// One named curve.
     struct Series {
@@ -34,13 +34,24 @@ struct LineChart {
     var series: [Series]
     /// Draws y on a base-10 logarithmic axis (for losses spanning decades).
     var logScaleY = false
+    /// A smaller line under the title saying how to read the chart (empty: none).
+    var note = ""
+    /// What the plot says when no series has a point to draw.
+    var emptyMessage = "no data"
+    /// Ticks the x axis at whole numbers only (for epochs).
+    var wholeNumberX = false
+    /// Ticks the y axis at whole numbers only (for counts such as a number of workers).
+    var wholeNumberY = false
 
-    init(title: String, xLabel: String = "", yLabel: String = "", series: [Series] = [], logScaleY: Bool = false) {
+    init(title: String, xLabel: String = "", yLabel: String = "", series: [Series] = [], logScaleY: Bool = false,
+         note: String = "", emptyMessage: String = "no data") {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
         self.logScaleY = logScaleY
+        self.note = note
+        self.emptyMessage = emptyMessage
     }
 
     /// The line colours, matplotlib's default cycle ("tab10").
@@ -81,13 +92,13 @@ struct LineChart {
         let drawable = series.indices.map(drawablePoints)
         let all = drawable.joined()
         let legendWidth = legendWidth ?? self.legendWidth(chartWidth: width)
-        let left = 72.0, top = title.isEmpty ? 16.0 : 40.0
+        let left = 72.0, top = (title.isEmpty ? 16.0 : 40.0) + (note.isEmpty ? 0 : 18)
         let right = width - 20 - legendWidth, bottom = height - (xLabel.isEmpty ? 36 : 52)
         let plotWidth = max(right - left, 1), plotHeight = max(bottom - top, 1)
 
-        let xAxis = Axis.linear(values: all.map(\.x), targetTicks: max(2, Int(plotWidth / 90)))
+        let xAxis = Axis.linear(values: all.map(\.x), targetTicks: max(2, Int(plotWidth / 90)), minimumStep: wholeNumberX ? 1 : 0)
         let yAxis = logScaleY ? Axis.logarithmic(values: all.map(\.y))
-                              : Axis.linear(values: all.map(\.y), targetTicks: max(2, Int(plotHeight / 55)))
+                              : Axis.linear(values: all.map(\.y), targetTicks: max(2, Int(plotHeight / 55)), minimumStep: wholeNumberY ? 1 : 0)
         func px(_ x: Double) -> Double { left + xAxis.fraction(x) * plotWidth }
         func py(_ y: Double) -> Double { bottom - yAxis.fraction(y) * plotHeight }
 
@@ -96,6 +107,10 @@ struct LineChart {
         if !title.isEmpty {
             out += "<text class=\"title\" x=\"\(coordinate(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" "
                 + "font-weight=\"bold\">\(xmlEscaped(title))</text>\n"
+        }
+        if !note.isEmpty {
+            out += "<text class=\"note\" x=\"\(coordinate(width / 2))\" y=\"\(coordinate(top - 10))\" text-anchor=\"middle\" font-size=\"12\" "
+                + "fill=\"#555555\">\(xmlEscaped(note))</text>\n"
         }
         // Grid, ticks and tick labels.
         out += "<g class=\"x-ticks\" font-size=\"11\" text-anchor=\"middle\">\n"
@@ -123,6 +138,10 @@ struct LineChart {
             let cx = 16.0, cy = top + plotHeight / 2
             out += "<text class=\"y-label\" x=\"\(coordinate(cx))\" y=\"\(coordinate(cy))\" text-anchor=\"middle\" font-size=\"13\" "
                 + "transform=\"rotate(-90 \(coordinate(cx)) \(coordinate(cy)))\">\(xmlEscaped(yLabel))</text>\n"
+        }
+        if all.isEmpty {
+            out += "<text class=\"empty\" x=\"\(coordinate(left + plotWidth / 2))\" y=\"\(coordinate(top + plotHeight / 2))\" "
+                + "text-anchor=\"middle\" font-size=\"14\" fill=\"#555555\">\(xmlEscaped(emptyMessage))</text>\n"
         }
         // The curves.
         for (index, item) in series.enumerated() {
@@ -186,8 +205,12 @@ enum SVGDocument {
 
     /// An SVG document of the given size around `body`.
     static func standalone(width: Int, height: Int, body: String) -> String {
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" "
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + element(width: width, height: height, body: body)
+    }
+
+    /// The `<svg>` element alone, as an HTML or XHTML page embeds it.
+    static func element(width: Int, height: Int, body: String) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" "
             + "viewBox=\"0 0 \(width) \(height)\" font-family=\"Helvetica, Arial, sans-serif\">\n"
             + body + "</svg>\n"
     }
@@ -212,8 +235,9 @@ struct Axis {
         return (value - lower) / (upper - lower)
     }
 
-    /// A linear axis covering `values` (finite ones), its ends rounded out to a nice tick step.
-    static func linear(values: [Double], targetTicks: Int) -> Axis {
+    /// A linear axis covering `values` (finite ones), its ends rounded out to a nice tick step of at
+    /// least `minimumStep`.
+    static func linear(values: [Double], targetTicks: Int, minimumStep: Double = 0) -> Axis {
         var low = values.min() ?? 0, high = values.max() ?? 1
         if low == high {
             let spread = low == 0 ? 1 : abs(low) * 0.1
@@ -223,7 +247,7 @@ struct Axis {
         // Beyond ±1e300 the range would overflow; such data cannot be told apart on a chart anyway.
         low = max(low, -1e300)
         high = min(high, 1e300)
-        let step = niceStep((high - low) / Double(max(targetTicks, 1)))
+        let step = max(niceStep((high - low) / Double(max(targetTicks, 1))), minimumStep)
         let first = (low / step).rounded(.down), last = (high / step).rounded(.up)
         let lower = first * step, upper = last * step
         let count = min(Int(last - first), 100)

@@ -21,6 +21,9 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var options: TrainingOptions
 
+    @Flag(help: "Do not draw the progress bar (drawn only when standard output is a terminal).")
+    var noProgress = false
+
     func run() throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
         let model = options.model, dataset = options.dataset, seed = options.seed, dataDir = options.dataDir
@@ -52,8 +55,10 @@ struct TrainCommand: ParsableCommand {
         var totalSeconds = 0.0
         let regression = experiment.objective == .regression
         let reportEvery = settings.epochs <= 20 ? 1 : settings.epochs / 10
+        let bar = ProgressBar(epochs: settings.epochs, enabled: !noProgress)
         for epoch in 1...settings.epochs {
-            let report = loop.runEpoch(epoch) { print($0) }
+            let report = loop.runEpoch(epoch, progress: bar.isDrawing ? bar.update : nil, log: bar.log)
+            bar.clear()
             totalSeconds += report.seconds
             history.append(report)
             if epoch % reportEvery == 0 || epoch == settings.epochs {

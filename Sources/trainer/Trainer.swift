@@ -14,6 +14,7 @@ struct Trainer: AsyncParsableCommand {
             One process: trainer train. A parameter server and workers: trainer local (all in this process), or \
             trainer server and trainer worker (separate processes or hosts, over tcp).
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self, KeygenCommand.self, DownloadCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, LocalCommand.self, ServerCommand.self, WorkerCommand.self,
+                      KeygenCommand.self, DownloadCommand.self, ReportCommand.self]
     )
 }

@@ -21,10 +21,12 @@ struct TrainingLoop {
     let test: LabeledDataset
     var logEvery = 100
 
-    /// Trains one epoch (1-based) and evaluates; `log` receives the human-readable lines.
-    func runEpoch(_ epoch: Int, log: (String) -> Void) -> EpochReport {
+    /// Trains one epoch (1-based) and evaluates; `log` receives the human-readable lines and `progress`,
+    /// when given, the state after every mini-batch.
+    func runEpoch(_ epoch: Int, progress: ((BatchProgress) -> Void)? = nil, log: (String) -> Void) -> EpochReport {
         var runningLoss = 0.0, epochLoss = 0.0, samples = 0
         let start = ContinuousClock.now
+        let batches = loader.batchesPerEpoch
         for (index, batch) in loader.epoch(epoch).enumerated() {
             model.zeroGradients()
             let output = model.forward(batch.inputs, mode: .training)
@@ -34,6 +36,10 @@ struct TrainingLoop {
             runningLoss += loss
             epochLoss += loss * Double(batch.count)
             samples += batch.count
+            if let progress {
+                progress(BatchProgress(epoch: epoch, batch: index + 1, batches: batches, samples: samples,
+                                       meanLoss: epochLoss / Double(samples), seconds: (ContinuousClock.now - start).seconds))
+            }
             if (index + 1) % logEvery == 0 {
                 log("[Epoch \(epoch), Batch \(index + 1)] loss: \(String(format: "%.3f", runningLoss / Double(logEvery)))")
                 runningLoss = 0

@@ -144,6 +144,30 @@ func pointCount(_ polyline: ParsedXML.Element) -> Int {
         let empty = ParsedXML(LineChart(title: "empty", series: [.init(name: "none", points: [])]).svg())
         #expect(empty.error == nil)
         #expect(empty.named("polyline").isEmpty)
+        #expect(empty.texts.contains("no data"))
+    }
+
+    @Test func emptyChartSaysWhyAndNoteSitsUnderTheTitle() throws {
+        let chart = LineChart(title: "rate", series: [.init(name: "rank 0", points: [(1, .nan)])], note: "samples ÷ seconds",
+                              emptyMessage: "no data: no epoch finished")
+        let xml = ParsedXML(chart.svg())
+        #expect(xml.error == nil)
+        #expect(xml.elements.filter { $0.attributes["class"] == "empty" }.map(\.text) == ["no data: no epoch finished"])
+        #expect(xml.elements.filter { $0.attributes["class"] == "note" }.map(\.text) == ["samples ÷ seconds"])
+        let drawn = ParsedXML(LineChart(title: "t", series: [.init(name: "a", values: [1.0, 2.0])]).svg())
+        #expect(drawn.elements.allSatisfy { $0.attributes["class"] != "empty" && $0.attributes["class"] != "note" })
+    }
+
+    @Test func wholeNumberAxesTickAtIntegers() throws {
+        var chart = LineChart(title: "world size", series: [.init(name: "size", points: [(1, 2), (2, 2), (3, 2)])])
+        chart.wholeNumberX = true
+        chart.wholeNumberY = true
+        let xml = ParsedXML(chart.svg())
+        #expect(tickLabels(xml, "y-ticks") == ["1", "2", "3"])
+        #expect(tickLabels(xml, "x-ticks") == ["1", "2", "3"])
+        // The bare element, as the HTML report embeds it, is the standalone document without its declaration.
+        #expect(SVGDocument.standalone(width: 10, height: 10, body: "") == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                + SVGDocument.element(width: 10, height: 10, body: ""))
     }
 
     func text(of xml: ParsedXML) -> String { xml.elements.map { $0.attributes.values.joined() + $0.text }.joined().lowercased() }
