@@ -266,14 +266,16 @@ def worker_times(l, m):
                     exchange.append(1e3 * float(match[5]) / steps)
     return (statistics.median(compute), statistics.median(exchange)) if compute else (float("nan"), float("nan"))
 
-def ceiling(l, m):
-    """Samples/s the link allows: sync moves both workers' gradients in, then both weights out, in turn on
-    the server's link; async at best keeps both directions busy, one frame each way per 64 samples."""
+def ceiling(l, m, frames_per_sync_step=3):
+    """Samples/s the server's link allows. Sync: the weights go out only once both gradients are in, so a
+    step takes at best 3 frame-times (the first worker's weights; the second's while the first gradient comes
+    back; the second gradient), 4 if both weights share the link evenly. Async: at best both directions stay
+    busy, one frame each way per 64 samples."""
     rate = RATES[l]
     if rate is None:
         return None
     if m == "sync":
-        return GLOBAL_BATCH / (2 * 2 * FRAME * WIRE * 8 / rate)
+        return GLOBAL_BATCH / (frames_per_sync_step * FRAME * WIRE * 8 / rate)
     return WORKER_BATCH / (FRAME * WIRE * 8 / rate)
 
 def fmt(x):
@@ -317,7 +319,7 @@ else:
     load_note = f"no run had other processes taking more than {DISTURBED:.0%} of the machine"
 load_note += " (per run: " + ", ".join(f"{name(l, m, r)} {load[l, m, r]:.0%}" for l, m in configs for r in range(1, rounds + 1)) + ")"
 
-sync_1g, async_1g = ceiling("1gbit", "sync"), ceiling("1gbit", "async")
+sync_1g, sync_1g_even, async_1g = ceiling("1gbit", "sync"), ceiling("1gbit", "sync", 4), ceiling("1gbit", "async")
 section = f"""## Separate hosts: network namespaces and shaped links (issue 6)
 
 `trainer server` in one network namespace and a `trainer worker` in each of two others (three hosts
@@ -340,13 +342,17 @@ of under 200 bytes). In every step each worker pushes one gradient and receives 
 step (128 samples) the server's link carries {2 * FRAME:,} bytes in (both gradients) and then
 {2 * FRAME:,} bytes out (both weights); a worker's link carries {FRAME:,} bytes each way. On the wire
 TCP/IP/Ethernet adds {WIRE - 1:.1%} (1514 bytes per 1448 of payload with TCP timestamps), and tbf counts
-those bytes. In sync mode the two directions take turns (the weights go out only after both gradients
-are in), so a step needs {2 * 2 * FRAME * WIRE:,.0f} bytes of the server's link time: at most
-{fmt(sync_1g)} samples/s at 1 Gbit/s and {fmt(sync_1g / 10)} at 100 Mbit/s. In async mode each worker
-step (64 samples) moves {FRAME:,} bytes each way and the two workers can keep both directions busy at
-once: at most {fmt(async_1g)} samples/s at 1 Gbit/s and {fmt(async_1g / 10)} at 100 Mbit/s. A figure
-near its ceiling is link-bound. A direction idle for a while passes up to its bucket (1 ms of traffic)
-at once, so a sync run can slightly exceed its ceiling.
+those bytes. A frame takes {FRAME * WIRE * 8 / 1e9 * 1e3:.2f} ms of a 1 Gbit/s link
+({FRAME * WIRE * 8 / 1e8 * 1e3:.1f} ms at 100 Mbit/s). In sync mode the server sends weights only once both
+gradients are in, so a step takes at best 3 frame-times of its link (the first worker's weights; the
+second's while the first worker's gradient comes back; the second gradient): at most {fmt(sync_1g)}
+samples/s at 1 Gbit/s and {fmt(sync_1g / 10)} at 100 Mbit/s, the ceiling in the table; 4 frame-times
+({fmt(sync_1g_even)} and {fmt(sync_1g_even / 10)}) if both workers' weights share the link evenly and arrive
+together. In async mode each worker step (64 samples) moves one frame each way and the two workers can
+keep both directions busy at once: at most {fmt(async_1g)} samples/s at 1 Gbit/s and {fmt(async_1g / 10)}
+at 100 Mbit/s. A figure near its ceiling, with the worker's exchange time per step near the frame-times
+it implies, is link-bound. A direction idle for a while passes up to its bucket (1 ms of traffic) at once,
+which can lift a figure by a few percent.
 
 ### Link settings
 
@@ -363,7 +369,9 @@ host0 (Python sockets) comes close to TCP's goodput of {1 / WIRE:.1%} of the rat
 - Machine: {env['BENCH_CPU']}, `nproc` {ncpu}; kernel {env['BENCH_KERNEL']}; OpenBLAS `OPENBLAS_CORETYPE={env['BENCH_CORETYPE']}`;
   Swift {env['BENCH_SWIFT']}
 - Date: {env['BENCH_DATE']}; commit {env['BENCH_COMMIT']}
-- Load: {load_note}
+- Load: {load_note}. A run that waits on its link leaves the cores idle, and other processes (other
+  builds on a shared machine) fill them, so a high figure there says little about the shaped runs;
+  the load shows in the spread of the plain-link runs, which are CPU-bound.
 """
 
 print()
