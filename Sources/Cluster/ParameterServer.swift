@@ -172,8 +172,9 @@ public actor ParameterServer {
             onError: { peerLog("parameter server: socket error: \($0)") },
             setUp: { socket in
                 if let security { try socket.makeCurveServer(secretKey: security.secretKey) }
-                // libzmq drops a peer that sends a larger frame before buffering it.
-                try socket.set(.maxMessageSize, Int64(maximumFrame))
+                // libzmq drops a peer that sends a larger frame before buffering it; with CURVE it counts
+                // the encrypted frame.
+                try socket.set(.maxMessageSize, Int64(maximumFrame + (security == nil ? 0 : Socket.curveFrameOverhead)))
                 // Keep queued weights and stop messages for up to a second after close().
                 try socket.set(.linger, 1000)
                 try socket.bind(endpoint)

@@ -18,6 +18,10 @@ extension SocketOption where Value == String {
 }
 
 extension Socket {
+    /// The bytes CURVE adds to every frame on the wire (the MESSAGE command name, nonce, MAC and flags byte).
+    /// `.maxMessageSize` counts them on a CURVE socket: a bound for N-byte frames must be N plus this.
+    public static let curveFrameOverhead = 33
+
     /// Makes this socket a CURVE server with the Z85 `secretKey`; call before `bind`.
     ///
     /// CURVE alone encrypts and proves the server's identity but admits any client key pair: run a

@@ -7,11 +7,17 @@ final class RunningTrainer {
     private let process = Process()
     private let outputFile = temporaryPath("stdout"), errorFile = temporaryPath("stderr")
 
-    /// Starts the built `trainer` with `arguments`.
-    init(_ arguments: [String]) throws {
+    /// Starts the built `trainer` with `arguments`, through `launcher` if given (a command that runs the
+    /// command line after it, such as `ip netns exec NAME`; its first element is an absolute path).
+    init(_ arguments: [String], launcher: [String] = []) throws {
         self.arguments = arguments
-        process.executableURL = trainerExecutable()
-        process.arguments = arguments
+        if let launcherPath = launcher.first {
+            process.executableURL = URL(fileURLWithPath: launcherPath)
+            process.arguments = Array(launcher.dropFirst()) + [trainerExecutable().path] + arguments
+        } else {
+            process.executableURL = trainerExecutable()
+            process.arguments = arguments
+        }
         for path in [outputFile, errorFile] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))

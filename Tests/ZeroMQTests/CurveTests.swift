@@ -143,6 +143,25 @@ struct CurveTests {
         #expect(strings(try dealer.receiveMultipart(timeout: 2000)) == ["welcome"])
     }
 
+    /// The maximum message size of a CURVE socket counts the encrypted frame: a frame of N bytes needs a bound
+    /// of N + `Socket.curveFrameOverhead`, and one byte less drops the sender's connection.
+    @Test func maxMessageSizeCountsTheCurveOverhead() throws {
+        let size = 437_544  // the MNIST MLP's gradient frame
+        for (bound, delivered) in [(size + Socket.curveFrameOverhead, true), (size + Socket.curveFrameOverhead - 1, false)] {
+            let serverKeys = try CurveKeyPair.generate()
+            let serverContext = try Context(), clientContext = try Context()
+            let router = try serverContext.socket(.router)
+            try router.makeCurveServer(secretKey: serverKeys.secretKey)
+            try router.set(.maxMessageSize, Int64(bound))
+            try router.bind("tcp://127.0.0.1:*")
+            let dealer = try curveClient(clientContext, try router.lastEndpoint, serverKey: serverKeys.publicKey,
+                                         keys: try CurveKeyPair.generate())
+            try dealer.send([Frame([UInt8](repeating: 7, count: size))])
+            let frames = try router.receiveMultipart(timeout: delivered ? 2000 : 500)
+            #expect(frames?.last?.count == (delivered ? size : nil), "a \(size)-byte frame with a bound of \(bound)")
+        }
+    }
+
     @Test func aClientWithTheWrongServerKeyNeverGetsThrough() throws {
         let serverKeys = try CurveKeyPair.generate(), impostor = try CurveKeyPair.generate()
         let serverContext = try Context(), clientContext = try Context()
