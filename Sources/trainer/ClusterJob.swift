@@ -31,6 +31,9 @@ struct ClusterOptions: ParsableArguments {
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
     var verbose = false
 
+    @Flag(help: "Do not draw the live display (each worker's step, rate and last heartbeat, and the epoch's progress bar); it is drawn only when standard output is a terminal.")
+    var noProgress = false
+
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if !(joinTimeout > 0 && stepTimeout > 0) { throw ValidationError("--join-timeout and --step-timeout must be positive") }
@@ -51,6 +54,8 @@ struct ClusterJob {
     let configuration: TrainingConfiguration
     let dataset: DatasetDescription
     let reporter: EpochReporter
+    /// The live display, when standard output is a terminal and --no-progress is not given.
+    let display: ServerDisplay?
 
     /// Loads the data and builds the model; writes the metrics file's start event.
     init(options: TrainingOptions, cluster: ClusterOptions, resuming: Bool = false) throws {
@@ -72,6 +77,8 @@ struct ClusterJob {
             "workers": .integer(cluster.workers), "batch_size": .integer(settings.batchSize),
             "epochs": .integer(settings.epochs), "seed": .integer(Int(options.seed)),
         ])
+        display = ServerDisplay(epochs: settings.epochs, sampleCount: dataset.trainCount,
+                                batchSizePerWorker: settings.batchSize, enabled: !cluster.noProgress)
         reporter = EpochReporter(experiment: experiment, model: model, epochs: settings.epochs, workers: cluster.workers,
                                  metricsLog: metricsLog,
                                  checkpoint: options.checkpoint, plot: options.plot)
@@ -80,16 +87,30 @@ struct ClusterJob {
     /// A parameter server for this job bound at `endpoint`.
     func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions, security: ServerSecurity? = nil,
                     stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil) throws -> ParameterServer {
-        let reporter = reporter
+        let reporter = reporter, display = display
+        let log: @Sendable (String) -> Void
+        let onStatus: (@Sendable (ServerStatus) -> Void)?
+        if let display {
+            log = { display.log($0) }
+            onStatus = { display.show($0) }
+        } else {
+            log = ParameterServer.standardError
+            onStatus = nil
+        }
         return try ParameterServer(
             context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers,
             joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout),
             heartbeatInterval: .seconds(cluster.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeatTimeout),
             security: security, stateFile: stateFile, checkpointEvery: checkpointEvery, resume: resume,
+            log: log,
             trace: cluster.verbose ? ParameterServer.standardError : nil,
             onMembershipChange: { reporter.membershipChanged($0) },
-            onEpochEnd: { reporter.report($0) })
+            onStatus: onStatus,
+            onEpochEnd: { summary in
+                display?.clear()
+                reporter.report(summary)
+            })
     }
 
     /// The first line a run prints.

@@ -64,10 +64,12 @@ struct LocalCommand: AsyncParsableCommand {
             }
         } catch {
             await server.close()
+            job.display?.clear()
             for worker in workers { await worker.close() }
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        job.display?.clear()
         for worker in workers { await worker.close() }
         if let reason = server.stoppedBy {
             try job.reporter.stopped(reason: reason, weights: weights.value, updates: await server.completedUpdates)

@@ -91,9 +91,11 @@ struct ServerCommand: AsyncParsableCommand {
             weights = try await server.run()
         } catch {
             await server.close()
+            job.display?.clear()
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        job.display?.clear()
         if let reason = server.stoppedBy {
             try job.reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
             return

@@ -206,6 +206,26 @@ final class ManualClock: @unchecked Sendable {
         #expect(!lines.contains { $0.contains("samples/s  loss") }, "a bar left on screen at the end")
     }
 
+    /// `trainer local` on a terminal: the workers' block (rank, step, rate, heartbeat) and the epoch's bar
+    /// while it trains, wiped before each epoch line; with a pipe, neither.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"),
+                   "needs Fashion-MNIST: run Deploy/setup.sh (apt-get install dataset-fashion-mnist)"))
+    func localDrawsTheWorkersAndTheBarOnATerminal() async throws {
+        // Batch 8 makes 3,750 steps, a few seconds: long enough for several statuses (every 0.25 s).
+        let arguments = ["local", "--workers", "2", "--dataset", "fashion-mnist", "--data-dir", "/usr/share/datasets",
+                         "--epochs", "1", "--batch-size", "8"]
+        let run = try await runOnTerminal(arguments)
+        #expect(run.status == 0, "\(run.output)")
+        let bare = run.output.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(bare.contains("rank      step    samples/s    heartbeat"), "\(run.output.debugDescription)")
+        #expect(bare.contains("\rEpoch 1/1 [") && bare.contains(" samples/s  loss "), "\(run.output.debugDescription)")
+        #expect(bare.contains("\u{1B}[3A"), "the block is redrawn in place over its 3 lines")
+        let screen = bare.split(separator: "\n").map { $0.split(separator: "\r", omittingEmptySubsequences: false).last.map(String.init) ?? "" }
+        #expect(screen.contains { $0.hasPrefix("Epoch 1/1: train loss ") })
+        let piped = try await runTrainer(arguments + ["--no-progress"])
+        #expect(piped.status == 0 && !piped.stdout.contains("\r") && !piped.stdout.contains("heartbeat"), "\(piped.stdout)")
+    }
+
     @Test func noProgressDrawsNothingOnATerminal() async throws {
         let run = try await runOnTerminal(["train", "--model", "mlp", "--dataset", "xor", "--epochs", "20", "--no-progress"])
         #expect(run.status == 0, "\(run.output)")
