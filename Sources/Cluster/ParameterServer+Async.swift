@@ -48,9 +48,13 @@ extension ParameterServer {
         }
         epochs[epoch]!.updateSeconds += (ContinuousClock.now - started).seconds
         if push.sampleCount > 0 && !rejected { epochs[epoch]!.updates += 1 }
+        var epochEnded = false
         while let progress = epochs[nextEpochToReport], progress.pushes == worldSize * plan.stepsPerEpoch {
             reportEpoch(nextEpochToReport)
             nextEpochToReport += 1
+            epochEnded = true
         }
+        let pushes = slotSteps.reduce(0, +)
+        if (checkpointEvery > 0 && pushes % checkpointEvery == 0) || epochEnded { saveState() }
     }
 }

@@ -77,21 +77,37 @@ extension ParameterServer {
         if (checkpointEvery > 0 && completedSteps % checkpointEvery == 0) || epochEnded { saveState() }
     }
 
-    /// The state to resume from after the steps done so far (sync mode).
+    /// The state to resume from after the steps done so far.
     public var state: ServerState {
-        let progress = epochs[cursor.epoch]
-        return ServerState(
-            configuration: configuration, dataset: dataset, fingerprint: fingerprint, worldSize: max(currentWorldSize, 1),
-            step: step, completedSteps: completedSteps, epoch: cursor.epoch, offset: cursor.offset,
-            updates: updates, optimizerStepCount: optimizer.stepCount, epochPushes: progress?.pushes ?? 0,
-            epochLossSum: progress?.lossSum ?? 0, epochSamples: progress?.samples ?? 0, epochUpdates: progress?.updates ?? 0,
-            weights: Array(weights.values),
-            optimizerBuffers: Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values) }))
+        let buffers = Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values) })
+        switch configuration.mode {
+        case .sync:
+            let progress = epochs[cursor.epoch]
+            return ServerState(
+                configuration: configuration, dataset: dataset, fingerprint: fingerprint, worldSize: max(currentWorldSize, 1),
+                step: step, completedSteps: completedSteps, epoch: cursor.epoch, offset: cursor.offset,
+                updates: updates, optimizerStepCount: optimizer.stepCount, epochPushes: progress?.pushes ?? 0,
+                epochLossSum: progress?.lossSum ?? 0, epochSamples: progress?.samples ?? 0, epochUpdates: progress?.updates ?? 0,
+                weights: Array(weights.values), optimizerBuffers: buffers)
+        case .async:
+            // Each rank resumes at its own step; the epochs not yet reported keep what was applied of them.
+            let lowest = slotSteps.min() ?? 0
+            let position = EpochCursor(plan: plan, step: lowest)
+            let open = epochs.keys.sorted().map { epoch in
+                EpochTally(epoch: epoch, pushes: epochs[epoch]!.pushes, lossSum: epochs[epoch]!.lossSum,
+                           samples: epochs[epoch]!.samples, updates: epochs[epoch]!.updates)
+            }
+            return ServerState(
+                configuration: configuration, dataset: dataset, fingerprint: fingerprint, worldSize: worldSize,
+                step: lowest, completedSteps: lowest, epoch: position.epoch, offset: position.offset, updates: updates,
+                optimizerStepCount: optimizer.stepCount, epochPushes: 0, epochLossSum: 0, epochSamples: 0, epochUpdates: 0,
+                slotSteps: slotSteps, openEpochs: open, weights: Array(weights.values), optimizerBuffers: buffers)
+        }
     }
 
     /// Writes the state file, if there is one; a failure is logged, and training goes on.
     func saveState() {
-        guard let stateFile, configuration.mode == .sync else { return }
+        guard let stateFile else { return }
         do {
             try state.write(to: stateFile)
         } catch {

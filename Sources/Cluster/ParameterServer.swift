@@ -157,10 +157,7 @@ public actor ParameterServer {
                      "the heartbeat timeout must be longer than the heartbeat interval")
         if let resume {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
-                           parameterCount: weights.count)
-        }
-        if stateFile != nil && configuration.mode != .sync {
-            throw ClusterError.cannotResume("a state file is written in sync mode only")
+                           parameterCount: weights.count, worldSize: worldSize)
         }
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
@@ -234,20 +231,32 @@ public actor ParameterServer {
             cursor = EpochCursor(sampleCount: dataset.trainCount, batchSizePerWorker: configuration.batchSizePerWorker,
                                  epoch: resume.epoch, offset: resume.offset)
             updates = resume.updates
-            epochs[resume.epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum, samples: resume.epochSamples,
-                                                 updates: resume.epochUpdates)
+            switch configuration.mode {
+            case .sync:
+                epochs[resume.epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum,
+                                                     samples: resume.epochSamples, updates: resume.epochUpdates)
+            case .async:
+                slotSteps = resume.slotSteps
+                for tally in resume.openEpochs {
+                    epochs[tally.epoch] = EpochProgress(pushes: tally.pushes, lossSum: tally.lossSum, samples: tally.samples,
+                                                        updates: tally.updates)
+                }
+                nextEpochToReport = resume.openEpochs.map(\.epoch).min() ?? resume.epoch
+            }
             log("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)")
         }
     }
 
-    /// Throws unless `state` belongs to this configuration, data and model.
+    /// Throws unless `state` belongs to this configuration, data and model (and in async mode, its ranks).
     private static func check(_ state: ServerState, configuration: TrainingConfiguration, dataset: DatasetDescription,
-                              fingerprint: UInt64, parameterCount: Int) throws {
-        guard state.configuration.mode == .sync else { throw ClusterError.cannotResume("only sync runs can be resumed") }
+                              fingerprint: UInt64, parameterCount: Int, worldSize: Int) throws {
         guard state.configuration == configuration else { throw ClusterError.cannotResume("the training configuration differs") }
         guard state.dataset == dataset else { throw ClusterError.cannotResume("the data set differs") }
         guard state.fingerprint == fingerprint, state.weights.count == parameterCount else {
             throw ClusterError.cannotResume("the model differs")
+        }
+        if configuration.mode == .async && state.slotSteps.count != worldSize {
+            throw ClusterError.cannotResume("it was saved with \(state.slotSteps.count) async ranks, not \(worldSize)")
         }
     }
 

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 
-/// What a sync parameter server needs to resume exactly where it was: the weights, the optimiser's
+/// What a parameter server needs to resume exactly where it was: the weights, the optimiser's
 /// state, the step and the epoch's progress, with the configuration and data they belong to.
 ///
 /// Stored as a safetensors file (tensors "weights" and "optimizer.<name>", the rest as JSON in the
@@ -33,6 +33,10 @@ public struct ServerState: Sendable, Equatable {
     public var epochLossSum: Double
     public var epochSamples: Int
     public var epochUpdates: Int
+    /// Async mode: each rank's next step (empty in sync mode).
+    public var slotSteps: [Int]
+    /// Async mode: the epochs not yet reported, with what has been applied of each.
+    public var openEpochs: [EpochTally]
     /// The weights.
     public var weights: [Float]
     /// The optimiser's buffers by name.
@@ -54,12 +58,15 @@ public struct ServerState: Sendable, Equatable {
         var epochLossSum: Double
         var epochSamples: Int
         var epochUpdates: Int
+        var slotSteps: [Int]?
+        var openEpochs: [EpochTally]?
     }
 
     /// A state with every field given; the completed steps default to `step`.
     public init(configuration: TrainingConfiguration, dataset: DatasetDescription, fingerprint: UInt64, worldSize: Int,
                 step: Int, completedSteps: Int? = nil, epoch: Int, offset: Int, updates: Int, optimizerStepCount: Int, epochPushes: Int, epochLossSum: Double, epochSamples: Int,
-                epochUpdates: Int, weights: [Float], optimizerBuffers: [String: [Float]]) {
+                epochUpdates: Int, slotSteps: [Int] = [], openEpochs: [EpochTally] = [], weights: [Float],
+                optimizerBuffers: [String: [Float]]) {
         self.configuration = configuration
         self.dataset = dataset
         self.fingerprint = fingerprint
@@ -74,6 +81,8 @@ public struct ServerState: Sendable, Equatable {
         self.epochLossSum = epochLossSum
         self.epochSamples = epochSamples
         self.epochUpdates = epochUpdates
+        self.slotSteps = slotSteps
+        self.openEpochs = openEpochs
         self.weights = weights
         self.optimizerBuffers = optimizerBuffers
     }
@@ -84,7 +93,7 @@ public struct ServerState: Sendable, Equatable {
                             worldSize: worldSize, step: step, completedSteps: completedSteps, epoch: epoch, offset: offset,
                             updates: updates, optimizerStepCount: optimizerStepCount,
                             epochPushes: epochPushes, epochLossSum: epochLossSum, epochSamples: epochSamples,
-                            epochUpdates: epochUpdates)
+                            epochUpdates: epochUpdates, slotSteps: slotSteps, openEpochs: openEpochs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(header), as: UTF8.self)
@@ -119,7 +128,9 @@ public struct ServerState: Sendable, Equatable {
         }
         guard header.worldSize > 0, header.step >= 0, header.updates >= 0, header.epochPushes >= 0, header.epochSamples >= 0,
               (0...header.step).contains(header.completedSteps), header.epoch >= 0,
-              (0..<max(header.dataset.trainCount, 1)).contains(header.offset) else {
+              (0..<max(header.dataset.trainCount, 1)).contains(header.offset),
+              (header.slotSteps ?? []).allSatisfy({ $0 >= 0 }), (header.slotSteps ?? []).count <= ProtocolLimits.standard.maxWorldSize,
+              (header.openEpochs ?? []).allSatisfy({ $0.epoch >= 0 && $0.pushes >= 0 && $0.samples >= 0 }) else {
             throw fail("its counters are out of range")
         }
         self.init(configuration: header.configuration, dataset: header.dataset, fingerprint: fingerprint,
@@ -127,6 +138,7 @@ public struct ServerState: Sendable, Equatable {
                   offset: header.offset, updates: header.updates,
                   optimizerStepCount: header.optimizerStepCount, epochPushes: header.epochPushes,
                   epochLossSum: header.epochLossSum, epochSamples: header.epochSamples, epochUpdates: header.epochUpdates,
+                  slotSteps: header.slotSteps ?? [], openEpochs: header.openEpochs ?? [],
                   weights: weights, optimizerBuffers: buffers)
     }
 
@@ -137,5 +149,24 @@ public struct ServerState: Sendable, Equatable {
             return try arrays[index].withUnsafeBufferPointer { try nest(index + 1, collected + [$0]) }
         }
         return try nest(0, [])
+    }
+}
+
+/// What has been applied of one epoch that was not yet reported when a state was written.
+public struct EpochTally: Sendable, Equatable, Codable {
+    /// The epoch, counted from 0.
+    public var epoch: Int
+    public var pushes: Int
+    public var lossSum: Double
+    public var samples: Int
+    public var updates: Int
+
+    /// A tally with every field given.
+    public init(epoch: Int, pushes: Int, lossSum: Double, samples: Int, updates: Int) {
+        self.epoch = epoch
+        self.pushes = pushes
+        self.lossSum = lossSum
+        self.samples = samples
+        self.updates = updates
     }
 }

@@ -31,7 +31,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The workers' public keys, one per line (# comments); only these may join (with --curve-secret-key).")
     var authorizedKeys: String?
 
-    @Option(help: "Write the server's whole state (weights, optimiser, step, epoch progress) to this file, durably, every --checkpoint-every steps, at each epoch end and when stopped by a signal (sync mode).")
+    @Option(help: "Write the server's whole state (weights, optimiser, step, epoch progress) to this file, durably, every --checkpoint-every steps, at each epoch end and when stopped by a signal (async mode: every --checkpoint-every gradients, with each rank's step).")
     var stateFile: String?
 
     @Option(help: "Steps between state files (with --state-file; each epoch end writes one too).")

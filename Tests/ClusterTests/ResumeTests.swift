@@ -10,18 +10,18 @@ import ZeroMQ
 @Suite(.timeLimit(.minutes(1))) struct ResumeTests {
     /// Runs a server with 2 workers for `steps` steps (from `resume` if given), writing its state every
     /// `every` steps to `stateFile`; returns the final weights.
-    private func run(_ optimizer: OptimizerKind, steps: Int, stateFile: String? = nil, every: Int = 0,
-                     resume: ServerState? = nil) async throws -> [Float] {
+    private func run(_ optimizer: OptimizerKind, mode: TrainingMode = .sync, workers count: Int = 2, steps: Int,
+                     stateFile: String? = nil, every: Int = 0, resume: ServerState? = nil) async throws -> [Float] {
         let set = SyncSetUp.dataset(count: 90)
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
             context: context, bind: "inproc://resume-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(optimizer),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2, maxSteps: steps,
+            fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(optimizer, mode: mode),
+            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: count, maxSteps: steps,
             joinTimeout: .seconds(10), stepTimeout: .seconds(10), stateFile: stateFile, checkpointEvery: every,
             resume: resume, log: { _ in })
-        let workers = try (0..<2).map { _ in
+        let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
                 SyncSetUp.network()
             }
@@ -50,6 +50,27 @@ import ZeroMQ
         #expect(state.optimizerBuffers.keys.sorted() == (optimizer == .sgd ? ["momentum_buffer"] : ["exp_avg", "exp_avg_sq"]))
         let resumed = try await run(optimizer, steps: 11, resume: state)
         #expect(resumed.map(\.bitPattern) == uninterrupted.map(\.bitPattern), "the resumed run must end bit for bit where the other does")
+    }
+
+    /// Async mode keeps each rank's own step and the epochs not yet reported. With one rank async is
+    /// deterministic, so the resumed run must end bit for bit where the uninterrupted one does; with two,
+    /// each rank resumes at its step and every epoch is still reported once.
+    @Test func anAsyncServerResumesEachRankAtItsStep() async throws {
+        let stateFile = FileManager.default.temporaryDirectory.appendingPathComponent("async-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: stateFile) }
+        let uninterrupted = try await run(.adam, mode: .async, workers: 1, steps: 11)
+        _ = try await run(.adam, mode: .async, workers: 1, steps: 7, stateFile: stateFile, every: 7)
+        let state = try ServerState(contentsOf: stateFile)
+        #expect(state.slotSteps == [7] && state.updates == 7)
+        #expect(state.openEpochs.map(\.epoch) == [1], "epoch 1 (of 6 steps) is done, epoch 2 open: \(state.openEpochs)")
+        let resumed = try await run(.adam, mode: .async, workers: 1, steps: 11, resume: state)
+        #expect(resumed.map(\.bitPattern) == uninterrupted.map(\.bitPattern))
+
+        _ = try await run(.sgd, mode: .async, steps: 5, stateFile: stateFile, every: 4)
+        let twoRanks = try ServerState(contentsOf: stateFile)
+        #expect(twoRanks.slotSteps.count == 2 && twoRanks.slotSteps.reduce(0, +) >= 4, "\(twoRanks.slotSteps)")
+        let error = await #expect(throws: ClusterError.self) { try await run(.sgd, mode: .async, workers: 3, steps: 9, resume: twoRanks) }
+        #expect(error == .cannotResume("it was saved with 2 async ranks, not 3"))
     }
 
     @Test func aStateFileRoundTripsAndBadFilesAreRefusedClearly() throws {
