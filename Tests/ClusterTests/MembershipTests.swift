@@ -161,7 +161,9 @@ import ZeroMQ
         // Answer hello and join like a server, then say nothing more.
         var heartbeats = 0
         var welcomedAt: ContinuousClock.Instant?
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Until the worker gives up; the bound allows for its task waiting long for a thread when the
+        // whole suite runs on 2 cores.
+        let deadline = ContinuousClock.now + .seconds(60)
         while !finished.isSet && ContinuousClock.now < deadline {
             guard let frames = await fakeServer.mailbox.next(before: .now + .milliseconds(50)) else { continue }
             let (identity, message) = try WireMessage.decodeRouted(frames: frames, expectedFingerprint: nil, parameterCount: nil)
