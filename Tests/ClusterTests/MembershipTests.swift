@@ -193,7 +193,8 @@ import ZeroMQ
             return
         }
         let waited = try #require(welcomedAt).duration(to: .now)
-        #expect(waited >= silence && waited < silence + .seconds(3), "gave up after \(waited)")
+        // Measured from this task, which may itself wait for a thread on a loaded machine: the upper bound is loose.
+        #expect(waited >= silence && waited < silence + .seconds(20), "gave up after \(waited)")
         #expect(heartbeats >= 3, "the worker sent \(heartbeats) heartbeats while it waited")
         await worker.close()
         fakeServer.close()

@@ -174,11 +174,13 @@ final class ManualClock: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let count = read(master, &buffer, buffer.count)
+            let failure = errno
             if count > 0 {
                 bytes += buffer[0..<count]
-            } else if count == 0 || errno != EAGAIN {
+            } else if (count == 0 || (failure != EAGAIN && failure != EINTR)) && !process.isRunning {
                 break  // EIO: every copy of the terminal's other side is closed, the process has gone.
             } else {
+                // Nothing yet, or interrupted (the test process has many children, and their SIGCHLD).
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
