@@ -203,7 +203,7 @@ struct ReportPage {
                 }
                 let step = fields["step"].map { " at step \($0.text)" } ?? ""
                 text = (fields["change"]?.text == "dropped" ? "worker rank \(rank) dropped\(silent)" : "worker rank \(rank) joined")
-                    + "\(step): \(world) workers"
+                    + "\(step): \(world) worker\(world == "1" ? "" : "s")"
             case .done:
                 var parts = ["done"]
                 if let epochs = fields["epochs"] { parts.append("\(epochs.text) epochs") }
