@@ -122,9 +122,13 @@ extension ParameterServer {
 
     /// Sends a heartbeat to every worker the server has not written to for an interval, and drops the
     /// workers not heard from within the timeout, judged only against a drained socket (a heartbeat
-    /// waiting in a queue while the server was busy counts).
+    /// waiting in a queue while the server was busy counts), and never right after the server itself
+    /// was held up (a long evaluation, a starved machine): then heartbeats may still be on their way
+    /// through the kernel and libzmq, and the next round decides.
     func keepAlive(now: ContinuousClock.Instant) {
-        if !mailbox.hasQueued, let drained = mailbox.drainedAt {
+        let heldUp = lastKeepAlive.map { now - $0 > heartbeatInterval * 3 } ?? false
+        lastKeepAlive = now
+        if !heldUp, !mailbox.hasQueued, let drained = mailbox.drainedAt {
             // An async worker that has taken its last step has been sent stop and owes nothing more.
             let owing = slots.indices.filter { configuration.mode == .sync || slotSteps[$0] < asyncTotalSteps }
             let silent = owing.filter { slots[$0].map { drained - $0.lastHeard > heartbeatTimeout } ?? false }

@@ -60,6 +60,8 @@ public actor ParameterServer {
     let statusInterval: Duration
     /// When the last status was made.
     var lastStatus = ContinuousClock.now
+    /// When the server last looked for silent workers.
+    var lastKeepAlive: ContinuousClock.Instant?
 
     /// The current weights: each update writes a fresh buffer from the pool, so the buffer sent to the
     /// workers (zero-copy) is never written while it is on its way.
