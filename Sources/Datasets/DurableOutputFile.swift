@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 #if canImport(Glibc)
@@ -65,12 +66,7 @@ public final class DurableOutputFile {
         guard rename(source, destination) == 0 else {
             throw DatasetError(path: destination, reason: "cannot move \(source) into place: \(String(cString: strerror(errno)))")
         }
-        let folder = (destination as NSString).deletingLastPathComponent
-        let folderDescriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            _ = fsync(folderDescriptor)
-            systemClose(folderDescriptor)
-        }
+        DurableFile.flushFolder((destination as NSString).deletingLastPathComponent)
     }
 }
 

@@ -41,7 +41,12 @@ public enum DurableFile {
             throw error
         }
         // Make the rename durable: flush the folder's entry. A failure here leaves a complete file.
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        flushFolder(folder)
+    }
+
+    /// Flushes `folder`'s entries to disk, so that a rename into it survives a crash (best effort).
+    public static func flushFolder(_ folder: String) {
+        let folderDescriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folderDescriptor >= 0 {
             _ = fsync(folderDescriptor)
             close(folderDescriptor)
