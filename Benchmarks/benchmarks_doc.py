@@ -1,5 +1,6 @@
-"""Writes one benchmark's section of docs/benchmarks.md, leaving the other sections as they are.
-Imported by the benchmark scripts' report code (run from the project root)."""
+"""Writes one benchmark's section of docs/benchmarks.md, leaving the other sections as they are, and
+judges how much other processes disturbed the runs. Imported by the benchmark scripts' report code
+(run from the project root)."""
 
 import os
 import re
@@ -28,3 +29,24 @@ def write_section(doc, section):
     os.makedirs(os.path.dirname(doc), exist_ok=True)
     open(doc, "w").write(text.rstrip("\n") + "\n")
     print(f"(written to {doc})")
+
+
+DISTURBED = 0.05  # a run during which other processes used more than 5% of the machine
+
+
+def other_load(path, tick, ncpu):
+    """The share of the machine's CPU that other processes (and the hypervisor's steal) took during one
+    run, from the .load file Benchmarks/common.sh wrote for it."""
+    ticks, steal, wall = open(path).read().split()
+    return (max(0, int(ticks)) + int(steal)) / tick / (float(wall) * ncpu)
+
+
+def rounds_note(rounds, clean, loads, what="run"):
+    """A sentence on the rounds left out because a run in them was disturbed (CLEAN: the rounds kept)."""
+    if not clean:
+        return (f"**every round had a {what} with other processes taking more than {DISTURBED:.0%} of the machine "
+                f"(up to {max(loads):.0%}): the figures are pessimistic and noisy; re-run on an idle machine**")
+    if rounds - len(clean):
+        return (f"{rounds - len(clean)} of {rounds} rounds had a {what} with other processes taking more than "
+                f"{DISTURBED:.0%} of the machine (up to {max(loads):.0%}) and are left out for every configuration")
+    return f"no {what} had other processes taking more than {DISTURBED:.0%} of the machine"

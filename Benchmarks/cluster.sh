@@ -127,12 +127,13 @@ export BENCH_ALLREDUCE_CMD="$PYTHON Benchmarks/pytorch_ddp.py --allreduce-only"
 
 "$PYTHON" - <<'EOF'
 import json, os, re, statistics, sys
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import DISTURBED, other_load as load_share, rounds_note, write_section
 
 env = os.environ
 out, doc = env["BENCH_OUT"], env["BENCH_DOC"]
 tick, ncpu, rounds, epochs = int(env["BENCH_CLK_TCK"]), int(env["BENCH_NPROC"]), int(env["BENCH_ROUNDS"]), int(env["BENCH_EPOCHS"])
 configs = env["BENCH_CONFIGS"].split()
-DISTURBED = 0.05     # a run during which other processes used more than 5% of the machine
 names = {"train": "one process, `trainer train` (batch 128, 2 threads)",
          "sync": "`trainer local`, sync, inproc (2 workers × 64)",
          "async": "`trainer local`, async, inproc (2 workers × 64)",
@@ -151,9 +152,7 @@ def epoch_rates(name):
     return [e["samples_per_second"] for e in swift_epochs(name)[1:]]
 
 def other_load(name):
-    """The share of the machine's CPU that other processes (and the hypervisor's steal) took during one run."""
-    ticks, steal, wall = open(f"{out}/{name}.load").read().split()
-    return (max(0, int(ticks)) + int(steal)) / tick / (float(wall) * ncpu)
+    return load_share(f"{out}/{name}.load", tick, ncpu)
 
 load = {(c, r): other_load(f"{c}-r{r}") for c in configs for r in range(1, rounds + 1)}
 clean = [r for r in range(1, rounds + 1) if all(load[c, r] <= DISTURBED for c in configs)]
@@ -247,14 +246,7 @@ def verdict(value, target):
 
 targets = (f"sync ≥ 0.7× one process: {verdict(ratio['sync'], 0.7)}; sync ≥ 3× DDP: {verdict(versus_ddp['sync'], 3)}; "
            f"async: {ratio['async']:.2f}× one process, {versus_ddp['async']:.2f}× DDP")
-if rounds - len(clean) == rounds:
-    load_note = (f"**every round had a run with other processes taking more than {DISTURBED:.0%} of the machine "
-                 f"(up to {max(load.values()):.0%}): those figures are pessimistic and noisy; re-run on an idle machine**")
-elif rounds - len(clean):
-    load_note = (f"{rounds - len(clean)} of {rounds} rounds had a run with other processes taking more than {DISTURBED:.0%} "
-                 f"of the machine (up to {max(load.values()):.0%}) and are left out for every configuration")
-else:
-    load_note = f"no training run had other processes taking more than {DISTURBED:.0%} of the machine"
+load_note = rounds_note(rounds, clean, load.values(), what="training run")
 load_note += (f"; during the round trips {other_load('roundtrip'):.0%} and during the allreduce "
               f"{other_load('allreduce'):.0%}")
 # Within one round the runs follow each other, so a round's ratio is the fairer one on a host whose speed
@@ -320,7 +312,5 @@ of the same number of floats between 2 processes (what DDP does instead) for ref
 print()
 print(section)
 
-sys.path.insert(0, "Benchmarks")
-from benchmarks_doc import write_section
 write_section(doc, section)
 EOF

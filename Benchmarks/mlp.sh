@@ -94,11 +94,12 @@ export BENCH_TORCH_CMD="$PYTHON Benchmarks/pytorch_mlp.py --epochs $EPOCHS --thr
 
 "$PYTHON" - <<'EOF'
 import glob, json, os, re, statistics, sys
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import DISTURBED, other_load as load_share, write_section
 
 env = os.environ
 out, doc, threads = env["BENCH_OUT"], env["BENCH_DOC"], int(env["BENCH_THREADS"])
 tick, ncpu, rounds = int(env["BENCH_CLK_TCK"]), int(env["BENCH_NPROC"]), int(env["BENCH_ROUNDS"])
-DISTURBED = 0.05     # a run during which other processes used more than 5% of the machine
 
 def epoch_rates(name):
     """The samples/s of every epoch after the first (warm-up) of one run."""
@@ -109,9 +110,7 @@ def epoch_rates(name):
     return [e["samples_per_second"] for e in epochs[1:]]
 
 def other_load(name):
-    """The share of the machine's CPU that other processes (and the hypervisor's steal) took during one run."""
-    ticks, steal, wall = open(f"{out}/{name}.load").read().split()
-    return (max(0, int(ticks)) + int(steal)) / tick / (float(wall) * ncpu)
+    return load_share(f"{out}/{name}.load", tick, ncpu)
 
 print("\nper run (median of the epochs after the first; other load = CPU share others took meanwhile):")
 for t in sorted({threads, 1}, reverse=True):
@@ -213,7 +212,5 @@ Swift/PyTorch = **{ratio[threads]:.2f}×** at {threads} threads.
 print()
 print(section)
 
-sys.path.insert(0, "Benchmarks")
-from benchmarks_doc import write_section
 write_section(doc, section)
 EOF

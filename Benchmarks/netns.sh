@@ -213,13 +213,14 @@ export BENCH_COMMAND="ROUNDS=$ROUNDS EPOCHS=$EPOCHS LINKS=\"$LINKS\" Benchmarks/
 
 "$PYTHON" - <<'EOF'
 import json, os, re, statistics, sys
+sys.path.insert(0, "Benchmarks")
+from benchmarks_doc import DISTURBED, other_load as load_share, rounds_note, write_section
 
 env = os.environ
 out, doc = env["BENCH_OUT"], env["BENCH_DOC"]
 tick, ncpu, rounds, epochs = int(env["BENCH_CLK_TCK"]), int(env["BENCH_NPROC"]), int(env["BENCH_ROUNDS"]), int(env["BENCH_EPOCHS"])
 links, modes = env["BENCH_LINKS"].split(), ["sync", "async"]
 configs = [(link, mode) for link in links for mode in modes]
-DISTURBED = 0.05     # a run during which other processes used more than 5% of the machine
 RATES = {"plain": None, "1gbit": 1e9, "100mbit": 1e8}
 LINK_NAMES = {"plain": "plain (no qdisc)", "1gbit": "tbf 1 Gbit/s", "100mbit": "tbf 100 Mbit/s"}
 PARAMETERS = 109_386                # the MNIST MLP, 784-128-64-10
@@ -237,8 +238,7 @@ def epoch_rates(run):
     return [e["samples_per_second"] for e in events[1:]]
 
 def other_load(run):
-    ticks, steal, wall = open(f"{out}/{run}.load").read().split()
-    return (max(0, int(ticks)) + int(steal)) / tick / (float(wall) * ncpu)
+    return load_share(f"{out}/{run}.load", tick, ncpu)
 
 load = {(l, m, r): other_load(name(l, m, r)) for l, m in configs for r in range(1, rounds + 1)}
 clean = [r for r in range(1, rounds + 1) if all(load[l, m, r] <= DISTURBED for l, m in configs)]
@@ -309,14 +309,7 @@ tc_lines = "\n".join(f"    {line.rstrip()}" for l in links if l != "plain" for l
 limits = "; ".join(f"{LINK_NAMES[l]}: burst {b:,} bytes (1 ms at the rate), limit {int(RATES[l] / 8 * 0.05 + b):,} bytes"
                    for l, b in (("1gbit", 125000), ("100mbit", 12500)) if l in links)
 
-if not clean:
-    load_note = (f"**every round had a run with other processes taking more than {DISTURBED:.0%} of the machine "
-                 f"(up to {max(load.values()):.0%}): the figures are pessimistic and noisy; re-run on an idle machine**")
-elif rounds - len(clean):
-    load_note = (f"{rounds - len(clean)} of {rounds} rounds had a run with other processes taking more than {DISTURBED:.0%} "
-                 f"of the machine (up to {max(load.values()):.0%}) and are left out for every configuration")
-else:
-    load_note = f"no run had other processes taking more than {DISTURBED:.0%} of the machine"
+load_note = rounds_note(rounds, clean, load.values(), what="run")
 load_note += " (per run: " + ", ".join(f"{name(l, m, r)} {load[l, m, r]:.0%}" for l, m in configs for r in range(1, rounds + 1)) + ")"
 
 sync_1g, sync_1g_even, async_1g = ceiling("1gbit", "sync"), ceiling("1gbit", "sync", 4), ceiling("1gbit", "async")
@@ -377,7 +370,5 @@ host0 (Python sockets) comes close to TCP's goodput of {1 / WIRE:.1%} of the rat
 print()
 print(section)
 
-sys.path.insert(0, "Benchmarks")
-from benchmarks_doc import write_section
 write_section(doc, section)
 EOF
