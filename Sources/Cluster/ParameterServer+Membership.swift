@@ -129,19 +129,25 @@ extension ParameterServer {
         let heldUp = lastKeepAlive.map { now - $0 > heartbeatInterval * 3 } ?? false
         lastKeepAlive = now
         if !heldUp, !mailbox.hasQueued, let drained = mailbox.drainedAt {
-            // An async worker that has taken its last step has been sent stop and owes nothing more.
-            let owing = slots.indices.filter { configuration.mode == .sync || slotSteps[$0] < asyncTotalSteps }
-            let silent = owing.filter { slots[$0].map { drained - $0.lastHeard > heartbeatTimeout } ?? false }
+            let isSilent = { (member: Member) in drained - member.lastHeard > self.heartbeatTimeout }
+            let silent = slots.indices.filter { owesSteps($0) && slots[$0].map(isSilent) == true }
             for slot in silent.reversed() { drop(slot: slot, silentFor: (now - slots[slot]!.lastHeard).seconds) }
-            let lost = joiners.filter { drained - $0.lastHeard > heartbeatTimeout }
-            for joiner in lost { peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten") }
-            joiners.removeAll { drained - $0.lastHeard > heartbeatTimeout }
+            for joiner in joiners where isSilent(joiner) {
+                peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten")
+            }
+            joiners.removeAll(where: isSilent)
             if !silent.isEmpty && configuration.mode == .sync && started { regroup(abandoning: true) }
         }
-        let active = slots.indices.filter { configuration.mode == .sync || slotSteps[$0] < asyncTotalSteps }
-        for member in active.compactMap({ slots[$0] }) + joiners where now - member.lastSent >= heartbeatInterval {
+        let awaited = slots.indices.filter(owesSteps).compactMap { slots[$0] } + joiners
+        for member in awaited where now - member.lastSent >= heartbeatInterval {
             send(.heartbeat, to: member.identity, step: configuration.mode == .sync ? step : nil)
         }
+    }
+
+    /// Whether the worker in `slot` has steps left: an async worker that has taken its last step has
+    /// been sent stop and owes nothing more, so it is neither sent heartbeats nor dropped.
+    private func owesSteps(_ slot: Int) -> Bool {
+        configuration.mode == .sync || slotSteps[slot] < asyncTotalSteps
     }
 
     /// Removes a silent worker: its slot is freed (before the first step, and in async mode for a
