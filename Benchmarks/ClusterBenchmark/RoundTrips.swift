@@ -39,7 +39,7 @@ enum RoundTrips {
         let trainingSet = synthetic(model, count: steps)
         let initial = model.make()
         let configuration = TrainingConfiguration(
-            model: model.name, dataset: trainingSet.name, optimizer: .sgd, learningRate: 0.01, momentum: 0.9,
+            model: model.name, dataset: trainingSet.name, optimizer: .sgd(learningRate: 0.01, momentum: 0.9),
             batchSizePerWorker: 1, epochs: 1, seed: 1, mode: .sync)
         let context = try Context()
         // One epoch of `steps` samples at batch 1: its summary comes with the last update.

@@ -31,16 +31,26 @@ public struct RankStatistics: Sendable, Equatable {
     public var samples: Int = 0
     /// Sync mode: how long the rank's gradients waited at the server for the other ranks', in seconds.
     public var waitSeconds: Double = 0
-    /// Async mode: the sum over the rank's pushes of their staleness, the number of updates applied
-    /// between the weights the gradient was computed on and the gradient's own update (0 in sync mode).
+    /// The sum over the rank's pushes of their staleness, the number of updates applied between the
+    /// weights the gradient was computed on and the gradient's own update (0 in sync mode).
     public var stalenessSum = 0
-    /// Async mode: the largest staleness of the rank's pushes.
+    /// The largest staleness of the rank's pushes.
     public var maxStaleness = 0
+    /// How many of the rank's pushes were computed on weights given while the rank was k steps ahead
+    /// of the slowest worker, at index k (async and SSP; SSP never goes past its bound). Sync and a
+    /// rank that was never ahead: one entry.
+    public var stepsAhead: [Int] = []
     /// Pushes rejected because their loss or gradient held NaN or infinity (never applied).
     public var rejected = 0
 
     /// Empty statistics.
     public init() {}
+
+    /// Counts `pushes` pushes computed `steps` steps ahead of the slowest worker.
+    public mutating func countStepsAhead(_ steps: Int, pushes: Int = 1) {
+        if steps >= stepsAhead.count { stepsAhead += [Int](repeating: 0, count: steps + 1 - stepsAhead.count) }
+        stepsAhead[steps] += pushes
+    }
 }
 
 /// What one worker did over a run, as the worker saw it.

@@ -8,8 +8,10 @@ struct Member {
     var lastHeard: ContinuousClock.Instant
     /// When the server last sent the worker a message.
     var lastSent: ContinuousClock.Instant
-    /// Async mode: the update count when the worker was last sent weights (for staleness).
+    /// The update count when the worker was last sent weights (for staleness).
     var sentAtUpdate: Int
+    /// Whether the worker has been sent a welcome on its connection since it (last) joined.
+    var welcomed = false
     /// The samples of the worker's accepted pushes, and that count at the previous status.
     var samples = 0
     var samplesAtStatus = 0

@@ -17,7 +17,8 @@ extension ParameterServer {
             // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
             // welcome it back where it is. A push it already made for this step counts; a repeat is dropped.
             peerLog("parameter server: rank \(slots[slot]!.rank) joined again; welcomed back")
-            welcome(slot: slot)
+            slots[slot]!.welcomed = false
+            perform(policy.admitted(slot: slot, in: roster))
             return
         }
         if isJoiner { return }  // already waiting for the next step
@@ -41,25 +42,25 @@ extension ParameterServer {
         return true
     }
 
-    /// Gives a checked worker a place: a free slot before the first step or in async mode, else (sync) a
-    /// place among the workers of the next step; refuses it when there is none.
+    /// Gives a checked worker a place: a free slot before the first step or under fixed ranks, else
+    /// (elastic) a place among the workers of the next step; refuses it when there is none.
     private func admit(_ member: Member) {
-        if !started || configuration.mode == .async {
+        if !started || policy.membership == .fixedRanks {
             guard let free = slots.firstIndex(where: { $0 == nil }) else {
-                refuse(member.identity, reason: configuration.mode == .async
-                       ? "all \(worldSize) ranks are taken (async mode has a fixed number of workers)"
+                refuse(member.identity, reason: policy.membership == .fixedRanks
+                       ? "all \(worldSize) ranks are taken (\(configuration.mode.rawValue) mode has a fixed number of workers)"
                        : "all \(worldSize) places are taken")
                 return
             }
             slots[free] = member
             log("parameter server: rank \(member.rank) joined (\(currentWorldSize) of \(worldSize) workers)")
             report(.joined, rank: member.rank)
-            welcome(slot: free)
             if !started && currentWorldSize == worldSize {
                 started = true
                 lastProgress = .now
                 epochClock = .now
             }
+            perform(policy.admitted(slot: free, in: roster))
             return
         }
         guard slots.count + joiners.count < maximumWorkers else {
@@ -83,21 +84,13 @@ extension ParameterServer {
     /// Sends the worker in `slot` a welcome: its rank and slice, the position of its next step and the weights.
     func welcome(slot: Int) {
         let member = slots[slot]!
-        let (world, position, memberStep): (Int, EpochCursor, Int)
-        switch configuration.mode {
-        case .sync:
-            (world, position, memberStep) = (started ? slots.count : worldSize, cursor, step)
-        case .async:
-            let next = min(slotSteps[slot], asyncTotalSteps - 1)
-            (world, position, memberStep) = (worldSize, EpochCursor(plan: plan, step: next), slotSteps[slot])
-        }
-        slots[slot]!.sentAtUpdate = updates
+        let (memberStep, position, world) = policy.position(slot: slot, in: roster)
         send(.welcome(Welcome(rank: member.rank, slot: slot, worldSize: world, epoch: position.epoch, offset: position.offset,
                               configuration: configuration, weights: weights.payload)),
              to: member.identity, step: memberStep)
     }
 
-    /// Sync mode: lets the waiting joiners take part and welcomes every worker with its new slice, from
+    /// Elastic membership: lets the waiting joiners take part and welcomes every worker with its new slice, from
     /// the next step number when `abandoning` the step in progress (its pushes are discarded and its
     /// samples computed again by the workers now taking part), else from the current one.
     func regroup(abandoning: Bool) {
@@ -105,14 +98,14 @@ extension ParameterServer {
         let newcomers = joiners
         joiners = []
         slots += newcomers.map { Optional($0) }
-        pending = .init(repeating: nil, count: slots.count)
-        if abandoning { step += 1 }
+        policy.regrouped(roster, abandoning: abandoning)
         lastProgress = .now
         for newcomer in newcomers { report(.joined, rank: newcomer.rank) }
         if slots.isEmpty {
-            log("parameter server: no worker left at step \(step); waiting up to \(stepTimeout.seconds) s for one to join")
+            log("parameter server: no worker left at step \(policy.roundStep); waiting up to \(stepTimeout.seconds) s for one to join")
             return
         }
+        let (step, cursor, _) = policy.position(slot: 0, in: roster)
         log("parameter server: step \(step): \(slots.count) worker\(slots.count == 1 ? "" : "s") "
             + "(rank\(slots.count == 1 ? "" : "s") \(slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", "))) "
             + "from epoch \(cursor.epoch + 1), "
@@ -136,35 +129,41 @@ extension ParameterServer {
                 peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten")
             }
             joiners.removeAll(where: isSilent)
-            if !silent.isEmpty && configuration.mode == .sync && started { regroup(abandoning: true) }
+            if !silent.isEmpty && policy.membership == .elastic && started { regroup(abandoning: true) }
         }
-        let awaited = slots.indices.filter(owesSteps).compactMap { slots[$0] } + joiners
-        for member in awaited where now - member.lastSent >= heartbeatInterval {
-            send(.heartbeat, to: member.identity, step: configuration.mode == .sync ? step : nil)
+        for slot in slots.indices where owesSteps(slot) {
+            if let member = slots[slot], now - member.lastSent >= heartbeatInterval {
+                send(.heartbeat, to: member.identity, step: policy.nextStep(slot: slot))
+            }
         }
+        for joiner in joiners where now - joiner.lastSent >= heartbeatInterval {
+            send(.heartbeat, to: joiner.identity)
+        }
+        nameStraggler(now: now)
     }
 
-    /// Whether the worker in `slot` has steps left: an async worker that has taken its last step has
-    /// been sent stop and owes nothing more, so it is neither sent heartbeats nor dropped.
-    private func owesSteps(_ slot: Int) -> Bool {
-        configuration.mode == .sync || slotSteps[slot] < asyncTotalSteps
-    }
+    /// Whether the worker in `slot` has steps left: one that has taken its last step has been sent
+    /// stop and owes nothing more, so it is neither sent heartbeats nor dropped.
+    private func owesSteps(_ slot: Int) -> Bool { policy.owesSteps(slot: slot) }
 
-    /// Removes a silent worker: its slot is freed (before the first step, and in async mode for a
-    /// worker to take over) or closed up (sync mode, then `regroup(abandoning:)`).
+    /// Removes a silent worker: its slot is freed (before the first step, and under fixed ranks for a
+    /// worker to take over) or closed up (elastic membership, then `regroup(abandoning:)`).
     private func drop(slot: Int, silentFor seconds: Double) {
         let member = slots[slot]!
         departed[member.identity] = member.rank
         if departed.count > 4096, let any = departed.keys.first(where: { $0 != member.identity }) { departed[any] = nil }
-        if configuration.mode == .sync && started {
+        let closing = policy.membership == .elastic && started
+        var directives: [UpdateDirective] = []
+        if closing {
             slots.remove(at: slot)
-            pending.remove(at: slot)
+            policy.closed(slot: slot)
         } else {
             slots[slot] = nil
-            if configuration.mode == .sync { pending[slot] = nil }
+            directives = policy.vacated(slot: slot, in: roster)
         }
-        let rest = configuration.mode == .sync && started
-            ? "the others compute step \(step)'s samples again"
+        defer { perform(directives) }
+        let rest = closing
+            ? "the others compute step \(policy.roundStep)'s samples again"
             : "its place waits for a worker to take it"
         log(String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
                    member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest))
@@ -173,7 +172,7 @@ extension ParameterServer {
 
     /// Tells `onMembershipChange` of a worker joining or being dropped.
     private func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
-        let (changeStep, epoch): (Int, Int) = configuration.mode == .sync ? (step, cursor.epoch) : (slotSteps.min() ?? 0, (slotSteps.min() ?? 0) / plan.stepsPerEpoch)
+        let (changeStep, epoch) = policy.changePoint
         onMembershipChange?(MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1,
                                              worldSize: currentWorldSize,
                                              silentSeconds: silentSeconds))

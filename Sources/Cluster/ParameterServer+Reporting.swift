@@ -2,12 +2,18 @@ import Foundation
 
 /// Per-epoch accounting and the epoch reports.
 extension ParameterServer {
-    /// Adds one push to its epoch's accounting; a rejected one counts as a push without samples.
-    func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double, rejected: Bool) {
+    /// Adds one push to its epoch's accounting: how long it waited for its update, how many updates
+    /// were applied between the weights it was computed on and its own (`staleness`), and how many
+    /// steps its worker was ahead of the slowest when given those weights. A rejected push counts as
+    /// one without samples.
+    func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double, staleness: Int, stepsAhead: Int, rejected: Bool) {
         var progress = epochs[epoch] ?? EpochProgress()
         progress.pushes += 1
         progress[rank: rank].pushes += 1
         progress[rank: rank].waitSeconds += wait
+        progress[rank: rank].stalenessSum += staleness
+        progress[rank: rank].maxStaleness = max(progress[rank: rank].maxStaleness, staleness)
+        progress[rank: rank].countStepsAhead(stepsAhead)
         if rejected {
             progress[rank: rank].rejected += 1
             rejectedPushes += 1
@@ -44,22 +50,29 @@ extension ParameterServer {
             guard let member = slots[slot] else { continue }
             let done = member.samples - member.samplesAtStatus
             slots[slot]!.samplesAtStatus = member.samples
-            workers.append(WorkerStatus(rank: member.rank, step: configuration.mode == .sync ? step : slotSteps[slot],
+            workers.append(WorkerStatus(rank: member.rank, step: policy.nextStep(slot: slot),
                                         samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds))
         }
-        let (epoch, fraction): (Int, Double)
-        switch configuration.mode {
-        case .sync:
-            (epoch, fraction) = (cursor.epoch, Double(cursor.offset) / Double(dataset.trainCount))
-        case .async:
-            let lowest = slotSteps.min() ?? 0
-            (epoch, fraction) = (lowest / plan.stepsPerEpoch, Double(lowest % plan.stepsPerEpoch) / Double(plan.stepsPerEpoch))
-        }
+        let (epoch, fraction) = policy.epochProgress
         let progress = epochs[epoch]
         return ServerStatus(
             epoch: min(epoch, configuration.epochs - 1) + 1, epochs: configuration.epochs, epochProgress: fraction,
-            step: workers.map(\.step).min() ?? step, worldSize: workers.count,
+            step: workers.map(\.step).min() ?? policy.roundStep, worldSize: workers.count,
             samplesPerSecond: workers.reduce(0) { $0 + $1.samplesPerSecond },
             loss: progress.flatMap { $0.samples > 0 ? $0.lossSum / Double($0.samples) : nil }, workers: workers.sorted { $0.rank < $1.rank })
+    }
+}
+
+extension ParameterServer {
+    /// Names the worker a step has waited on for longer than the straggler threshold (once per wait):
+    /// a log line and `onStraggler`.
+    func nameStraggler(now: ContinuousClock.Instant) {
+        guard started, let (slot, step, since) = policy.straggler(in: roster), let member = slots[slot] else { return }
+        let waited = now - since
+        guard waited >= stragglerThreshold, namedStraggler.map({ $0 != (member.rank, step) }) ?? true else { return }
+        namedStraggler = (member.rank, step)
+        log(String(format: "parameter server: step %d waits on rank %d for %.1f s (straggler; heard from %.1f s ago)",
+                   step, member.rank, waited.seconds, (now - member.lastHeard).seconds))
+        onStraggler?(Straggler(rank: member.rank, step: step, seconds: waited.seconds))
     }
 }

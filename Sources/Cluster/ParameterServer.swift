@@ -6,12 +6,11 @@ import ZeroMQ
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
 /// welcomes workers over a ROUTER socket and applies their gradients.
 ///
-/// In sync mode each step averages one gradient per worker (weighted by sample count), applies one
-/// optimiser step and sends every worker the same new weights. Workers may join at any time and take
-/// part from the next step; a worker not heard from within the heartbeat timeout is dropped, the step
-/// in progress is computed again by the others, so no sample of the epoch is skipped. In async mode
-/// each gradient is applied as it arrives and only its sender gets the newest weights back; the ranks
-/// are fixed, and a joining worker takes over the rank of a dropped one.
+/// When to apply and whom to answer is its `UpdatePolicy`'s to say, one per mode: `SyncRounds`
+/// (every worker's gradient per step, averaged; elastic membership), `AsyncUpdates` (each gradient
+/// on arrival) and `BoundedStaleness` (on arrival, no worker more than S steps ahead of the
+/// slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
+/// accounting, and carries out the policy's directives.
 ///
 /// The actor runs on its `SocketPump`'s dedicated thread (its serial executor), which alone touches
 /// the socket, so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
@@ -33,19 +32,14 @@ public actor ParameterServer {
     let mailbox: Mailbox
     private let stopRequest = StopRequest()
     let stateFile: String?
-    let checkpointEvery: Int
     /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
     private let zap: ZAPHandler?
 
     /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
-    /// Async mode: the fixed plan of `worldSize` ranks.
-    let plan: ShardPlan
+    /// When to apply gradients and whom to answer.
+    let policy: any UpdatePolicy
     let optimizer: any Optimizer
-    /// Sync mode: the most steps to complete (nil: all of the epochs').
-    let maxSteps: Int?
-    /// Async mode: the steps each rank takes, all of the epochs' or `maxSteps` if fewer.
-    let asyncTotalSteps: Int
     let joinTimeout: Duration
     let stepTimeout: Duration
     let heartbeatInterval: Duration
@@ -57,6 +51,9 @@ public actor ParameterServer {
     let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
     let onMembershipChange: (@Sendable (MembershipChange) -> Void)?
     let onStatus: (@Sendable (ServerStatus) -> Void)?
+    let onStraggler: (@Sendable (Straggler) -> Void)?
+    /// How long a step may wait on one worker before the server names it.
+    let stragglerThreshold: Duration
     let statusInterval: Duration
     /// When the last status was made.
     var lastStatus = ContinuousClock.now
@@ -75,10 +72,10 @@ public actor ParameterServer {
     var rejectedPushes = 0
 
     /// The workers taking part, by slot (their slice of each global batch). Before the first step and
-    /// in async mode there are `worldSize` slots, nil where no worker is; in sync mode after the first
-    /// step, only workers.
+    /// under fixed ranks there are `worldSize` slots, nil where no worker is; under elastic membership
+    /// after the first step, only workers.
     var slots: [Member?]
-    /// Sync mode: workers that joined during a step, waiting to take part from the next one.
+    /// Elastic membership: workers that joined during a step, waiting to take part from the next one.
     var joiners: [Member] = []
     /// Workers dropped as silent, by identity: one that speaks again is taken back with its rank.
     var departed: [[UInt8]: Int] = [:]
@@ -88,22 +85,11 @@ public actor ParameterServer {
     var started = false
     /// When training last moved on (an update, a start, a change of workers): the step timeout counts from it.
     var lastProgress = ContinuousClock.now
-
-    /// Sync mode: the step being computed (the protocol's step number; abandoned steps are skipped).
-    var step = 0
-    /// Sync mode: where the step being computed starts in its epoch.
-    var cursor: EpochCursor
-    /// Sync mode: the steps completed.
-    var completedSteps = 0
-    /// Sync mode: the gradients of the current step by slot, and when each arrived.
-    var pending: [(push: GradientPush, arrival: ContinuousClock.Instant)?]
-    /// Async mode: the next step of each slot.
-    var slotSteps: [Int]
+    /// The straggler last named, so each wait is named once.
+    var namedStraggler: (rank: Int, step: Int)?
 
     /// Per-epoch accounting (0-based epoch index).
     var epochs: [Int: EpochProgress] = [:]
-    /// Async mode: the next epoch to report once every rank's pushes for it are in.
-    var nextEpochToReport = 0
     /// When the epoch being timed started: the first step, then the end of each epoch's report.
     var epochClock: ContinuousClock.Instant?
 
@@ -151,6 +137,7 @@ public actor ParameterServer {
         trace: (@Sendable (String) -> Void)? = nil,
         onMembershipChange: (@Sendable (MembershipChange) -> Void)? = nil,
         statusInterval: Duration = .milliseconds(250), onStatus: (@Sendable (ServerStatus) -> Void)? = nil,
+        stragglerThreshold: Duration = .seconds(2), onStraggler: (@Sendable (Straggler) -> Void)? = nil,
         onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
     ) throws {
         precondition(worldSize > 0, "a parameter server needs at least one worker")
@@ -159,7 +146,7 @@ public actor ParameterServer {
                      "the heartbeat timeout must be longer than the heartbeat interval")
         if let resume {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
-                           parameterCount: weights.count, worldSize: worldSize)
+                           parameterCount: weights.count)
         }
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
@@ -203,24 +190,13 @@ public actor ParameterServer {
         self.onMembershipChange = onMembershipChange
         self.onStatus = onStatus
         self.statusInterval = statusInterval
+        self.stragglerThreshold = stragglerThreshold
+        self.onStraggler = onStraggler
         self.stateFile = stateFile
-        self.checkpointEvery = checkpointEvery
-        let plan = ShardPlan(sampleCount: dataset.trainCount, workerCount: worldSize,
-                             batchSizePerWorker: configuration.batchSizePerWorker)
-        self.plan = plan
-        self.maxSteps = maxSteps
-        asyncTotalSteps = min(maxSteps ?? .max, plan.stepsPerEpoch * configuration.epochs)
-        cursor = EpochCursor(sampleCount: dataset.trainCount, batchSizePerWorker: configuration.batchSizePerWorker)
         slots = .init(repeating: nil, count: worldSize)
-        slotSteps = [Int](repeating: 0, count: worldSize)
-        pending = .init(repeating: nil, count: worldSize)
-        switch configuration.optimizer {
-        case .sgd:
-            optimizer = SGD(parameterCount: weights.count, learningRate: Float(configuration.learningRate),
-                            momentum: Float(configuration.momentum))
-        case .adam:
-            optimizer = Adam(parameterCount: weights.count, learningRate: Float(configuration.learningRate))
-        }
+        policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: maxSteps,
+                                              checkpointEvery: checkpointEvery, resume: resume)
+        optimizer = configuration.optimizer.makeOptimizer(parameterCount: weights.count)
         if let resume {
             do {
                 try optimizer.restore(stepCount: resume.optimizerStepCount, buffers: resume.optimizerBuffers)
@@ -228,37 +204,27 @@ public actor ParameterServer {
                 throw ClusterError.cannotResume("\(error)")
             }
             self.weights = resume.weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
-            step = resume.step
-            completedSteps = resume.completedSteps
-            cursor = EpochCursor(sampleCount: dataset.trainCount, batchSizePerWorker: configuration.batchSizePerWorker,
-                                 epoch: resume.epoch, offset: resume.offset)
             updates = resume.updates
-            switch configuration.mode {
-            case .sync:
+            for tally in resume.openEpochs {
+                epochs[tally.epoch] = EpochProgress(pushes: tally.pushes, lossSum: tally.lossSum, samples: tally.samples,
+                                                    updates: tally.updates)
+            }
+            if resume.openEpochs.isEmpty && resume.epochPushes > 0 {
+                // Written before every mode kept its open epochs as tallies.
                 epochs[resume.epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum,
                                                      samples: resume.epochSamples, updates: resume.epochUpdates)
-            case .async:
-                slotSteps = resume.slotSteps
-                for tally in resume.openEpochs {
-                    epochs[tally.epoch] = EpochProgress(pushes: tally.pushes, lossSum: tally.lossSum, samples: tally.samples,
-                                                        updates: tally.updates)
-                }
-                nextEpochToReport = resume.openEpochs.map(\.epoch).min() ?? resume.epoch
             }
             log("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)")
         }
     }
 
-    /// Throws unless `state` belongs to this configuration, data and model (and in async mode, its ranks).
+    /// Throws unless `state` belongs to this configuration, data and model.
     private static func check(_ state: ServerState, configuration: TrainingConfiguration, dataset: DatasetDescription,
-                              fingerprint: UInt64, parameterCount: Int, worldSize: Int) throws {
+                              fingerprint: UInt64, parameterCount: Int) throws {
         guard state.configuration == configuration else { throw ClusterError.cannotResume("the training configuration differs") }
         guard state.dataset == dataset else { throw ClusterError.cannotResume("the data set differs") }
         guard state.fingerprint == fingerprint, state.weights.count == parameterCount else {
             throw ClusterError.cannotResume("the model differs")
-        }
-        if configuration.mode == .async && state.slotSteps.count != worldSize {
-            throw ClusterError.cannotResume("it was saved with \(state.slotSteps.count) async ranks, not \(worldSize)")
         }
     }
 
@@ -280,12 +246,10 @@ public actor ParameterServer {
     public var currentWorldSize: Int { slots.count { $0 != nil } }
 
     /// Whether every step has been taken.
-    var isFinished: Bool {
-        switch configuration.mode {
-        case .sync: cursor.epoch >= configuration.epochs || completedSteps >= (maxSteps ?? .max)
-        case .async: slotSteps.allSatisfy { $0 >= asyncTotalSteps }
-        }
-    }
+    var isFinished: Bool { policy.isFinished }
+
+    /// The workers' places as the policy sees them.
+    var roster: Roster { Roster(occupied: slots.map { $0 != nil }, started: started) }
 
     /// Welcomes the workers, trains until every step is taken (each worker gets stop) and returns the
     /// final weights; on a timeout or a worker's failure it sends every worker an error and throws.
@@ -349,17 +313,11 @@ public actor ParameterServer {
         if !started {
             return .joinTimeout(joined: currentWorldSize, expected: worldSize, seconds: joinTimeout.seconds)
         }
-        switch configuration.mode {
-        case .sync:
-            if slots.isEmpty { return .noWorkers(step: step, seconds: stepTimeout.seconds) }
-            let missing = slots.indices.filter { pending[$0] == nil }.compactMap { slots[$0]?.rank }
-            return .stepTimeout(step: step, missingRanks: missing, seconds: stepTimeout.seconds)
-        case .async:
-            let behind = slots.indices.filter { slotSteps[$0] < asyncTotalSteps }
-            let missing = behind.compactMap { slots[$0]?.rank }
-            if missing.isEmpty { return .vacantRanks(count: behind.count, seconds: stepTimeout.seconds) }
-            return .stepTimeout(step: behind.map { slotSteps[$0] }.min() ?? 0, missingRanks: missing, seconds: stepTimeout.seconds)
-        }
+        if slots.isEmpty { return .noWorkers(step: policy.roundStep, seconds: stepTimeout.seconds) }
+        let (awaited, step) = policy.awaited(in: roster)
+        let missing = awaited.compactMap { slots[$0]?.rank }
+        if missing.isEmpty { return .vacantRanks(count: awaited.count, seconds: stepTimeout.seconds) }
+        return .stepTimeout(step: step, missingRanks: missing, seconds: stepTimeout.seconds)
     }
 
     /// Validates and acts on one received message; throws only when a worker taking part reports a failure.
@@ -403,25 +361,20 @@ public actor ParameterServer {
         }
     }
 
-    /// Checks a push against its worker's step and slice, then holds it for the step (sync) or applies it (async).
+    /// Checks a push against its worker's rank, then hands it to the policy and carries out its answer.
     private func accept(_ push: GradientPush, from slot: Int, message: WireMessage) {
         let rank = slots[slot]!.rank
         guard Int(message.sender) == rank else {
             peerLog("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
             return
         }
-        switch configuration.mode {
-        case .sync: acceptSync(push, from: slot, message: message)
-        case .async: acceptAsync(push, from: slot, message: message)
+        switch policy.receive(push, step: message.step, slot: slot, in: roster, at: .now) {
+        case .dropped(let reason):
+            peerLog("parameter server: dropped a push-gradient of rank \(rank) \(reason)")
+        case .accepted(let directives):
+            slots[slot]!.samples += push.sampleCount
+            perform(directives)
         }
-    }
-
-    /// One optimiser step with `gradient`, written into a fresh buffer that becomes the current weights.
-    func updateWeights() {
-        let next = snapshots.acquire()
-        gradient.withUnsafeBufferPointer { optimizer.step(from: weights.values, into: next.buffer, gradients: $0) }
-        weights = next
-        updates += 1
     }
 
     /// Sends `body` to every worker taking part or waiting to (one weights snapshot serves them all, without copies).
@@ -429,13 +382,24 @@ public actor ParameterServer {
         for member in slots.compactMap({ $0 }) + joiners { send(body, to: member.identity, step: step) }
     }
 
-    /// Sends `body` to the peer `identity`, tagged with `step` (by default the sync step).
+    /// Sends `body` to the peer `identity`, tagged with `step` (by default the policy's round).
     func send(_ body: MessageBody, to identity: [UInt8], step: Int? = nil) {
-        let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step ?? self.step),
+        let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step ?? policy.roundStep),
                                   fingerprint: fingerprint, body: body)
         trace?("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
         let now = ContinuousClock.now
-        if let slot = slots.firstIndex(where: { $0?.identity == identity }) { slots[slot]!.lastSent = now }
+        if let slot = slots.firstIndex(where: { $0?.identity == identity }) {
+            slots[slot]!.lastSent = now
+            switch body {
+            case .welcome:
+                slots[slot]!.welcomed = true
+                slots[slot]!.sentAtUpdate = updates
+            case .weights:
+                slots[slot]!.sentAtUpdate = updates
+            default:
+                break
+            }
+        }
         pump.send(message.encoded(to: identity))
     }
 

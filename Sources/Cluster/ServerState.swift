@@ -120,7 +120,12 @@ public struct ServerState: Sendable, Equatable {
         } catch {
             throw fail("its state metadata is not valid: \(error)")
         }
-        guard let fingerprint = UInt64(header.fingerprint, radix: 16) else { throw fail("its fingerprint is not valid") }
+        do {
+            try header.configuration.check()
+        } catch {
+            throw fail("its training configuration is not valid: \(error)")
+        }
+                guard let fingerprint = UInt64(header.fingerprint, radix: 16) else { throw fail("its fingerprint is not valid") }
         guard let weights = file.tensors["weights"]?.values else { throw fail("it holds no weights") }
         var buffers: [String: [Float]] = [:]
         for name in file.order where name.hasPrefix("optimizer.") {

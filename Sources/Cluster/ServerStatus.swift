@@ -29,3 +29,20 @@ public struct WorkerStatus: Sendable, Equatable {
     /// Seconds since the server last heard from it.
     public var secondsSinceHeard: Double
 }
+
+/// A worker that a step waited on for longer than the server's straggler threshold.
+public struct Straggler: Sendable, Equatable {
+    /// The worker's rank.
+    public var rank: Int
+    /// The step that waited (sync: the step; SSP: the slowest worker's step).
+    public var step: Int
+    /// How long the step had waited when the server named the worker, in seconds.
+    public var seconds: Double
+
+    /// A straggler with every field given.
+    public init(rank: Int, step: Int, seconds: Double) {
+        self.rank = rank
+        self.step = step
+        self.seconds = seconds
+    }
+}

@@ -1,12 +1,5 @@
+import Engine
 import Foundation
-
-/// Which optimiser the server runs.
-public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
-    /// SGD with momentum.
-    case sgd
-    /// Adam.
-    case adam
-}
 
 /// How the server combines gradients.
 public enum TrainingMode: String, Codable, Sendable, CaseIterable {
@@ -14,6 +7,9 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     case sync
     /// Each gradient is applied as it arrives.
     case async
+    /// Stale synchronous parallel: each gradient is applied as it arrives, and no worker gets weights
+    /// while it is more than `staleness` steps ahead of the slowest.
+    case ssp
 }
 
 /// The training set-up the server sends a worker in welcome, as a JSON frame with snake_case keys.
@@ -22,12 +18,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var model: String
     /// The data-set name, as `trainer train --dataset` takes it (for example "mnist").
     public var dataset: String
-    /// The optimiser the server applies.
-    public var optimizer: OptimizerKind
-    /// The learning rate.
-    public var learningRate: Double
-    /// The momentum (SGD only; ignored by Adam).
-    public var momentum: Double
+    /// The optimiser the server applies, with all of its hyper-parameters.
+    public var optimizer: OptimizerSettings
     /// The mini-batch size of each worker (the global batch is this times the world size).
     public var batchSizePerWorker: Int
     /// The number of epochs.
@@ -36,31 +28,72 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public static let maximumEpochs = 1_000_000
     /// The seed of initialisation and of the per-epoch permutations.
     public var seed: UInt64
-    /// Synchronous or asynchronous updates.
+    /// Synchronous, asynchronous or bounded-staleness updates.
     public var mode: TrainingMode
+    /// SSP mode: the most steps a worker may be ahead of the slowest (nil in the other modes).
+    public var staleness: Int?
+    /// The largest staleness bound a configuration may ask for.
+    public static let maximumStaleness = 1_000_000
 
-    /// A configuration with every field given.
+    /// A configuration with every field given; `staleness` only in SSP mode.
     public init(
-        model: String, dataset: String, optimizer: OptimizerKind, learningRate: Double, momentum: Double,
-        batchSizePerWorker: Int, epochs: Int, seed: UInt64, mode: TrainingMode
+        model: String, dataset: String, optimizer: OptimizerSettings,
+        batchSizePerWorker: Int, epochs: Int, seed: UInt64, mode: TrainingMode, staleness: Int? = nil
     ) {
+        precondition((mode == .ssp) == (staleness != nil), "SSP mode, and only SSP mode, has a staleness bound")
         self.model = model
         self.dataset = dataset
         self.optimizer = optimizer
-        self.learningRate = learningRate
-        self.momentum = momentum
         self.batchSizePerWorker = batchSizePerWorker
         self.epochs = epochs
         self.seed = seed
         self.mode = mode
+        self.staleness = staleness
     }
 
     enum CodingKeys: String, CodingKey {
         case model, dataset, optimizer
+        case batchSizePerWorker = "batch_size_per_worker"
+        case epochs, seed, mode, staleness
+        /// Protocol version 2 and its state files: the optimiser's name, learning rate and momentum.
         case learningRate = "learning_rate"
         case momentum
-        case batchSizePerWorker = "batch_size_per_worker"
-        case epochs, seed, mode
+    }
+
+    /// Decodes a configuration; a state file of protocol version 2 names the optimiser and gives its
+    /// learning rate and momentum beside it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try container.decode(String.self, forKey: .model)
+        dataset = try container.decode(String.self, forKey: .dataset)
+        if let name = try? container.decode(String.self, forKey: .optimizer) {
+            guard let kind = OptimizerKind(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .optimizer, in: container, debugDescription: "unknown optimizer \(name)")
+            }
+            let learningRate = try container.decode(Double.self, forKey: .learningRate)
+            let momentum = try container.decode(Double.self, forKey: .momentum)
+            optimizer = OptimizerSettings(kind: kind, learningRate: Float(learningRate), momentum: kind == .sgd ? Float(momentum) : 0)
+        } else {
+            optimizer = try container.decode(OptimizerSettings.self, forKey: .optimizer)
+        }
+        batchSizePerWorker = try container.decode(Int.self, forKey: .batchSizePerWorker)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        seed = try container.decode(UInt64.self, forKey: .seed)
+        mode = try container.decode(TrainingMode.self, forKey: .mode)
+        staleness = try container.decodeIfPresent(Int.self, forKey: .staleness)
+    }
+
+    /// Encodes the configuration as protocol version 3 has it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encode(dataset, forKey: .dataset)
+        try container.encode(optimizer, forKey: .optimizer)
+        try container.encode(batchSizePerWorker, forKey: .batchSizePerWorker)
+        try container.encode(epochs, forKey: .epochs)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(mode, forKey: .mode)
+        try container.encodeIfPresent(staleness, forKey: .staleness)
     }
 
     /// The configuration as compact JSON with sorted keys.
@@ -73,21 +106,33 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes and range-checks a configuration from the JSON bytes of a welcome frame.
     public init(json bytes: [UInt8], limits: ProtocolLimits = .standard) throws(ProtocolError) {
-        let frame = "configuration"
-        self = try decodeJSON(TrainingConfiguration.self, from: bytes, frame: frame)
+        self = try decodeJSON(TrainingConfiguration.self, from: bytes, frame: "configuration")
+        try check(limits: limits)
+    }
+
+    /// Throws unless every field is in its range (a configuration from a peer or a file).
+    public func check(limits: ProtocolLimits = .standard) throws(ProtocolError) {
         try checkName(model, field: "configuration model")
         try checkName(dataset, field: "configuration dataset")
-        guard learningRate.isFinite, learningRate > 0 else {
-            throw .fieldOutOfRange(field: "configuration learning_rate", value: "\(learningRate)", allowed: "a finite number > 0")
-        }
-        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
-            throw .fieldOutOfRange(field: "configuration momentum", value: "\(momentum)", allowed: "0 ≤ momentum < 1")
+        if let problem = optimizer.problem {
+            throw .fieldOutOfRange(field: "configuration optimizer", value: optimizer.kind.rawValue, allowed: "settings that hold: \(problem)")
         }
         guard (1...limits.maxSampleCount).contains(batchSizePerWorker) else {
             throw .fieldOutOfRange(field: "configuration batch_size_per_worker", value: "\(batchSizePerWorker)", allowed: "1…\(limits.maxSampleCount)")
         }
         guard (1...Self.maximumEpochs).contains(epochs) else {
             throw .fieldOutOfRange(field: "configuration epochs", value: "\(epochs)", allowed: "1…\(Self.maximumEpochs)")
+        }
+        switch (mode, staleness) {
+        case (.ssp, let bound?) where (0...Self.maximumStaleness).contains(bound):
+            break
+        case (.sync, nil), (.async, nil):
+            break
+        case (.ssp, _):
+            throw .fieldOutOfRange(field: "configuration staleness", value: staleness.map { "\($0)" } ?? "none",
+                                   allowed: "0…\(Self.maximumStaleness) in ssp mode")
+        case (_, let bound?):
+            throw .fieldOutOfRange(field: "configuration staleness", value: "\(bound)", allowed: "none in \(mode.rawValue) mode")
         }
     }
 }

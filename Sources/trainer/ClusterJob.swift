@@ -10,8 +10,14 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
     var workers: Int = 2
 
-    @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives.")
+    @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives; ssp: as async, but no worker runs more than --staleness steps ahead of the slowest.")
     var mode: TrainingMode = .sync
+
+    @Option(help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
+    var staleness: Int?
+
+    @Option(help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
+    var stragglerThreshold: Double = 2
 
     @Option(help: "Seconds to wait for all workers to join.")
     var joinTimeout: Double = 120
@@ -41,7 +47,17 @@ struct ClusterOptions: ParsableArguments {
             throw ValidationError("--heartbeat-interval must be positive and shorter than --heartbeat-timeout")
         }
         if let maxWorkers, maxWorkers < workers { throw ValidationError("--max-workers must be at least --workers (\(workers))") }
+        if let staleness {
+            if mode != .ssp { throw ValidationError("--staleness is for --mode ssp (\(mode.rawValue) mode has no staleness bound)") }
+            if !(0...TrainingConfiguration.maximumStaleness).contains(staleness) {
+                throw ValidationError("--staleness must lie in 0…\(TrainingConfiguration.maximumStaleness) steps")
+            }
+        }
+        if !(stragglerThreshold > 0) { throw ValidationError("--straggler-threshold must be positive") }
     }
+
+    /// The staleness bound the mode has: --staleness (default 3) in SSP mode, none otherwise.
+    var stalenessBound: Int? { mode == .ssp ? (staleness ?? 3) : nil }
 }
 
 extension TrainingMode: ExpressibleByArgument {}
@@ -57,29 +73,40 @@ struct ClusterJob {
     /// The live display, when standard output is a terminal and --no-progress is not given.
     let display: ServerDisplay?
 
-    /// Loads the data and builds the model; writes the metrics file's start event.
-    init(options: TrainingOptions, cluster: ClusterOptions, resuming: Bool = false) throws {
-        let settings = options.hyperparameters
-        experiment = try Experiment(model: options.model, dataset: options.dataset, dataDirectory: options.dataDir)
-        model = experiment.makeModel(seed: options.seed)
-        configuration = TrainingConfiguration(
-            model: options.model.rawValue, dataset: options.dataset.rawValue,
-            optimizer: settings.optimizer == .sgd ? .sgd : .adam, learningRate: Double(settings.learningRate),
-            momentum: Double(settings.momentum), batchSizePerWorker: settings.batchSize, epochs: settings.epochs,
-            seed: options.seed, mode: cluster.mode)
+    /// Loads the data and builds the model for the training flags, or for the configuration `resuming`
+    /// a saved run (whose model, data, hyper-parameters and mode replace the flags'; the flags that say
+    /// where things go stay as given); writes the metrics file's start event.
+    init(options: TrainingOptions, cluster: ClusterOptions, resuming saved: TrainingConfiguration? = nil) throws {
+        if let saved {
+            configuration = saved
+        } else {
+            let settings = options.hyperparameters
+            configuration = TrainingConfiguration(
+                model: options.model.rawValue, dataset: options.dataset.rawValue, optimizer: settings.optimizerSettings,
+                batchSizePerWorker: settings.batchSize, epochs: settings.epochs, seed: options.seed, mode: cluster.mode,
+                staleness: cluster.stalenessBound)
+        }
+        guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
+            throw CLIError("the saved run trains \(configuration.model) on \(configuration.dataset), which this trainer does not know")
+        }
+        experiment = try Experiment(model: modelKind, dataset: datasetKind, dataDirectory: options.dataDir)
+        model = experiment.makeModel(seed: configuration.seed)
         dataset = DatasetDescription(describing: experiment.train, testCount: experiment.test.count)
         // A resumed run adds to the metrics it wrote before.
-        let metricsLog = try options.metrics.map { try MetricsLog(path: $0, appending: resuming) }
+        let metricsLog = try options.metrics.map { try MetricsLog(path: $0, appending: saved != nil) }
+        let optimizer = configuration.optimizer
         metricsLog?.write(event: "start", [
-            "model": .text(options.model.rawValue), "dataset": .text(options.dataset.rawValue),
-            "parameters": .integer(model.parameterCount), "optimizer": .text(settings.optimizer.rawValue),
-            "lr": .float(settings.learningRate), "momentum": .float(settings.momentum), "mode": .text(cluster.mode.rawValue),
-            "workers": .integer(cluster.workers), "batch_size": .integer(settings.batchSize),
-            "epochs": .integer(settings.epochs), "seed": .integer(Int(options.seed)),
+            "model": .text(configuration.model), "dataset": .text(configuration.dataset),
+            "parameters": .integer(model.parameterCount), "optimizer": .text(optimizer.kind.rawValue),
+            "lr": .float(optimizer.learningRate), "momentum": .float(optimizer.momentum),
+            "weight_decay": .float(optimizer.weightDecay), "mode": .text(configuration.mode.rawValue),
+            "staleness": configuration.staleness.map { .integer($0) } ?? .number(.nan),
+            "workers": .integer(cluster.workers), "batch_size": .integer(configuration.batchSizePerWorker),
+            "epochs": .integer(configuration.epochs), "seed": .integer(Int(configuration.seed)),
         ])
-        display = ServerDisplay(epochs: settings.epochs, sampleCount: dataset.trainCount,
-                                batchSizePerWorker: settings.batchSize, enabled: !cluster.noProgress)
-        reporter = EpochReporter(experiment: experiment, model: model, epochs: settings.epochs, workers: cluster.workers,
+        display = ServerDisplay(epochs: configuration.epochs, sampleCount: dataset.trainCount,
+                                batchSizePerWorker: configuration.batchSizePerWorker, enabled: !cluster.noProgress)
+        reporter = EpochReporter(experiment: experiment, model: model, epochs: configuration.epochs, workers: cluster.workers,
                                  metricsLog: metricsLog,
                                  checkpoint: options.checkpoint, plot: options.plot)
     }
@@ -107,6 +134,7 @@ struct ClusterJob {
             trace: cluster.verbose ? ParameterServer.standardError : nil,
             onMembershipChange: { reporter.membershipChanged($0) },
             onStatus: onStatus,
+            stragglerThreshold: .seconds(cluster.stragglerThreshold), onStraggler: { reporter.straggler($0) },
             onEpochEnd: { summary in
                 display?.clear()
                 reporter.report(summary)
@@ -116,11 +144,11 @@ struct ClusterJob {
     /// The first line a run prints.
     func banner(workers: Int, place: String) -> String {
         let settings = configuration
-        let optimizer = settings.optimizer == .sgd
-            ? "SGD(lr \(Float(settings.learningRate)), momentum \(Float(settings.momentum)))" : "Adam(lr \(Float(settings.learningRate)))"
+        let optimizer = settings.optimizer.description
+        let mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
-            + "\(optimizer), \(settings.mode.rawValue) mode, batch \(settings.batchSizePerWorker) per worker "
+            + "\(optimizer), \(mode), batch \(settings.batchSizePerWorker) per worker "
             + "(global \(settings.batchSizePerWorker * workers)), \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), seed \(settings.seed)"
     }
 }

@@ -44,6 +44,13 @@ final class EpochReporter: @unchecked Sendable {
         ])
     }
 
+    /// Records a step that waited on one worker for longer than the threshold: a `straggler` metrics event.
+    func straggler(_ straggler: Straggler) {
+        metricsLog?.write(event: "straggler", [
+            "rank": .integer(straggler.rank), "step": .integer(straggler.step), "seconds": .number(straggler.seconds),
+        ])
+    }
+
     /// Evaluates and reports one finished epoch.
     func report(_ summary: EpochSummary) {
         worldSize = summary.worldSize
@@ -89,6 +96,9 @@ final class EpochReporter: @unchecked Sendable {
             rankTotals[rank].stalenessSum += statistics.stalenessSum
             rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
             rankTotals[rank].rejected += statistics.rejected
+            for (steps, pushes) in statistics.stepsAhead.enumerated() where pushes > 0 {
+                rankTotals[rank].countStepsAhead(steps, pushes: pushes)
+            }
         }
     }
 
@@ -116,7 +126,8 @@ final class EpochReporter: @unchecked Sendable {
             .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
                      ("wait_seconds", .number(statistics.waitSeconds)),
                      ("mean_staleness", .number(Double(statistics.stalenessSum) / Double(max(statistics.pushes, 1)))),
-                     ("max_staleness", .integer(statistics.maxStaleness)), ("rejected", .integer(statistics.rejected))])
+                     ("max_staleness", .integer(statistics.maxStaleness)),
+                     ("steps_ahead", .list(statistics.stepsAhead.map { .integer($0) })), ("rejected", .integer(statistics.rejected))])
         })
     }
 

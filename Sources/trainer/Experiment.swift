@@ -53,11 +53,7 @@ enum DatasetKind: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
-/// The optimisers `trainer` offers.
-enum OptimizerKind: String, CaseIterable, ExpressibleByArgument {
-    case sgd
-    case adam
-}
+extension OptimizerKind: ExpressibleByArgument {}
 
 /// The settings of one training run.
 struct Hyperparameters {
@@ -66,6 +62,16 @@ struct Hyperparameters {
     var optimizer: OptimizerKind
     var learningRate: Float
     var momentum: Float
+    var weightDecay: Float = 0
+    var nesterov = false
+
+    /// The optimiser these settings build (momentum and Nesterov are SGD's alone).
+    var optimizerSettings: OptimizerSettings {
+        switch optimizer {
+        case .sgd: .sgd(learningRate: learningRate, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        case .adam: .adam(learningRate: learningRate, weightDecay: weightDecay)
+        }
+    }
 }
 
 /// A model and data set resolved into the objects a training or evaluation loop needs.

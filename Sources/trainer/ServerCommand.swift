@@ -59,8 +59,8 @@ struct ServerCommand: AsyncParsableCommand {
             print("The run saved in \(resume) is complete (\(state.configuration.epochs) epochs, step \(state.step)); nothing to resume")
             return
         }
-        let (options, cluster) = try state.map { try resumed(from: $0) } ?? (self.options, self.cluster)
-        let job = try ClusterJob(options: options, cluster: cluster, resuming: state != nil)
+        let cluster = state.map(resumedCluster) ?? self.cluster
+        let job = try ClusterJob(options: options, cluster: cluster, resuming: state?.configuration)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
         // (stop, error) within their linger before the process exits.
@@ -129,22 +129,13 @@ struct ServerCommand: AsyncParsableCommand {
         return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// The training and cluster flags a state file implies; the flags that say where things go
-    /// (data folder, metrics, checkpoint, plot, threads, timeouts) stay as given.
-    private func resumed(from state: ServerState) throws -> (TrainingOptions, ClusterOptions) {
-        let saved = state.configuration
-        var arguments = ["--model", saved.model, "--dataset", saved.dataset, "--epochs", "\(saved.epochs)",
-                         "--batch-size", "\(saved.batchSizePerWorker)", "--optimizer", saved.optimizer.rawValue,
-                         "--lr", "\(Float(saved.learningRate))", "--momentum", "\(Float(saved.momentum))", "--seed", "\(saved.seed)"]
-        for (flag, value) in [("--data-dir", options.dataDir), ("--metrics", options.metrics), ("--checkpoint", options.checkpoint),
-                              ("--plot", options.plot), ("--threads", options.threads.map(String.init))] {
-            if let value { arguments += [flag, value] }
-        }
-        var clusterArguments = ["--workers", "\(state.worldSize)", "--mode", saved.mode.rawValue,
-                                "--join-timeout", "\(cluster.joinTimeout)", "--step-timeout", "\(cluster.stepTimeout)",
-                                "--heartbeat-interval", "\(cluster.heartbeatInterval)", "--heartbeat-timeout", "\(cluster.heartbeatTimeout)"]
-        if let maxWorkers = cluster.maxWorkers { clusterArguments += ["--max-workers", "\(max(maxWorkers, state.worldSize))"] }
-        if cluster.verbose { clusterArguments.append("--verbose") }
-        return (try TrainingOptions.parse(arguments), try ClusterOptions.parse(clusterArguments))
+    /// The cluster flags a state file implies: its worker count and mode; the timeouts and the display stay as given.
+    private func resumedCluster(from state: ServerState) -> ClusterOptions {
+        var cluster = self.cluster
+        cluster.workers = state.worldSize
+        cluster.mode = state.configuration.mode
+        cluster.staleness = state.configuration.staleness
+        if let maxWorkers = cluster.maxWorkers { cluster.maxWorkers = max(maxWorkers, state.worldSize) }
+        return cluster
     }
 }

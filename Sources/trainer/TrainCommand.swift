@@ -31,16 +31,12 @@ struct TrainCommand: ParsableCommand {
         let settings = options.hyperparameters
         let experiment = try Experiment(model: model, dataset: dataset, dataDirectory: dataDir)
         let network = experiment.makeModel(seed: seed)
-        let optimizerObject: any Optimizer = switch settings.optimizer {
-        case .sgd: SGD(parameterCount: network.parameterCount, learningRate: settings.learningRate, momentum: settings.momentum)
-        case .adam: Adam(parameterCount: network.parameterCount, learningRate: settings.learningRate)
-        }
+        let optimizerObject = settings.optimizerSettings.makeOptimizer(parameterCount: network.parameterCount)
         let loop = TrainingLoop(model: network, criterion: Criterion(experiment.objective), optimizer: optimizerObject,
                                 loader: DataLoader(experiment.train, batchSize: settings.batchSize, shuffle: true, seed: seed),
                                 test: experiment.test)
         let metricsLog = try metrics.map { try MetricsLog(path: $0) }
-        let optimizerText = settings.optimizer == .sgd
-            ? "SGD(lr \(settings.learningRate), momentum \(settings.momentum))" : "Adam(lr \(settings.learningRate))"
+        let optimizerText = settings.optimizerSettings.description
         print("Training \(model.rawValue) on \(dataset.rawValue): \(experiment.train.count) training and \(experiment.test.count) test samples, "
               + "\(network.parameterCount) parameters, \(optimizerText), batch \(settings.batchSize), \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), "
               + "seed \(seed), OpenBLAS \(BLAS.coreName) with \(BLAS.threadCount) thread(s)")

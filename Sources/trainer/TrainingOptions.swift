@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 
 /// The flags every training command shares: the model, the data and the hyper-parameters.
 struct TrainingOptions: ParsableArguments {
@@ -26,6 +27,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "SGD momentum; ignored by adam (default: 0.9).")
     var momentum: Float?
 
+    @Option(help: "L2 penalty added to every gradient, as PyTorch's weight_decay (default: 0).")
+    var weightDecay: Float = 0
+
+    @Flag(help: "SGD with Nesterov momentum (needs a momentum > 0).")
+    var nesterov = false
+
     @Option(help: "Seed of the initial weights and of the per-epoch shuffling.")
     var seed: UInt64 = 0
 
@@ -50,6 +57,9 @@ struct TrainingOptions: ParsableArguments {
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
         if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must lie in [0, 1)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be a finite number ≥ 0") }
+        if nesterov && hyperparameters.optimizer != .sgd { throw ValidationError("--nesterov is for --optimizer sgd") }
+        if let problem = hyperparameters.optimizerSettings.problem { throw ValidationError("optimizer settings: \(problem)") }
     }
 
     /// The settings in force: the flags given, else the data set's defaults.
@@ -57,6 +67,6 @@ struct TrainingOptions: ParsableArguments {
         let defaults = dataset.defaults
         return Hyperparameters(epochs: epochs ?? defaults.epochs, batchSize: batchSize ?? defaults.batchSize,
                                optimizer: optimizer ?? defaults.optimizer, learningRate: lr ?? defaults.learningRate,
-                               momentum: momentum ?? defaults.momentum)
+                               momentum: momentum ?? defaults.momentum, weightDecay: weightDecay, nesterov: nesterov)
     }
 }

@@ -63,8 +63,8 @@ import ZeroMQ
         await server.close()
 
         let model = SyncSetUp.network()
-        let optimizer = SGD(parameterCount: model.parameterCount, learningRate: Float(configuration.learningRate),
-                            momentum: Float(configuration.momentum))
+        let optimizer = SGD(parameterCount: model.parameterCount, learningRate: configuration.optimizer.learningRate,
+                            momentum: configuration.optimizer.momentum)
         let loader = DataLoader(set, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
         let order = DataLoader.order(count: set.count, seed: configuration.seed, epoch: 1)
         let criterion = Criterion(.classification)

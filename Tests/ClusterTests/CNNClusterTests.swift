@@ -15,7 +15,7 @@ import ZeroMQ
         let set = LabeledDataset(name: "cifar-like", sampleShape: [3, 32, 32], features: features, labels: labels, classCount: 10)
         let network: @Sendable () -> Model = { Model(Models.cnn(channels: 3, imageSize: 32, classes: 10), seed: 11) }
         let configuration = TrainingConfiguration(
-            model: "cnn", dataset: "cifar-like", optimizer: .sgd, learningRate: 0.01, momentum: 0.9,
+            model: "cnn", dataset: "cifar-like", optimizer: .sgd(learningRate: 0.01, momentum: 0.9),
             batchSizePerWorker: 4, epochs: 2, seed: 4, mode: .sync)
         let steps = 4
         let initial = network()

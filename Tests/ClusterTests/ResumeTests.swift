@@ -73,6 +73,19 @@ import ZeroMQ
         #expect(error == .cannotResume("it was saved with 2 async ranks, not 3"))
     }
 
+    /// SSP keeps each rank's step as async does; with one rank it is deterministic, so a resumed run ends
+    /// bit for bit where an uninterrupted one does, and its state file holds the staleness bound.
+    @Test func anSSPServerResumesEachRankAtItsStep() async throws {
+        let stateFile = FileManager.default.temporaryDirectory.appendingPathComponent("ssp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: stateFile) }
+        let uninterrupted = try await run(.sgd, mode: .ssp, workers: 1, steps: 11)
+        _ = try await run(.sgd, mode: .ssp, workers: 1, steps: 8, stateFile: stateFile, every: 4)
+        let state = try ServerState(contentsOf: stateFile)
+        #expect(state.slotSteps == [8] && state.configuration.mode == .ssp && state.configuration.staleness == 0)
+        let resumed = try await run(.sgd, mode: .ssp, workers: 1, steps: 11, resume: state)
+        #expect(resumed.map(\.bitPattern) == uninterrupted.map(\.bitPattern))
+    }
+
     @Test func aStateFileRoundTripsAndBadFilesAreRefusedClearly() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("states-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -37,7 +37,7 @@ import ZeroMQ
         let bytes = header.encoded
         #expect(bytes.count == 40)
         #expect(bytes[0..<4] == [0x41, 0x54, 0x50, 0x53][...])
-        #expect(bytes[4..<6] == [2, 0][...])
+        #expect(bytes[4..<6] == [3, 0][...])
         #expect(bytes[6..<8] == [3, 0][...])
         #expect(bytes[8..<12] == [3, 0, 0, 0][...])
         #expect(bytes[12..<16] == [1, 0, 0, 0][...])
@@ -58,8 +58,16 @@ import ZeroMQ
 
     @Test func configurationJSONUsesSnakeCaseKeys() throws {
         let json = String(decoding: Fixtures.configuration.encodedJSON(), as: UTF8.self)
-        #expect(json == #"{"batch_size_per_worker":32,"dataset":"mnist","epochs":1,"learning_rate":0.01,"mode":"sync","model":"mlp","momentum":0.9,"optimizer":"sgd","seed":42}"#)
+        #expect(json == #"{"batch_size_per_worker":32,"dataset":"mnist","epochs":1,"mode":"sync","model":"mlp","#
+                + #""optimizer":{"beta1":0.9,"beta2":0.999,"dampening":0,"eps":1e-08,"lr":0.01,"momentum":0.9,"name":"sgd","#
+                + #""nesterov":false,"weight_decay":0},"seed":42}"#)
         #expect(try TrainingConfiguration(json: Array(json.utf8)) == Fixtures.configuration)
+        // Protocol version 2's flat optimiser fields, as its state files hold them, still decode.
+        let legacy = #"{"batch_size_per_worker":32,"dataset":"mnist","epochs":1,"learning_rate":0.01,"mode":"sync","model":"mlp","momentum":0.9,"optimizer":"sgd","seed":42}"#
+        #expect(try TrainingConfiguration(json: Array(legacy.utf8)) == Fixtures.configuration)
+        let ssp = TrainingConfiguration(model: "mlp", dataset: "mnist", optimizer: .adam(learningRate: 0.01, beta2: 0.99),
+                                        batchSizePerWorker: 8, epochs: 2, seed: 1, mode: .ssp, staleness: 3)
+        #expect(try TrainingConfiguration(json: ssp.encodedJSON()) == ssp)
     }
 
     @Test func serverReceiveLimitsAdmitTheLargestValidMessage() {

@@ -39,7 +39,7 @@ enum Fixtures {
     static let parameterCount = 12
 
     static let configuration = TrainingConfiguration(
-        model: "mlp", dataset: "mnist", optimizer: .sgd, learningRate: 0.01, momentum: 0.9,
+        model: "mlp", dataset: "mnist", optimizer: .sgd(learningRate: 0.01, momentum: 0.9),
         batchSizePerWorker: 32, epochs: 1, seed: 42, mode: .sync
     )
 

@@ -126,14 +126,14 @@ import ZeroMQ
             Issue.record("expected an error, got \(message.type)")
             return
         }
-        #expect(reason == "protocol version 3 is not supported; this side speaks version 2")
+        #expect(reason == "protocol version \(MessageHeader.currentVersion + 1) is not supported; this side speaks version \(MessageHeader.currentVersion)")
         raw.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
                                 log: { _ in }) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
-        #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version 3 is not supported") }, "\(serverLog.lines)")
+        #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version \(MessageHeader.currentVersion + 1) is not supported") }, "\(serverLog.lines)")
         await worker.close()
         await server.close()
     }
@@ -182,17 +182,20 @@ enum SyncSetUp {
     static func configuration(_ optimizer: OptimizerKind, mode: TrainingMode = .sync, epochs: Int = 10,
                               batchSize: Int = 16) -> TrainingConfiguration {
         TrainingConfiguration(
-            model: "tiny-mlp", dataset: "random", optimizer: optimizer, learningRate: optimizer == .sgd ? 0.05 : 0.01,
-            momentum: 0.9, batchSizePerWorker: batchSize, epochs: epochs, seed: 9, mode: mode
+            model: "tiny-mlp", dataset: "random",
+            optimizer: optimizer == .sgd ? .sgd(learningRate: 0.05, momentum: 0.9) : .adam(learningRate: 0.01),
+            batchSizePerWorker: batchSize, epochs: epochs, seed: 9, mode: mode, staleness: mode == .ssp ? 0 : nil
         )
     }
 
     /// The weights after `steps` steps of one process with batch `globalBatch` on the same per-epoch orders.
     static func singleProcess(_ set: LabeledDataset, configuration: TrainingConfiguration, globalBatch: Int, steps: Int) -> [Float] {
         let model = network()
-        let optimizer: any Optimizer = configuration.optimizer == .sgd
-            ? SGD(parameterCount: model.parameterCount, learningRate: Float(configuration.learningRate), momentum: Float(configuration.momentum))
-            : Adam(parameterCount: model.parameterCount, learningRate: Float(configuration.learningRate))
+        // Built here from the numbers, not through OptimizerSettings, so the comparison checks that too.
+        let settings = configuration.optimizer
+        let optimizer: any Optimizer = settings.kind == .sgd
+            ? SGD(parameterCount: model.parameterCount, learningRate: settings.learningRate, momentum: settings.momentum)
+            : Adam(parameterCount: model.parameterCount, learningRate: settings.learningRate)
         let loader = DataLoader(set, batchSize: globalBatch, shuffle: true, seed: configuration.seed)
         let criterion = Criterion(.classification)
         var done = 0

@@ -163,6 +163,17 @@ import Testing
         frames[2] = Array(#"{"model":"mlp","dataset":"mnist","optimizer":"rmsprop","learning_rate":0.01,"momentum":0.9,"batch_size_per_worker":8,"epochs":1,"seed":1,"mode":"sync"}"#.utf8)
         setLength(&frames)
         #expect(Fixtures.error(decoding: frames) == .invalidJSON(frame: "configuration", reason: "bad value at \"optimizer\""))
+        let optimizer = #"{"name":"sgd","lr":-1,"momentum":0.9,"dampening":0,"nesterov":false,"weight_decay":0,"beta1":0.9,"beta2":0.999,"eps":1e-8}"#
+        frames[2] = Array(#"{"model":"mlp","dataset":"mnist","optimizer":\#(optimizer),"batch_size_per_worker":8,"epochs":1,"seed":1,"mode":"sync"}"#.utf8)
+        setLength(&frames)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "configuration optimizer", value: "sgd",
+                                                                     allowed: "settings that hold: lr -1.0 is not a finite number > 0"))
+        frames[2] = Array(#"{"model":"mlp","dataset":"mnist","optimizer":"sgd","learning_rate":0.01,"momentum":0.9,"batch_size_per_worker":8,"epochs":1,"seed":1,"mode":"ssp"}"#.utf8)
+        setLength(&frames)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "configuration staleness", value: "none", allowed: "0…1000000 in ssp mode"))
+        frames[2] = Array(#"{"model":"mlp","dataset":"mnist","optimizer":"sgd","learning_rate":0.01,"momentum":0.9,"batch_size_per_worker":8,"epochs":1,"seed":1,"mode":"sync","staleness":2}"#.utf8)
+        setLength(&frames)
+        #expect(Fixtures.error(decoding: frames) == .fieldOutOfRange(field: "configuration staleness", value: "2", allowed: "none in sync mode"))
     }
 
     @Test func badJoinDescription() {

@@ -1,0 +1,134 @@
+import Datasets
+import Foundation
+
+/// Carrying out the policy's directives: updates, replies, epoch ends and state files.
+extension ParameterServer {
+    /// Carries out `directives` in order; the time from the first to an epoch's report counts as
+    /// the server's own update time in that epoch.
+    func perform(_ directives: [UpdateDirective]) {
+        let start = ContinuousClock.now
+        var timed: Int?
+        func account() {
+            if let epoch = timed { epochs[epoch, default: EpochProgress()].updateSeconds += (ContinuousClock.now - start).seconds }
+            timed = nil
+        }
+        for directive in directives {
+            switch directive {
+            case .apply(let pushes, let weighting):
+                timed = pushes.first?.epoch
+                apply(pushes, weighting: weighting, start: start)
+            case .sendWeights(let slot, let step, _):
+                give(slot: slot, step: step)
+            case .stop(let slot):
+                send(.stop, to: slots[slot]!.identity, step: policy.nextStep(slot: slot))
+            case .nextRound(let step):
+                lastProgress = .now
+                if isFinished {
+                    broadcast(.stop, step: step)
+                } else if !joiners.isEmpty {
+                    regroup(abandoning: false)
+                } else {
+                    // Tagged with the step the workers compute next.
+                    broadcast(.weights(weights.payload), step: step)
+                }
+            case .reportEpoch(let epoch):
+                account()
+                reportEpoch(epoch)
+            case .saveState:
+                saveState()
+            }
+        }
+        account()
+    }
+
+    /// Sends the worker in `slot` the current weights for `step`: a welcome when it has not had one on
+    /// this connection, else a weights message.
+    private func give(slot: Int, step: Int) {
+        guard let member = slots[slot] else { return }
+        if member.welcomed {
+            send(.weights(weights.payload), to: member.identity, step: step)
+        } else {
+            welcome(slot: slot)
+        }
+    }
+
+    /// One optimiser step with the weighted sum of `pushes`' gradients, read straight from the received
+    /// frames; a push whose loss or gradient holds NaN or ±∞ is left out (as if it had no samples) and
+    /// counted as rejected. Every push is recorded in its epoch's accounting.
+    private func apply(_ pushes: [HeldPush], weighting: Weighting, start: ContinuousClock.Instant) {
+        var usable = pushes.map { $0.push.sampleCount > 0 && $0.push.meanLoss.isFinite }
+        func total() -> Int {
+            switch weighting {
+            case .meanOfFinite: zip(pushes, usable).reduce(0) { $0 + ($1.1 ? $1.0.push.sampleCount : 0) }
+            case .shareOf(let samples): samples
+            }
+        }
+        var samples = total()
+        // The same pass checks finiteness; a second pass without the rejected pushes runs only when one was found.
+        for _ in 0..<2 where usable.contains(true) && samples > 0 {
+            let finite = gradient.withUnsafeMutableBufferPointer { sum in
+                var first = true
+                return pushes.indices.map { index -> Bool in
+                    guard usable[index] else { return true }
+                    defer { first = false }
+                    let push = pushes[index].push
+                    return push.gradient.scaled(by: Float(push.sampleCount) / Float(samples), into: sum, accumulating: !first)
+                }
+            }
+            if finite.allSatisfy({ $0 }) { break }
+            for index in pushes.indices where !finite[index] { usable[index] = false }
+            samples = total()
+        }
+        let applied = usable.contains(true) && samples > 0
+        let before = updates
+        if applied { updateWeights() }
+        for (held, isUsable) in zip(pushes, usable) {
+            let member = slots[held.slot]!
+            record(held.push, rank: member.rank, epoch: held.epoch, wait: held.arrival.map { (start - $0).seconds } ?? 0,
+                   staleness: before - member.sentAtUpdate, stepsAhead: held.stepsAhead,
+                   rejected: held.push.sampleCount > 0 && !isUsable)
+        }
+        if applied, let epoch = pushes.first?.epoch { epochs[epoch, default: EpochProgress()].updates += 1 }
+        lastProgress = .now
+    }
+
+    /// One optimiser step with `gradient`, written into a fresh buffer that becomes the current weights.
+    func updateWeights() {
+        let next = snapshots.acquire()
+        gradient.withUnsafeBufferPointer { optimizer.step(from: weights.values, into: next.buffer, gradients: $0) }
+        weights = next
+        updates += 1
+    }
+
+    /// The state to resume from after the steps done so far.
+    public var state: ServerState {
+        let buffers = Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values) })
+        let open = epochs.keys.sorted().map { epoch in
+            EpochTally(epoch: epoch, pushes: epochs[epoch]!.pushes, lossSum: epochs[epoch]!.lossSum,
+                       samples: epochs[epoch]!.samples, updates: epochs[epoch]!.updates)
+        }
+        var state = ServerState(
+            configuration: configuration, dataset: dataset, fingerprint: fingerprint,
+            worldSize: policy.membership == .elastic ? max(currentWorldSize, 1) : worldSize,
+            step: 0, epoch: 0, offset: 0, updates: updates, optimizerStepCount: optimizer.stepCount,
+            epochPushes: 0, epochLossSum: 0, epochSamples: 0, epochUpdates: 0, openEpochs: open,
+            weights: Array(weights.values), optimizerBuffers: buffers)
+        policy.save(into: &state)
+        if let current = epochs[state.epoch] {
+            // Also in the fields a state file of protocol version 2 kept them in.
+            (state.epochPushes, state.epochLossSum, state.epochSamples, state.epochUpdates)
+                = (current.pushes, current.lossSum, current.samples, current.updates)
+        }
+        return state
+    }
+
+    /// Writes the state file, if there is one; a failure is logged, and training goes on.
+    func saveState() {
+        guard let stateFile else { return }
+        do {
+            try state.write(to: stateFile)
+        } catch {
+            log("parameter server: could not save the state: \(error)")
+        }
+    }
+}

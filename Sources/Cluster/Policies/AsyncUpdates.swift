@@ -1,0 +1,43 @@
+import Datasets
+
+/// Async mode: each push is applied as it arrives, weighted by its share of its global batch, and
+/// only its sender gets the newest weights back. The ranks are fixed; a newcomer takes over a
+/// vacant one at its step. A rank's gradient is about one update stale per other rank.
+final class AsyncUpdates: UpdatePolicy {
+    let mode = TrainingMode.async
+    let membership = Membership.fixedRanks
+    private var clocks: RankClocks
+
+    /// A policy for `worldSize` fixed ranks (see `RankClocks`).
+    init(configuration: TrainingConfiguration, sampleCount: Int, worldSize: Int, maxSteps: Int?, checkpointEvery: Int,
+         resume state: ServerState?) throws {
+        clocks = try RankClocks(configuration: configuration, sampleCount: sampleCount, worldSize: worldSize,
+                                maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
+    }
+
+    var isFinished: Bool { clocks.isFinished }
+    var roundStep: Int { 0 }
+    var changePoint: (step: Int, epoch: Int) { clocks.changePoint }
+    var epochProgress: (epoch: Int, fraction: Double) { clocks.epochProgress }
+
+    func position(slot: Int, in roster: Roster) -> (step: Int, cursor: EpochCursor, worldSize: Int) { clocks.position(slot: slot) }
+    func nextStep(slot: Int) -> Int { clocks.clocks[slot] }
+    func owesSteps(slot: Int) -> Bool { clocks.owesSteps(slot: slot) }
+    func awaited(in roster: Roster) -> (slots: [Int], step: Int) { clocks.awaited }
+    /// Nobody waits on anybody in async mode.
+    func straggler(in roster: Roster) -> (slot: Int, step: Int, since: ContinuousClock.Instant)? { nil }
+
+    func receive(_ push: GradientPush, step: UInt64, slot: Int, in roster: Roster,
+                 at arrival: ContinuousClock.Instant) -> PushVerdict {
+        if let reason = clocks.check(push, step: step, slot: slot) { return .dropped(reason) }
+        let apply = clocks.advance(push, slot: slot)
+        return .accepted([apply, clocks.reply(slot: slot, slowest: clocks.lowestOwing)] + clocks.bookkeeping())
+    }
+
+    func vacated(slot: Int, in roster: Roster) -> [UpdateDirective] { [] }
+    func closed(slot: Int) { preconditionFailure("async ranks are fixed: a place is vacated, never closed") }
+    func regrouped(_ roster: Roster, abandoning: Bool) { preconditionFailure("async ranks are fixed: they are never regrouped") }
+    /// A worker taking a rank starts at once, at the rank's step.
+    func admitted(slot: Int, in roster: Roster) -> [UpdateDirective] { [clocks.reply(slot: slot, slowest: clocks.lowestOwing)] }
+    func save(into state: inout ServerState) { clocks.save(into: &state) }
+}

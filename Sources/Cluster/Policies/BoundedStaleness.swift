@@ -1,0 +1,92 @@
+import Datasets
+
+/// SSP mode (stale synchronous parallel): each push is applied as it arrives, weighted as async
+/// weights it, but a worker more than `bound` steps ahead of the slowest worker gets its next
+/// weights only when the slowest catches up. With a bound of 0 every worker waits for every other
+/// at each step, as in sync mode (with plain SGD the weights are then sync's, up to rounding).
+///
+/// Before the first step every rank counts as the slowest at its clock, joined or not, so nobody runs
+/// ahead of the initial world; after it only the workers taking part that have steps left count, so a
+/// dropped worker holds nobody back, and the worker that takes over its rank goes on at its step.
+final class BoundedStaleness: UpdatePolicy {
+    let mode = TrainingMode.ssp
+    let membership = Membership.fixedRanks
+    /// The most steps a worker may be ahead of the slowest when it is given weights.
+    let bound: Int
+    private var clocks: RankClocks
+    /// The workers that pushed and wait for the slowest, by slot, and since when.
+    private var held: [Int: ContinuousClock.Instant] = [:]
+
+    /// A policy for `worldSize` fixed ranks (see `RankClocks`) whose clocks stay within `bound` steps.
+    init(bound: Int, configuration: TrainingConfiguration, sampleCount: Int, worldSize: Int, maxSteps: Int?,
+         checkpointEvery: Int, resume state: ServerState?) throws {
+        precondition(bound >= 0, "the staleness bound is a number of steps, at least 0")
+        self.bound = bound
+        clocks = try RankClocks(configuration: configuration, sampleCount: sampleCount, worldSize: worldSize,
+                                maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
+    }
+
+    var isFinished: Bool { clocks.isFinished }
+    var roundStep: Int { 0 }
+    var changePoint: (step: Int, epoch: Int) { clocks.changePoint }
+    var epochProgress: (epoch: Int, fraction: Double) { clocks.epochProgress }
+
+    func position(slot: Int, in roster: Roster) -> (step: Int, cursor: EpochCursor, worldSize: Int) { clocks.position(slot: slot) }
+    func nextStep(slot: Int) -> Int { clocks.clocks[slot] }
+    func owesSteps(slot: Int) -> Bool { clocks.owesSteps(slot: slot) }
+    func awaited(in roster: Roster) -> (slots: [Int], step: Int) { clocks.awaited }
+
+    /// The ranks whose clocks hold the others back: every rank with steps left before the first step,
+    /// the workers taking part with steps left after it.
+    private func gating(_ roster: Roster) -> [Int] {
+        clocks.clocks.indices.filter { clocks.owesSteps(slot: $0) && (!roster.started || roster.occupied[$0]) }
+    }
+
+    /// The lowest clock among the ranks that hold the others back (the total when none does).
+    private func slowest(_ roster: Roster) -> Int {
+        gating(roster).map { clocks.clocks[$0] }.min() ?? clocks.totalSteps
+    }
+
+    func straggler(in roster: Roster) -> (slot: Int, step: Int, since: ContinuousClock.Instant)? {
+        guard let since = held.values.min() else { return nil }
+        let lowest = slowest(roster)
+        guard let slot = gating(roster).first(where: { clocks.clocks[$0] == lowest }) else { return nil }
+        return (slot, lowest, since)
+    }
+
+    func receive(_ push: GradientPush, step: UInt64, slot: Int, in roster: Roster,
+                 at arrival: ContinuousClock.Instant) -> PushVerdict {
+        if let reason = clocks.check(push, step: step, slot: slot) { return .dropped(reason) }
+        var directives = [clocks.advance(push, slot: slot)]
+        held[slot] = arrival
+        directives += release(roster)
+        return .accepted(directives + clocks.bookkeeping())
+    }
+
+    func admitted(slot: Int, in roster: Roster) -> [UpdateDirective] {
+        held[slot] = .now
+        return release(roster)
+    }
+
+    func vacated(slot: Int, in roster: Roster) -> [UpdateDirective] {
+        held[slot] = nil
+        // The slowest may have been the worker that left.
+        return release(roster)
+    }
+
+    func closed(slot: Int) { preconditionFailure("SSP ranks are fixed: a place is vacated, never closed") }
+    func regrouped(_ roster: Roster, abandoning: Bool) { preconditionFailure("SSP ranks are fixed: they are never regrouped") }
+
+    /// Answers every held worker that may now go on: within the bound of the slowest, or done.
+    private func release(_ roster: Roster) -> [UpdateDirective] {
+        let lowest = slowest(roster)
+        var directives: [UpdateDirective] = []
+        for slot in held.keys.sorted() where !clocks.owesSteps(slot: slot) || clocks.clocks[slot] - lowest <= bound {
+            held[slot] = nil
+            directives.append(clocks.reply(slot: slot, slowest: lowest))
+        }
+        return directives
+    }
+
+    func save(into state: inout ServerState) { clocks.save(into: &state) }
+}
