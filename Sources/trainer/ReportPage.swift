@@ -246,7 +246,8 @@ struct ReportPage {
     }
 
     /// The per-rank columns in the order the page prints them; other fields follow, sorted.
-    private static let workerColumns = ["rank", "steps", "samples", "wait_seconds", "mean_staleness", "max_staleness", "rejected"]
+    private static let workerColumns = ["rank", "steps", "samples", "wait_seconds", "mean_staleness", "max_staleness", "steps_ahead",
+                                        "rejected"]
 
     /// Each rank's totals from the last done or stopped event that lists them.
     private func workerTable() -> String {

@@ -158,7 +158,9 @@ import Testing
         #expect(page.texts("note", inChart: 4) == ["from each epoch's world_size"])
         // The done event's per-rank totals: 3 steps each, and the samples the trainer printed per worker.
         let workers = page.table("workers")
-        #expect(workers.first == ["rank", "steps", "samples", "wait seconds", "mean staleness", "max staleness", "rejected"])
+        #expect(workers.first == ["rank", "steps", "samples", "wait seconds", "mean staleness", "max staleness", "steps ahead", "rejected"])
+        // Sync: every push was computed on the weights all workers had (3 steps at 0 steps ahead).
+        #expect(workers.dropFirst().allSatisfy { $0[6] == "[3]" }, "\(workers)")
         #expect(workers.dropFirst().map { Array($0.prefix(2)) } == [["0", "3"], ["1", "3"]])
         for row in workers.dropFirst() {
             #expect(training.stdout.contains("Worker \(row[0]): 3 steps, \(row[2]) samples;"), "\(row)")
