@@ -20,9 +20,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
-        .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CSodium"]),
         .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine", "Datasets"]),
         .executableTarget(
             name: "trainer",
