@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Engine
 import Foundation
+import Reports
 
 /// `trainer eval`: reloads a checkpoint and reports its test loss and accuracy.
 struct EvalCommand: ParsableCommand {
