@@ -3,8 +3,9 @@ import Foundation
 
 /// SHA-256 (FIPS 180-4), fed in pieces: `update` with any number of byte runs, then `finalize`.
 ///
-/// libsodium's `crypto_hash_sha256` does the hashing: libzmq already links libsodium for CURVE, so it costs
-/// the build nothing, where swift-crypto would add its BoringSSL sources to every clean build.
+/// libsodium's `crypto_hash_sha256` does the hashing: libzmq already links libsodium for CURVE, so it adds
+/// nothing to a build. swift-crypto 3.12.3 (the other candidate) measured here: 367 build steps and 221 s of
+/// CPU (10 min on two shared cores) added to every clean release build, which CI does on each run.
 public struct SHA256: Sendable {
     private var state = crypto_hash_sha256_state()
 
