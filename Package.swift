@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "Cluster", targets: ["Cluster"]),
+        .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,22 +21,26 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
-        .target(name: "Datasets", dependencies: ["Engine", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CSodium"]),
         .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine", "Datasets"]),
+        .target(name: "Reports"),
         .executableTarget(
             name: "trainer",
             dependencies: [
-                "Engine", "Datasets", "Cluster", "ZeroMQ",
+                "Engine", "Datasets", "Cluster", "ZeroMQ", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "ClusterBenchmark", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"], path: "Benchmarks/ClusterBenchmark"),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]

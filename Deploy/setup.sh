@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is present. Runs as root, or through sudo otherwise.
 set -euo pipefail
 
-packages=(libopenblas-dev zlib1g-dev pkg-config libzmq3-dev libcurl4 dataset-fashion-mnist)
+packages=(libopenblas-dev zlib1g-dev pkg-config libzmq3-dev libsodium-dev libcurl4 dataset-fashion-mnist)
 
 missing=()
 for package in "${packages[@]}"; do

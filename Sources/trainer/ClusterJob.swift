@@ -25,11 +25,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Seconds a step may take before the server gives up and names the missing workers.")
     var stepTimeout: Double = 120
 
-    @Option(help: "Seconds between heartbeats to a worker the server has sent nothing else.")
-    var heartbeatInterval: Double = 1
-
-    @Option(help: "Seconds without a message from a worker after which it is dropped; in sync mode the others then compute the step again without it, so no sample is skipped.")
-    var heartbeatTimeout: Double = 10
+    @OptionGroup var heartbeats: HeartbeatOptions
 
     @Option(help: "The most workers taking part at once: in sync mode workers may join at any time up to it (the global batch grows with them); default --workers. Async mode keeps --workers ranks.")
     var maxWorkers: Int?
@@ -43,9 +39,6 @@ struct ClusterOptions: ParsableArguments {
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if !(joinTimeout > 0 && stepTimeout > 0) { throw ValidationError("--join-timeout and --step-timeout must be positive") }
-        if !(heartbeatInterval > 0 && heartbeatTimeout > heartbeatInterval) {
-            throw ValidationError("--heartbeat-interval must be positive and shorter than --heartbeat-timeout")
-        }
         if let maxWorkers, maxWorkers < workers { throw ValidationError("--max-workers must be at least --workers (\(workers))") }
         if let staleness {
             if mode != .ssp { throw ValidationError("--staleness is for --mode ssp (\(mode.rawValue) mode has no staleness bound)") }
@@ -128,7 +121,7 @@ struct ClusterJob {
             context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers,
             joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout),
-            heartbeatInterval: .seconds(cluster.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeatTimeout),
+            heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout),
             security: security, stateFile: stateFile, checkpointEvery: checkpointEvery, resume: resume,
             log: log,
             trace: cluster.verbose ? ParameterServer.standardError : nil,

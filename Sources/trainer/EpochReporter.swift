@@ -2,6 +2,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Reports
 
 /// Turns a parameter server's end-of-epoch weights into what `trainer train` reports: test loss and
 /// accuracy, the epoch line, the metrics event and the checkpoint.
@@ -145,7 +146,7 @@ final class EpochReporter: @unchecked Sendable {
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
         if let plot {
             let title = "\(experiment.modelKind.rawValue) on \(experiment.datasetKind.rawValue)"
-            try TrainingPlots(title: title, history: history, regression: experiment.objective == .regression)
+            try TrainingPlots(title: title, reports: history, regression: experiment.objective == .regression)
                 .write(to: plot, sequenceFit: experiment.datasetKind == .sine ? TrainingPlots.sineFit(model) : nil)
             print("Drew the curves in \(plot)")
         }

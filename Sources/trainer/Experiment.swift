@@ -83,30 +83,48 @@ struct Experiment {
 
     /// Loads the data set (throwing `DatasetError` for missing or malformed files).
     init(model: ModelKind, dataset: DatasetKind, dataDirectory: String?) throws {
+        if let problem = Self.mismatch(of: model, with: dataset) { throw CLIError(problem) }
+        let (train, test) = try Self.load(dataset, dataDirectory: dataDirectory)
+        self.init(model: model, dataset: dataset, train: train, test: test)
+    }
+
+    /// An experiment on data already loaded.
+    init(model: ModelKind, dataset: DatasetKind, train: LabeledDataset, test: LabeledDataset) {
         modelKind = model
         datasetKind = dataset
+        self.train = train
+        self.test = test
+    }
+
+    /// Why `model` cannot train on `dataset`, or nil when it can.
+    static func mismatch(of model: ModelKind, with dataset: DatasetKind) -> String? {
         if model.cell != nil && dataset != .sine {
-            throw CLIError("--model \(model.rawValue) is a sequence model: use it with --dataset sine")
+            return "--model \(model.rawValue) is a sequence model: use it with --dataset sine"
         }
         if model == .cnn && !(dataset == .cifar10 || dataset == .mnist || dataset == .fashionMNIST) {
-            throw CLIError("--model cnn needs images: use --dataset cifar10, mnist or fashion-mnist")
+            return "--model cnn needs images: use --dataset cifar10, mnist or fashion-mnist"
         }
+        return nil
+    }
+
+    /// The training and test splits of `dataset`.
+    static func load(_ dataset: DatasetKind, dataDirectory: String?) throws -> (train: LabeledDataset, test: LabeledDataset) {
         switch dataset {
         case .xor:
-            train = XORDataset.load()
-            test = train
+            let points = XORDataset.load()
+            return (points, points)
         case .sine:
             // The tutorial fits the whole series and draws its predictions over it: no held-out part.
-            train = SineWaveDataset.load()
-            test = train
+            let series = SineWaveDataset.load()
+            return (series, series)
         case .mnist, .fashionMNIST:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
-            train = try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue)
-            test = try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue)
+            return (try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue),
+                    try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue))
         case .cifar10:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
-            train = try CIFAR10Dataset.load(folder: folder, split: .train, name: dataset.rawValue)
-            test = try CIFAR10Dataset.load(folder: folder, split: .test, name: dataset.rawValue)
+            return (try CIFAR10Dataset.load(folder: folder, split: .train, name: dataset.rawValue),
+                    try CIFAR10Dataset.load(folder: folder, split: .test, name: dataset.rawValue))
         }
     }
 

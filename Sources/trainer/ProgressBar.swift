@@ -1,4 +1,5 @@
 import Foundation
+import Reports
 
 /// How far an epoch has got: what the training loop knows after each mini-batch.
 struct BatchProgress: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 
 /// `trainer report`: turns a metrics file into one self-contained HTML page.
 struct ReportCommand: ParsableCommand {
@@ -22,6 +23,6 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let history = try MetricsHistory(contentsOf: metrics)
         try ReportPage(history: history).write(to: out)
-        print("Wrote the report of \(metrics) (\(history.epochs.count) epoch\(history.epochs.count == 1 ? "" : "s")) to \(out)")
+        print("Wrote the report of \(metrics) (\(history.epochCount) epoch\(history.epochCount == 1 ? "" : "s")) to \(out)")
     }
 }

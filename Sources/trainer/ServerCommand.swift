@@ -25,8 +25,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Encrypt and authenticate with CURVE: the server's secret key file from trainer keygen (with --authorized-keys).")
-    var curveSecretKey: String?
+    @OptionGroup var curve: CurveSecretKeyOptions
 
     @Option(help: "The workers' public keys, one per line (# comments); only these may join (with --curve-secret-key).")
     var authorizedKeys: String?
@@ -42,7 +41,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if (curveSecretKey == nil) != (authorizedKeys == nil) {
+        if (curve.curveSecretKey == nil) != (authorizedKeys == nil) {
             throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
         }
     }
@@ -109,7 +108,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     /// The CURVE settings from the key files, if given.
     private func serverSecurity() throws -> ServerSecurity? {
-        guard let curveSecretKey, let authorizedKeys else { return nil }
+        guard let curveSecretKey = curve.curveSecretKey, let authorizedKeys else { return nil }
         let secret = try CurveKeyFile.keyPair(secretFile: curveSecretKey).secretKey
         let keys: AuthorizedKeys
         do {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Engine
 import Foundation
+import Reports
 
 /// `trainer train`: the engine alone, in one process.
 struct TrainCommand: ParsableCommand {
@@ -80,7 +81,7 @@ struct TrainCommand: ParsableCommand {
         ])
         if let checkpoint { print("Saved the weights to \(checkpoint)") }
         if let plot {
-            try TrainingPlots(title: "\(model.rawValue) on \(dataset.rawValue)", history: history, regression: regression)
+            try TrainingPlots(title: "\(model.rawValue) on \(dataset.rawValue)", reports: history, regression: regression)
                 .write(to: plot, sequenceFit: dataset == .sine ? TrainingPlots.sineFit(network) : nil)
             print("Drew the curves in \(plot)")
         }
@@ -92,6 +93,3 @@ struct TrainCommand: ParsableCommand {
          "seconds": .number(report.seconds)]
     }
 }
-
-/// A loss with four decimals.
-func format(_ value: Double) -> String { String(format: abs(value) < 0.01 && value != 0 ? "%.3e" : "%.4f", value) }

@@ -31,11 +31,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the server's answers before training (setup, then a place in training).")
     var timeout: Double = 120
 
-    @Option(help: "Seconds between heartbeats to the server while the worker waits for it.")
-    var heartbeatInterval: Double = 1
-
-    @Option(help: "Seconds of silence from the server during training (it sends heartbeats) after which the worker counts it lost and tries to join again.")
-    var heartbeatTimeout: Double = 10
+    @OptionGroup var heartbeats: HeartbeatOptions
 
     @Option(help: "After losing the server during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
     var reconnectTimeout: Double = 60
@@ -46,17 +42,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Connect with CURVE: the server's public key file (its keygen .public file; with --curve-secret-key).")
     var curveServerKey: String?
 
-    @Option(help: "This worker's secret key file from trainer keygen; the server must list its public key (with --curve-server-key).")
-    var curveSecretKey: String?
+    @OptionGroup var curve: CurveSecretKeyOptions
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
-        if !(heartbeatInterval > 0 && heartbeatTimeout > heartbeatInterval) {
-            throw ValidationError("--heartbeat-interval must be positive and shorter than --heartbeat-timeout")
-        }
         if !(reconnectTimeout >= 0) { throw ValidationError("--reconnect-timeout must not be negative") }
-        if (curveServerKey == nil) != (curveSecretKey == nil) {
+        if (curveServerKey == nil) != (curve.curveSecretKey == nil) {
             throw ValidationError("--curve-server-key and --curve-secret-key go together")
         }
     }
@@ -64,7 +56,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         if let threads { BLAS.setThreadCount(threads) }
         var security: WorkerSecurity?
-        if let curveServerKey, let curveSecretKey {
+        if let curveServerKey, let curveSecretKey = curve.curveSecretKey {
             security = WorkerSecurity(serverPublicKey: try CurveKeyFile.read(curveServerKey, what: "CURVE public key"),
                                       keyPair: try CurveKeyFile.keyPair(secretFile: curveSecretKey))
         }
@@ -76,8 +68,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker: Worker
         do {
             worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
-                                reconnectTimeout: .seconds(reconnectTimeout), heartbeatInterval: .seconds(heartbeatInterval),
-                                heartbeatTimeout: .seconds(heartbeatTimeout), security: security,
+                                reconnectTimeout: .seconds(reconnectTimeout), heartbeatInterval: .seconds(heartbeats.heartbeatInterval),
+                                heartbeatTimeout: .seconds(heartbeats.heartbeatTimeout), security: security,
                                 trace: verbose ? ParameterServer.standardError : nil) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "

@@ -66,13 +66,14 @@ import Testing
         let bin = folder + "/bin", calls = folder + "/calls"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: calls, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/datasets", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.fakeSlurm(in: bin, calls: calls)
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         for (name, value) in ["SLURM_JOB_NODELIST": "node[1-2]", "SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "2",
                               "SLURM_CPUS_PER_TASK": "3", "SLURM_JOB_ID": "77", "SLURM_SUBMIT_DIR": folder,
-                              "RUN_DIR": runDirectory, "DATA_DIR": "/shared/datasets"] {
+                              "RUN_DIR": runDirectory, "DATA_DIR": folder + "/datasets"] {
             environment[name] = value
         }
         environment.merge(extraEnvironment) { $1 }

@@ -4,18 +4,6 @@ import Testing
 /// `trainer server` and two `trainer worker` processes on three separate hosts: network namespaces joined by
 /// veth pairs to a bridge, over plain links and over links shaped to 1 Gbit/s.
 @Suite(.serialized) struct NetworkNamespaceTests {
-    /// The data set to train on: MNIST from `TRAINER_DATA_DIR`, else Debian's Fashion-MNIST, with the accuracy
-    /// a 1-epoch sync run of the MLP with 2 workers must reach.
-    private static let data: (dataset: String, dataDir: String, accuracy: Double)? = {
-        if let root = sharedData("mnist") { return ("mnist", root, 0.91) }  // PyTorch DDP, 2 processes: 91.6–91.7%
-        if FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") {
-            // Measured over these links: 81.45% (sync, 2 workers × 64, 1 epoch, seed 0; the same plain and shaped),
-            // and the bar `trainer train` must clear after one epoch of it (TrainCommandTests; PyTorch about 83%).
-            return ("fashion-mnist", "/usr/share/datasets", 0.80)
-        }
-        return nil
-    }()
-
     /// The float parameters of the MNIST MLP (784-128-64-10): every update sends each worker these weights.
     private static let mlpParameters = 109_386
 
@@ -26,10 +14,9 @@ import Testing
     @Test(.enabled("needs root and a working `ip netns add` (CI runs as root; a failure of `ip` is printed above)") {
               await NetworkNamespaces.canCreate()
           },
-          .enabled(if: Self.data != nil,
-                   "needs MNIST (TRAINER_DATA_DIR holding mnist/) or Fashion-MNIST at /usr/share/datasets/fashion-mnist"))
+          .enabled(if: TrainingData.chosen != nil, TrainingData.absent))
     func serverAndTwoWorkersOnSeparateHostsTrainOverPlainAndShapedLinks() async throws {
-        let data = try #require(Self.data)
+        let data = try TrainingData.announced(for: "NetworkNamespaceTests")
         let folder = temporaryPath("netns")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -51,7 +38,7 @@ import Testing
             let plain = try await train(on: network, data: data, metrics: "\(folder)/plain.jsonl", keys: nil)
             #expect(plain.server.stderr.contains("warning: listening on tcp://\(network.addresses[0]):5555 without CURVE"),
                     "\(plain.server.stderr)")
-            #expect(plain.accuracy >= data.accuracy, "plain links: \(plain.accuracy) after 1 epoch of \(data.dataset)")
+            #expect(plain.accuracy >= data.bars.syncTwoWorkersOneEpoch, "plain links: \(plain.accuracy) after 1 epoch of \(data.dataset)")
 
             // 1 ms of traffic per bucket: this kernel's tbf runs on high-resolution timers, and a bucket as large as
             // a step's 875 KB would let whole steps through unshaped after every pause.
@@ -62,7 +49,7 @@ import Testing
                 #expect(shaped.server.stderr.contains("ZAP: accepted CURVE client at \(network.addresses[host]) "),
                         "worker on host \(host): \(shaped.server.stderr)")
             }
-            #expect(shaped.accuracy >= data.accuracy, "1 Gbit/s links with CURVE: \(shaped.accuracy) after 1 epoch of \(data.dataset)")
+            #expect(shaped.accuracy >= data.bars.syncTwoWorkersOneEpoch, "1 Gbit/s links with CURVE: \(shaped.accuracy) after 1 epoch of \(data.dataset)")
 
             // Every update sent both workers the weights through the server's shaped eth0.
             let frameBytes = Self.mlpParameters * 4
@@ -91,7 +78,7 @@ import Testing
 
     /// Runs the server on host 0 and a worker on each of hosts 1 and 2 for one epoch, with CURVE if `keys`
     /// names the folder of the key files; requires all three to exit 0.
-    private func train(on network: NetworkNamespaces, data: (dataset: String, dataDir: String, accuracy: Double),
+    private func train(on network: NetworkNamespaces, data: TrainingData,
                        metrics: String, keys: String?) async throws -> ClusterRun {
         let endpoint = "tcp://\(network.addresses[0]):5555"
         var serverArguments = ["server", "--bind", endpoint, "--workers", "2", "--dataset", data.dataset, "--data-dir", data.dataDir,

@@ -5,12 +5,13 @@ import Testing
 @Suite(.serialized) struct ResumeProcessTests {
     /// The server is killed with SIGKILL mid-run, after it has written a state; resumed from that state
     /// it finishes with the workers that waited for it, at the accuracy of an uninterrupted run.
-    @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
     func aKilledServerResumesAndEndsLikeAnUninterruptedRun() async throws {
-        let root = try #require(sharedData("mnist"))
+        let data = try TrainingData.announced(for: "ResumeProcessTests")
+        let root = data.dataDir
         let state = temporaryPath("server.state"), metrics = temporaryPath("resumed.jsonl"), reference = temporaryPath("reference.jsonl")
         defer { for path in [state, metrics, reference] { try? FileManager.default.removeItem(atPath: path) } }
-        let training = ["--dataset", "mnist", "--data-dir", root, "--epochs", "3"]
+        let training = data.flags + ["--epochs", "3"]
 
         let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--state-file", state,
                                          "--checkpoint-every", "50", "--metrics", metrics] + training)

@@ -5,14 +5,15 @@ import Testing
 @Suite(.serialized) struct ServerWorkerProcessTests {
     /// A server and two worker processes train the MNIST MLP for one epoch to PyTorch DDP's accuracy and all
     /// exit 0; a worker whose data differs, tried first, is refused with the reason on both sides.
-    @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
-    func serverAndTwoWorkerProcessesReach91PercentAndRefuseAStranger() async throws {
-        let root = try #require(sharedData("mnist"))
-        let metrics = temporaryPath("server.jsonl"), strangerData = try smallMNISTFolder(count: 50)
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
+    func serverAndTwoWorkerProcessesReachTheirBarAndRefuseAStranger() async throws {
+        let data = try TrainingData.announced(for: "ServerWorkerProcessTests")
+        let root = data.dataDir
+        let metrics = temporaryPath("server.jsonl"), strangerData = try smallIDXFolder(data.dataset, count: 50)
         defer { for path in [metrics, strangerData] { try? FileManager.default.removeItem(atPath: path) } }
 
-        let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--dataset", "mnist",
-                                         "--data-dir", root, "--epochs", "1", "--metrics", metrics, "--join-timeout", "120"])
+        let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "2"] + data.flags + [
+                                         "--epochs", "1", "--metrics", metrics, "--join-timeout", "120"])
         let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
 
         let stranger = try await RunningTrainer(["worker", "--connect", endpoint, "--data-dir", strangerData, "--threads", "1",
@@ -35,8 +36,7 @@ import Testing
         #expect(serverRun.stderr.contains("refused a worker: data set differs"), "\(serverRun.stderr)")
         let done = try #require(try metricsEvents(metrics).last)
         let accuracy = try #require(done["test_accuracy"] as? Double)
-        // PyTorch DDP, 2 processes, same global batch: 91.6–91.7%.
-        #expect(accuracy >= 0.91, "server and 2 worker processes reached \(accuracy) after 1 epoch")
+        #expect(accuracy >= data.bars.syncTwoWorkersOneEpoch, "server and 2 worker processes reached \(accuracy) after 1 epoch of \(data.dataset)")
         #expect(done["world_size"] as? Int == 2)
         #expect(serverRun.stdout.contains("Accuracy of the network on the 10000 test images:"))
     }
@@ -69,10 +69,10 @@ import Testing
         #expect(runs[2].stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"), "\(runs[2].stdout)")
     }
 
-    /// A data folder whose mnist/ holds `count` training and `count` test images of 28×28 (plain IDX files).
-    private func smallMNISTFolder(count: Int) throws -> String {
-        let root = temporaryPath("small-mnist")
-        try FileManager.default.createDirectory(atPath: root + "/mnist", withIntermediateDirectories: true)
+    /// A data folder whose `dataset`/ holds `count` training and `count` test images of 28×28 (plain IDX files).
+    private func smallIDXFolder(_ dataset: String, count: Int) throws -> String {
+        let root = temporaryPath("small-\(dataset)")
+        try FileManager.default.createDirectory(atPath: root + "/" + dataset, withIntermediateDirectories: true)
         func header(_ rank: UInt8, _ dimensions: [Int]) -> [UInt8] {
             var bytes: [UInt8] = [0, 0, 8, rank]
             for d in dimensions { bytes += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
@@ -81,8 +81,8 @@ import Testing
         let images = header(3, [count, 28, 28]) + (0..<(count * 784)).map { UInt8($0 % 251) }
         let labels = header(1, [count]) + (0..<count).map { UInt8($0 % 10) }
         for split in ["train", "t10k"] {
-            try Data(images).write(to: URL(fileURLWithPath: "\(root)/mnist/\(split)-images-idx3-ubyte"))
-            try Data(labels).write(to: URL(fileURLWithPath: "\(root)/mnist/\(split)-labels-idx1-ubyte"))
+            try Data(images).write(to: URL(fileURLWithPath: "\(root)/\(dataset)/\(split)-images-idx3-ubyte"))
+            try Data(labels).write(to: URL(fileURLWithPath: "\(root)/\(dataset)/\(split)-labels-idx1-ubyte"))
         }
         return root
     }

@@ -26,12 +26,12 @@ import Testing
         #expect(run.stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"))
     }
 
-    @Test(.enabled(if: sharedData("mnist") != nil, "needs MNIST: set TRAINER_DATA_DIR to a folder holding mnist/ (CI: ../shared/data)"))
-    func mlpReaches91PercentOnMNISTInOneEpochAndEvalAgrees() async throws {
-        let root = try #require(sharedData("mnist"))
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
+    func mlpReachesItsBarInOneEpochAndEvalAgrees() async throws {
+        let data = try TrainingData.announced(for: "TrainCommandTests")
         let metrics = temporaryPath("mnist.jsonl"), checkpoint = temporaryPath("mnist.safetensors")
         defer { for path in [metrics, checkpoint] { try? FileManager.default.removeItem(atPath: path) } }
-        let run = try await runTrainer(["train", "--model", "mlp", "--dataset", "mnist", "--data-dir", root, "--epochs", "1",
+        let run = try await runTrainer(["train", "--model", "mlp"] + data.flags + ["--epochs", "1",
                                   "--seed", "1", "--metrics", metrics, "--checkpoint", checkpoint])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("[Epoch 1, Batch 100] loss: "))
@@ -43,11 +43,11 @@ import Testing
             #expect(epoch[key] != nil, "epoch event lacks \(key)")
         }
         let accuracy = try #require(events.last?["test_accuracy"] as? Double)
-        #expect(accuracy >= 0.91, "MLP reached only \(accuracy) after 1 epoch")
+        #expect(accuracy >= data.bars.oneProcessOneEpoch, "MLP reached only \(accuracy) after 1 epoch of \(data.dataset)")
         let closing = "Accuracy of the network on the 10000 test images: \(String(format: "%.2f", 100 * accuracy))%"
         #expect(run.stdout.contains(closing))
 
-        let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", root])
+        let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint, "--data-dir", data.dataDir])
         #expect(evaluation.status == 0, "\(evaluation.stderr)")
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
     }

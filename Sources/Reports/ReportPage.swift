@@ -3,10 +3,13 @@ import Foundation
 /// The page `trainer report` writes: one self-contained XHTML-compatible HTML file (inline CSS and
 /// SVG, no script, nothing fetched) with a run's configuration, how it ended, its charts and a table
 /// of per-epoch figures.
-struct ReportPage {
+public struct ReportPage {
     let history: MetricsHistory
     /// The most epochs the table lists one by one; longer runs list an even sample and the last.
     var tableRows = 30
+
+    /// The page of `history`.
+    public init(history: MetricsHistory) { self.history = history }
 
     /// The settings in the order a reader expects, with the labels the page prints.
     private static let settingLabels: [(key: String, label: String)] = [
@@ -148,11 +151,11 @@ struct ReportPage {
     }
 
     /// Writes the page to `path`.
-    func write(to path: String) throws {
+    public func write(to path: String) throws {
         do {
             try html().write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            throw CLIError("cannot write the report \(path): \(error.localizedDescription)")
+            throw ReportError("cannot write the report \(path): \(error.localizedDescription)")
         }
     }
 

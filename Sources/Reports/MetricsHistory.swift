@@ -2,7 +2,7 @@ import Foundation
 
 /// A metrics file (JSON lines, as `--metrics` writes them) read back: the settings, every epoch, and
 /// how each run in it ended. A resumed server appends a new `start` to the same file.
-struct MetricsHistory {
+public struct MetricsHistory {
     /// One worker's figures in one epoch.
     struct Rank {
         var rank: Int
@@ -50,16 +50,19 @@ struct MetricsHistory {
     /// The first `start` event's fields (the run's configuration), empty when the file has none.
     var settings: [String: JSONValue] { milestones.first { $0.kind == .start }?.fields ?? [:] }
 
+    /// The number of epochs the file records (each once, however often a resumed run wrote it).
+    public var epochCount: Int { epochs.count }
+
     /// Reads and checks `path`; every problem names the file and the line.
-    init(contentsOf path: String) throws {
+    public init(contentsOf path: String) throws {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw CLIError("cannot read the metrics file \(path): \(error.localizedDescription)")
+            throw ReportError("cannot read the metrics file \(path): \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw CLIError("\(path) is not UTF-8 text: not a metrics file")
+            throw ReportError("\(path) is not UTF-8 text: not a metrics file")
         }
         try self.init(text: text, path: path)
     }
@@ -75,21 +78,21 @@ struct MetricsHistory {
             if line.isEmpty { continue }
             let fields = try Self.object(line, at: lineNumber, in: path)
             let place = "\(path) line \(lineNumber)"
-            guard let eventValue = fields["event"] else { throw CLIError("\(place): no \"event\" field: \(Self.excerpt(line))") }
-            guard case .string(let event) = eventValue else { throw CLIError("\(place): \"event\" should be a string, found \(eventValue)") }
+            guard let eventValue = fields["event"] else { throw ReportError("\(place): no \"event\" field: \(Self.excerpt(line))") }
+            guard case .string(let event) = eventValue else { throw ReportError("\(place): \"event\" should be a string, found \(eventValue)") }
             switch event {
             case "epoch":
                 let epoch = try Self.epoch(fields, line: lineNumber, where: place)
                 byNumber[epoch.epoch] = epoch
             default:
                 guard let kind = Milestone.Kind(rawValue: event) else {
-                    throw CLIError("\(place): unknown event \"\(event)\" (this trainer knows \(Self.knownEvents.joined(separator: ", ")))")
+                    throw ReportError("\(place): unknown event \"\(event)\" (this trainer knows \(Self.knownEvents.joined(separator: ", ")))")
                 }
                 milestones.append(Milestone(kind: kind, line: lineNumber, fields: fields))
             }
         }
         if milestones.isEmpty && byNumber.isEmpty {
-            throw CLIError("\(path) is empty: it holds no metrics lines (write one with --metrics FILE)")
+            throw ReportError("\(path) is empty: it holds no metrics lines (write one with --metrics FILE)")
         }
         epochs = byNumber.values.sorted { $0.epoch < $1.epoch }
     }
@@ -115,23 +118,23 @@ struct MetricsHistory {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
         } catch {
-            throw CLIError("\(path) line \(number): not valid JSON: \(excerpt(line))")
+            throw ReportError("\(path) line \(number): not valid JSON: \(excerpt(line))")
         }
         guard case .object(let fields) = value else {
-            throw CLIError("\(path) line \(number): not a JSON object: \(excerpt(line))")
+            throw ReportError("\(path) line \(number): not a JSON object: \(excerpt(line))")
         }
         return fields
     }
 
     private static func epoch(_ fields: [String: JSONValue], line: Int, where place: String) throws -> Epoch {
-        guard let epochNumber = try integer("epoch", in: fields, at: place) else { throw CLIError("\(place): an epoch event without \"epoch\"") }
-        guard epochNumber >= 1 else { throw CLIError("\(place): \"epoch\" should be at least 1, found \(epochNumber)") }
+        guard let epochNumber = try integer("epoch", in: fields, at: place) else { throw ReportError("\(place): an epoch event without \"epoch\"") }
+        guard epochNumber >= 1 else { throw ReportError("\(place): \"epoch\" should be at least 1, found \(epochNumber)") }
         var ranks: [Rank] = []
         if let list = fields["workers"], list != .null {
-            guard case .array(let items) = list else { throw CLIError("\(place): \"workers\" should be a list of per-rank objects, found \(list)") }
+            guard case .array(let items) = list else { throw ReportError("\(place): \"workers\" should be a list of per-rank objects, found \(list)") }
             for (index, item) in items.enumerated() {
                 guard case .object(let rank) = item else {
-                    throw CLIError("\(place): \"workers\" entry \(index) should be an object, found \(item)")
+                    throw ReportError("\(place): \"workers\" entry \(index) should be an object, found \(item)")
                 }
                 let at = "\(place), workers entry \(index)"
                 ranks.append(Rank(rank: try integer("rank", in: rank, at: at) ?? index, steps: try integer("steps", in: rank, at: at),
@@ -153,69 +156,18 @@ struct MetricsHistory {
         switch fields[key] {
         case nil, .null?: return nil
         case .number(let value)?: return value
-        case let other?: throw CLIError("\(place): \"\(key)\" should be a number, found \(other)")
+        case let other?: throw ReportError("\(place): \"\(key)\" should be a number, found \(other)")
         }
     }
 
     /// A whole-number field: nil when absent or null, an error when fractional or of another type.
     private static func integer(_ key: String, in fields: [String: JSONValue], at place: String) throws -> Int? {
         guard let value = try number(key, in: fields, at: place) else { return nil }
-        guard let whole = Int(exactly: value) else { throw CLIError("\(place): \"\(key)\" should be a whole number, found \(value)") }
+        guard let whole = Int(exactly: value) else { throw ReportError("\(place): \"\(key)\" should be a whole number, found \(value)") }
         return whole
     }
 
     private static func excerpt(_ line: String) -> String {
         line.count <= 80 ? line : String(line.prefix(77)) + "..."
-    }
-}
-
-/// A JSON value as read from a metrics line.
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    /// The value if it is a whole number.
-    var integer: Int? {
-        if case .number(let value) = self { return Int(exactly: value) }
-        return nil
-    }
-
-    /// The value as a person reads it: whole numbers without a decimal point, strings without quotes.
-    var text: String {
-        if case .string(let value) = self { return value }
-        return description
-    }
-
-    /// The value written as JSON (keys sorted), whole numbers without a decimal point.
-    var description: String {
-        switch self {
-        case .null: "null"
-        case .bool(let value): "\(value)"
-        case .number(let value): Int(exactly: value).map(String.init) ?? "\(value)"
-        case .string(let value): MetricValue.text(value).json
-        case .array(let values): "[" + values.map(\.description).joined(separator: ",") + "]"
-        case .object(let fields): "{" + fields.keys.sorted().map { "\(MetricValue.text($0).json):\(fields[$0]!)" }.joined(separator: ",") + "}"
-        }
     }
 }

@@ -1,19 +1,47 @@
-import Datasets
-import Engine
-
 /// The pictures `trainer train --plot` draws: loss and accuracy per epoch, and for the sine series
 /// the tutorial's true-versus-predicted figure.
-struct TrainingPlots {
+public struct TrainingPlots {
     /// A series and a model's predictions of it, point by point.
-    struct SequenceFit {
+    public struct SequenceFit {
         var times: [Double]
         var truth: [Double]
         var predicted: [Double]
+
+        /// The series' `times`, its true values and the predicted ones.
+        public init(times: [Double], truth: [Double], predicted: [Double]) {
+            self.times = times
+            self.truth = truth
+            self.predicted = predicted
+        }
+    }
+
+    /// One finished epoch's figures.
+    public struct Epoch {
+        var epoch: Int
+        var trainLoss: Double
+        var testLoss: Double
+        /// A fraction in [0, 1].
+        var testAccuracy: Double
+
+        /// The figures of epoch `epoch`.
+        public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double) {
+            self.epoch = epoch
+            self.trainLoss = trainLoss
+            self.testLoss = testLoss
+            self.testAccuracy = testAccuracy
+        }
     }
 
     let title: String
-    let history: [EpochReport]
+    let history: [Epoch]
     let regression: Bool
+
+    /// Plots titled `title` of `history`; `regression` draws the loss on a log axis and no accuracy.
+    public init(title: String, history: [Epoch], regression: Bool) {
+        self.title = title
+        self.history = history
+        self.regression = regression
+    }
 
     /// The charts, top to bottom.
     func charts(sequenceFit: SequenceFit?) -> [LineChart] {
@@ -28,26 +56,18 @@ struct TrainingPlots {
         charts.append(LineChart(title: "\(title): loss per epoch", xLabel: "epoch", yLabel: regression ? "mean squared error" : "loss",
                                 series: [
                                     .init(name: "training loss", points: zip(epochs, history.map(\.trainLoss)).map { (x: $0, y: $1) }),
-                                    .init(name: "test loss", points: zip(epochs, history.map(\.test.loss)).map { (x: $0, y: $1) }),
+                                    .init(name: "test loss", points: zip(epochs, history.map(\.testLoss)).map { (x: $0, y: $1) }),
                                 ], logScaleY: regression))
         if !regression {
             charts.append(LineChart(title: "\(title): test accuracy per epoch", xLabel: "epoch", yLabel: "accuracy (%)", series: [
-                .init(name: "test accuracy", points: zip(epochs, history.map { 100 * $0.test.accuracy }).map { (x: $0, y: $1) }),
+                .init(name: "test accuracy", points: zip(epochs, history.map { 100 * $0.testAccuracy }).map { (x: $0, y: $1) }),
             ]))
         }
         return charts
     }
 
-    /// The sine series and `network`'s one-step predictions over it, for the tutorial's figure.
-    static func sineFit(_ network: Model) -> SequenceFit {
-        let series = SineWaveDataset()
-        let predictions = network.predictions(on: series.samples)
-        return SequenceFit(times: series.targetTimes, truth: series.samples.targets.map(Double.init),
-                           predicted: predictions.map(Double.init))
-    }
-
     /// Writes the charts stacked in one SVG file.
-    func write(to path: String, sequenceFit: SequenceFit?) throws {
+    public func write(to path: String, sequenceFit: SequenceFit?) throws {
         try LineChart.write(charts(sequenceFit: sequenceFit), to: path)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-@testable import trainer
+@testable import Reports
 
 /// The elements of a parsed XML document, in document order, with their attributes and text.
 final class ParsedXML: NSObject, XMLParserDelegate {
