@@ -45,9 +45,14 @@ enum RoundTrips {
         // One epoch of `steps` samples at batch 1: its summary comes with the last update.
         let summary = Handoff<EpochSummary>()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: trainingSet, testCount: 0), worldSize: 1,
-            maxSteps: steps, log: { _ in }, onEpochEnd: { summary.put(.success($0)) })
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: trainingSet, testCount: 0),
+            settings: .init(worldSize: 1, maxSteps: steps),
+            events: .init(log: { _ in }, onEpochEnd: { summary.put(.success($0)) }))
         let make = model.make
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet, log: { _ in }) { _ in make() }
         async let finalWeights = server.run()

@@ -114,32 +114,16 @@ public actor ParameterServer {
     }
 
     /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
-    /// parameters) for `configuration.epochs` epochs, or `maxSteps` steps if that is fewer (per rank in
-    /// async mode); calls `onEpochEnd` on the actor after each epoch's last update, `onMembershipChange`
-    /// when a worker joins or is dropped, `onStatus` every `statusInterval` with the progress and each
-    /// worker's state, and `trace` (when given) with a line per message sent or
-    /// received (type, step, size; never the payload). The first step waits `joinTimeout` for
-    /// `worldSize` workers; a step waits at most `stepTimeout`. Workers are sent a heartbeat when the
-    /// server has sent them nothing for `heartbeatInterval`, and one not heard from for
-    /// `heartbeatTimeout` is dropped. With `security` the socket is a CURVE server and a ZAP handler on
-    /// `context` admits only the listed workers. With `stateFile` (sync mode) it writes its whole state
-    /// there every `checkpointEvery` steps (0: never), at each epoch end and when stopped; `resume`
-    /// starts from such a state instead of from `weights`. Lines about dropped, refused or rejected
-    /// messages are logged at most `peerLinesPerSecond` a second (nil: all), the rest summarised.
+    /// parameters, with `fingerprint`) for `configuration.epochs` epochs, as `settings` say, telling
+    /// `events` how it goes; with `settings.security` the socket is a CURVE server and a ZAP handler on
+    /// `context` admits only the listed workers. `resume` starts from a saved state instead of `weights`.
     public init(
         context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
-        configuration: TrainingConfiguration, dataset: DatasetDescription, worldSize: Int, maximumWorkers: Int? = nil,
-        maxSteps: Int? = nil, joinTimeout: Duration = .seconds(60), stepTimeout: Duration = .seconds(60),
-        heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
-        security: ServerSecurity? = nil, stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil,
-        peerLinesPerSecond: Int? = 20,
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        trace: (@Sendable (String) -> Void)? = nil,
-        onMembershipChange: (@Sendable (MembershipChange) -> Void)? = nil,
-        statusInterval: Duration = .milliseconds(250), onStatus: (@Sendable (ServerStatus) -> Void)? = nil,
-        stragglerThreshold: Duration = .seconds(2), onStraggler: (@Sendable (Straggler) -> Void)? = nil,
-        onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil
+        configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
+        resume: ServerState? = nil, events: Events = Events()
     ) throws {
+        let worldSize = settings.worldSize, security = settings.security, log = events.log
+        let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
         precondition(heartbeatInterval > .zero && heartbeatTimeout > heartbeatInterval,
@@ -151,7 +135,7 @@ public actor ParameterServer {
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
         let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
-        let peerLog = ThrottledLog(limit: peerLinesPerSecond, log: log)
+        let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, log: log)
         let pump = try SocketPump(
             context: context, type: .router, name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
@@ -178,24 +162,24 @@ public actor ParameterServer {
         self.configuration = configuration
         self.dataset = dataset
         self.worldSize = worldSize
-        self.maximumWorkers = max(worldSize, min(maximumWorkers ?? worldSize, ProtocolLimits.standard.maxWorldSize))
-        self.joinTimeout = joinTimeout
-        self.stepTimeout = stepTimeout
+        self.maximumWorkers = max(worldSize, min(settings.maximumWorkers ?? worldSize, ProtocolLimits.standard.maxWorldSize))
+        self.joinTimeout = settings.joinTimeout
+        self.stepTimeout = settings.stepTimeout
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
         self.log = log
         self.peerLog = peerLog
-        self.trace = trace
-        self.onEpochEnd = onEpochEnd
-        self.onMembershipChange = onMembershipChange
-        self.onStatus = onStatus
-        self.statusInterval = statusInterval
-        self.stragglerThreshold = stragglerThreshold
-        self.onStraggler = onStraggler
-        self.stateFile = stateFile
+        self.trace = events.trace
+        self.onEpochEnd = events.onEpochEnd
+        self.onMembershipChange = events.onMembershipChange
+        self.onStatus = events.onStatus
+        self.statusInterval = settings.statusInterval
+        self.stragglerThreshold = settings.stragglerThreshold
+        self.onStraggler = events.onStraggler
+        self.stateFile = settings.stateFile
         slots = .init(repeating: nil, count: worldSize)
-        policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: maxSteps,
-                                              checkpointEvery: checkpointEvery, resume: resume)
+        policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
+                                              checkpointEvery: settings.checkpointEvery, resume: resume)
         optimizer = configuration.optimizer.makeOptimizer(parameterCount: weights.count)
         if let resume {
             do {

@@ -118,20 +118,18 @@ struct ClusterJob {
             onStatus = nil
         }
         return try ParameterServer(
-            context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
-            configuration: configuration, dataset: dataset, worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers,
-            joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout),
-            heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout),
-            security: security, stateFile: stateFile, checkpointEvery: checkpointEvery, resume: resume,
-            log: log,
-            trace: cluster.verbose ? ParameterServer.standardError : nil,
-            onMembershipChange: { reporter.membershipChanged($0) },
-            onStatus: onStatus,
-            stragglerThreshold: .seconds(cluster.stragglerThreshold), onStraggler: { reporter.straggler($0) },
-            onEpochEnd: { summary in
+            context: context,
+            bind: endpoint,
+            weights: Array(model.parameters),
+            fingerprint: model.fingerprint,
+            configuration: configuration,
+            dataset: dataset,
+            settings: .init(worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout), heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile, checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold)),
+            resume: resume,
+            events: .init(log: log, trace: cluster.verbose ? ParameterServer.standardError : nil, onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) }, onEpochEnd: { summary in
                 display?.clear()
                 reporter.report(summary)
-            })
+            }))
     }
 
     /// The first line a run prints.

@@ -17,9 +17,14 @@ import ZeroMQ
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 1,
-            maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in })
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 1, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
                                 log: { _ in }) { _ in SyncSetUp.network() }
         async let finalWeights = server.run()
@@ -48,10 +53,14 @@ import ZeroMQ
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://async-order-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: configuration,
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in })
+            context: context,
+            bind: "inproc://async-order-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }))
         async let finalWeights = server.run()
         for _ in 0..<2 {
             let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
@@ -96,10 +105,14 @@ import ZeroMQ
         let summaries = Summaries()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://async-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: configuration,
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in }, onEpochEnd: summaries.append)
+            context: context,
+            bind: "inproc://async-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }, onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
                 SyncSetUp.network()

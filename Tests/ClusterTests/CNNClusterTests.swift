@@ -23,9 +23,14 @@ import ZeroMQ
 
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            maxSteps: steps, joinTimeout: .seconds(20), stepTimeout: .seconds(20), log: { _ in })
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(20), stepTimeout: .seconds(20)),
+            events: .init(log: { _ in }))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(20), log: { _ in }) { _ in
                 network()

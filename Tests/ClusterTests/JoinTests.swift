@@ -17,9 +17,14 @@ import ZeroMQ
         let context = try Context()
         let configuration = SyncSetUp.configuration(.sgd)
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 1,
-            maxSteps: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 1, maxSteps: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: serverLog.append))
         async let finalWeights = server.run()
 
         let seen = LogLines()
@@ -54,10 +59,14 @@ import ZeroMQ
         let serverLog = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://prepare-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(.sgd),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 1,
-            maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append)
+            context: context,
+            bind: "inproc://prepare-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: SyncSetUp.configuration(.sgd),
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: serverLog.append))
         async let finalWeights = server.run()
         let broken = try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), log: { _ in }) { _ in
             throw MissingData()
@@ -85,11 +94,14 @@ import ZeroMQ
         let traced = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://epochs-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: configuration,
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in }, trace: traced.append,
-            onEpochEnd: summaries.append)
+            context: context,
+            bind: "inproc://epochs-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }, trace: traced.append, onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
                 SyncSetUp.network()

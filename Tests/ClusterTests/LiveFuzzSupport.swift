@@ -22,9 +22,14 @@ struct LiveFuzzRun: Sendable {
     func server(_ context: Context, log: @escaping @Sendable (String) -> Void) throws -> ParameterServer {
         let initial = SyncSetUp.network()
         return try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: dataset, worldSize: worldSize,
-            joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil, log: log)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: dataset,
+            settings: .init(worldSize: worldSize, joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil),
+            events: .init(log: log))
     }
 
     func worker(_ context: Context, endpoint: String, log: @escaping @Sendable (String) -> Void) throws -> Worker {

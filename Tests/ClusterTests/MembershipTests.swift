@@ -21,10 +21,14 @@ import ZeroMQ
         let summaries = Summaries(), changes = MembershipChanges(), serverLog = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 3,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout,
-            log: serverLog.append, onMembershipChange: changes.append, onEpochEnd: summaries.append)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
+            events: .init(log: serverLog.append, onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         // The workers' heartbeat interval is longer than the server's: the server's heartbeats must not
         // keep putting theirs off, or the waiting workers would look silent too.
@@ -68,11 +72,14 @@ import ZeroMQ
         let summaries = Summaries(), changes = MembershipChanges()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://late-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
-            heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5), log: { _ in },
-            onMembershipChange: changes.append, onEpochEnd: summaries.append)
+            context: context,
+            bind: "inproc://late-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5)),
+            events: .init(log: { _ in }, onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
             try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
@@ -107,10 +114,14 @@ import ZeroMQ
         let summaries = Summaries(), changes = MembershipChanges(), serverLog = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout,
-            log: serverLog.append, onMembershipChange: changes.append, onEpochEnd: summaries.append)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
+            events: .init(log: serverLog.append, onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
             try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,

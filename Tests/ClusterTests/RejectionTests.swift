@@ -19,9 +19,14 @@ import ZeroMQ
         let serverLog = LogLines(), summaries = Summaries()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append, onEpochEnd: summaries.append)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: serverLog.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
 
         // The scripted peer joins first, so it is rank 0 of the join order only if it wins; read its rank from welcome.

@@ -16,11 +16,15 @@ import ZeroMQ
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://resume-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(optimizer, mode: mode),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: count, maxSteps: steps,
-            joinTimeout: .seconds(10), stepTimeout: .seconds(10), stateFile: stateFile, checkpointEvery: every,
-            resume: resume, log: { _ in })
+            context: context,
+            bind: "inproc://resume-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: SyncSetUp.configuration(optimizer, mode: mode),
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: count, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), stateFile: stateFile, checkpointEvery: every),
+            resume: resume,
+            events: .init(log: { _ in }))
         let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
                 SyncSetUp.network()

@@ -15,9 +15,14 @@ import ZeroMQ
         let summaries = Summaries()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-            configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), worldSize: count,
-            maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in }, onEpochEnd: summaries.append)
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }, onEpochEnd: summaries.append))
         let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
                 SyncSetUp.network()

@@ -13,10 +13,14 @@ import ZeroMQ
         let statuses = Statuses()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://status-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in },
-            statusInterval: .milliseconds(5), onStatus: statuses.append)
+            context: context,
+            bind: "inproc://status-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), statusInterval: .milliseconds(5)),
+            events: .init(log: { _ in }, onStatus: statuses.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in

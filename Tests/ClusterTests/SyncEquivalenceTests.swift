@@ -21,11 +21,14 @@ import ZeroMQ
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: transport == "tcp" ? "tcp://127.0.0.1:*" : "inproc://sync-\(UUID().uuidString)",
-            weights: Array(initial.parameters), fingerprint: initial.fingerprint, configuration: configuration,
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: workers,
-            maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: { _ in }
-        )
+            context: context,
+            bind: transport == "tcp" ? "tcp://127.0.0.1:*" : "inproc://sync-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: configuration,
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }))
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
         let replicas = try (0..<workers).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
@@ -63,11 +66,14 @@ import ZeroMQ
         let serverLog = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            maxSteps: 5, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append
-        )
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: serverLog.append))
         async let finalWeights = server.run()
 
         let stranger = try Worker(context: context, connect: server.endpoint, trainingSet: SyncSetUp.dataset(count: 80),
@@ -105,11 +111,14 @@ import ZeroMQ
         let serverLog = LogLines()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
+            context: context,
+            bind: "tcp://127.0.0.1:*",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 1,
-            maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), log: serverLog.append
-        )
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            events: .init(log: serverLog.append))
         async let finalWeights = server.run()
 
         let raw = try SocketPump(context: context, type: .dealer, name: "old-worker") { [endpoint = server.endpoint] in
@@ -146,11 +155,14 @@ import ZeroMQ
         let initial = SyncSetUp.network()
         let context = try Context()
         let server = try ParameterServer(
-            context: context, bind: "inproc://short-\(UUID().uuidString)", weights: Array(initial.parameters),
-            fingerprint: initial.fingerprint, configuration: SyncSetUp.configuration(.adam),
-            dataset: DatasetDescription(describing: set, testCount: 0), worldSize: 2,
-            maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10), log: { _ in }
-        )
+            context: context,
+            bind: "inproc://short-\(UUID().uuidString)",
+            weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint,
+            configuration: SyncSetUp.configuration(.adam),
+            dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10)),
+            events: .init(log: { _ in }))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
                                 log: { _ in }) { _ in SyncSetUp.network() }
         let workerOutcome = Task { try await worker.run() }

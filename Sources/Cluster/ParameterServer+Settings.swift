@@ -1,0 +1,86 @@
+import Foundation
+
+extension ParameterServer {
+    /// How a parameter server runs: its workers, deadlines, heartbeats, security and state file.
+    /// Every field has a default; set the ones a run needs.
+    public struct Settings: Sendable {
+        /// The number of workers the first step waits for (async and SSP: the fixed number of ranks).
+        public var worldSize: Int
+        /// The most workers taking part at once (sync mode grows up to it as workers join); nil: `worldSize`.
+        public var maximumWorkers: Int?
+        /// The most steps to take (per rank in async and SSP mode); nil: all of the epochs'.
+        public var maxSteps: Int?
+        /// How long the first step waits for `worldSize` workers.
+        public var joinTimeout: Duration
+        /// How long a step may wait before the server gives up and names the missing workers.
+        public var stepTimeout: Duration
+        /// A worker the server has sent nothing for this long is sent a heartbeat.
+        public var heartbeatInterval: Duration
+        /// A worker not heard from for this long is dropped.
+        public var heartbeatTimeout: Duration
+        /// CURVE encryption and the workers' keys the server admits; nil: plain and open.
+        public var security: ServerSecurity?
+        /// Where the whole state is written durably (every `checkpointEvery` steps, at each epoch end and when stopped).
+        public var stateFile: String?
+        /// Steps (async and SSP: pushes) between state files; 0: only at epoch ends.
+        public var checkpointEvery: Int
+        /// The most lines about dropped, refused or rejected messages a second (nil: all); the rest are summarised.
+        public var peerLinesPerSecond: Int?
+        /// How often `Events.onStatus` hears the progress.
+        public var statusInterval: Duration
+        /// How long a sync or SSP step may wait on one worker before the server names it as a straggler.
+        public var stragglerThreshold: Duration
+
+        /// Settings for `worldSize` workers; the other defaults suit a run on one host.
+        public init(worldSize: Int = 1, maximumWorkers: Int? = nil, maxSteps: Int? = nil, joinTimeout: Duration = .seconds(60),
+                    stepTimeout: Duration = .seconds(60), heartbeatInterval: Duration = .seconds(1),
+                    heartbeatTimeout: Duration = .seconds(10), security: ServerSecurity? = nil, stateFile: String? = nil,
+                    checkpointEvery: Int = 0, peerLinesPerSecond: Int? = 20, statusInterval: Duration = .milliseconds(250),
+                    stragglerThreshold: Duration = .seconds(2)) {
+            self.worldSize = worldSize
+            self.maximumWorkers = maximumWorkers
+            self.maxSteps = maxSteps
+            self.joinTimeout = joinTimeout
+            self.stepTimeout = stepTimeout
+            self.heartbeatInterval = heartbeatInterval
+            self.heartbeatTimeout = heartbeatTimeout
+            self.security = security
+            self.stateFile = stateFile
+            self.checkpointEvery = checkpointEvery
+            self.peerLinesPerSecond = peerLinesPerSecond
+            self.statusInterval = statusInterval
+            self.stragglerThreshold = stragglerThreshold
+        }
+    }
+
+    /// What a parameter server tells its owner as training goes; each is called on the server's actor.
+    public struct Events: Sendable {
+        /// A log line (to standard error by default).
+        public var log: @Sendable (String) -> Void
+        /// A line per message sent or received: type, step and size, never the payload (nil: none).
+        public var trace: (@Sendable (String) -> Void)?
+        /// A worker joined or was dropped.
+        public var onMembershipChange: (@Sendable (MembershipChange) -> Void)?
+        /// The progress and each worker's state, every `Settings.statusInterval`.
+        public var onStatus: (@Sendable (ServerStatus) -> Void)?
+        /// A step waited on one worker for longer than `Settings.stragglerThreshold`.
+        public var onStraggler: (@Sendable (Straggler) -> Void)?
+        /// An epoch's last update was applied.
+        public var onEpochEnd: (@Sendable (EpochSummary) -> Void)?
+
+        /// Events with every handler given; by default only log lines, to standard error.
+        public init(log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
+                    trace: (@Sendable (String) -> Void)? = nil,
+                    onMembershipChange: (@Sendable (MembershipChange) -> Void)? = nil,
+                    onStatus: (@Sendable (ServerStatus) -> Void)? = nil,
+                    onStraggler: (@Sendable (Straggler) -> Void)? = nil,
+                    onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil) {
+            self.log = log
+            self.trace = trace
+            self.onMembershipChange = onMembershipChange
+            self.onStatus = onStatus
+            self.onStraggler = onStraggler
+            self.onEpochEnd = onEpochEnd
+        }
+    }
+}
