@@ -52,6 +52,9 @@ extension ParameterServer {
             slots[slot]!.samplesAtStatus = member.samples
             workers.append(WorkerStatus(rank: member.rank, step: policy.nextStep(slot: slot),
                                         samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds))
+            if let (waitedOn, _, since) = policy.straggler(in: roster), waitedOn == slot, now - since >= stragglerThreshold {
+                workers[workers.count - 1].stragglingSeconds = (now - since).seconds
+            }
         }
         let (epoch, fraction) = policy.epochProgress
         let progress = epochs[epoch]

@@ -28,6 +28,8 @@ public struct WorkerStatus: Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Seconds since the server last heard from it.
     public var secondsSinceHeard: Double
+    /// How long a step has waited on this worker alone, once that is longer than the straggler threshold.
+    public var stragglingSeconds: Double? = nil
 }
 
 /// A worker that a step waited on for longer than the server's straggler threshold.

@@ -31,7 +31,7 @@ final class ServerDisplay: @unchecked Sendable {
         bar.clear()
         board.update(status.workers.map {
             WorkerStatusBoard.Worker(rank: $0.rank, step: $0.step, samplesPerSecond: $0.samplesPerSecond,
-                                     secondsSinceHeartbeat: $0.secondsSinceHeard)
+                                     secondsSinceHeartbeat: $0.secondsSinceHeard, stragglingSeconds: $0.stragglingSeconds)
         })
         guard let loss = status.loss else { return }
         let batches = max(1, (sampleCount + max(status.worldSize, 1) * batchSizePerWorker - 1) / (max(status.worldSize, 1) * batchSizePerWorker))

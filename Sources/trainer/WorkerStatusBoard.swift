@@ -17,12 +17,15 @@ final class WorkerStatusBoard {
         var samplesPerSecond: Double
         /// Seconds since the server last heard from the worker; nil when it never has.
         var secondsSinceHeartbeat: Double?
+        /// How long the step has waited on this worker alone, when it is a straggler.
+        var stragglingSeconds: Double?
 
-        init(rank: Int, step: Int, samplesPerSecond: Double, secondsSinceHeartbeat: Double?) {
+        init(rank: Int, step: Int, samplesPerSecond: Double, secondsSinceHeartbeat: Double?, stragglingSeconds: Double? = nil) {
             self.rank = rank
             self.step = step
             self.samplesPerSecond = samplesPerSecond
             self.secondsSinceHeartbeat = secondsSinceHeartbeat
+            self.stragglingSeconds = stragglingSeconds
         }
     }
 
@@ -71,6 +74,7 @@ final class WorkerStatusBoard {
             leftPadded(String(worker.rank), to: 4) + leftPadded(String(worker.step), to: 10)
                 + leftPadded(String(Int(min(max(worker.samplesPerSecond, 0), 1e12).rounded())), to: 13)
                 + "  " + heartbeat(worker.secondsSinceHeartbeat)
+                + (worker.stragglingSeconds.map { String(format: "  straggler: waited on for %.1f s", $0) } ?? "")
         }
         return ([header] + rows).map { $0.count < columns ? $0 : String($0.prefix(max(columns - 1, 0))) }
     }
