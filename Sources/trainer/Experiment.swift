@@ -95,8 +95,9 @@ struct Experiment {
             test = train
         case .mnist, .fashionMNIST:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
-            train = try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue)
-            test = try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue)
+            let size = IDXDataset.standardImageSize
+            train = try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue, imageSize: size)
+            test = try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue, imageSize: size)
         case .cifar10:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
             train = try CIFAR10Dataset.load(folder: folder, split: .train, name: dataset.rawValue)
