@@ -7,7 +7,7 @@ import ZeroMQ
 
 /// The flags `trainer local` and `trainer server` add to the training flags.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
+    @Option(parsing: .unconditional, help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
     var workers: Int = 2
 
     @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives.")
@@ -35,7 +35,11 @@ struct ClusterOptions: ParsableArguments {
     var noProgress = false
 
     func validate() throws {
-        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        let most = ProtocolLimits.standard.maxWorldSize
+        if !(1...most).contains(workers) { throw ValidationError("--workers must lie in 1…\(most), the most workers the protocol admits") }
+        if let maxWorkers, maxWorkers > most {
+            throw ValidationError("--max-workers must be at most \(most), the most workers the protocol admits")
+        }
         if !(joinTimeout > 0 && stepTimeout > 0) { throw ValidationError("--join-timeout and --step-timeout must be positive") }
         if !(heartbeatInterval > 0 && heartbeatTimeout > heartbeatInterval) {
             throw ValidationError("--heartbeat-interval must be positive and shorter than --heartbeat-timeout")
@@ -97,7 +101,7 @@ struct ClusterJob {
             log = ParameterServer.standardError
             onStatus = nil
         }
-        return try ParameterServer(
+        let server = try ParameterServer(
             context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
             configuration: configuration, dataset: dataset, worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers,
             joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout),
@@ -111,6 +115,24 @@ struct ClusterJob {
                 display?.clear()
                 reporter.report(summary)
             })
+        reporter.onDivergence = { server.requestStop(reason: "divergence") }
+        server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }
+        return server
+    }
+
+    /// Reports how a run whose server returned `weights` ended: done (true), stopped by a signal
+    /// (false), or failed, throwing, when the run diverged or the server's state writes kept failing.
+    func conclude(_ server: ParameterServer, weights: [Float]) async throws -> Bool {
+        if let reason = reporter.divergence ?? server.stateWrites.stopReason {
+            reporter.failed(reason: reason)
+            throw CLIError("training stopped: \(reason)")
+        }
+        if let reason = server.stoppedBy {
+            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
+            return false
+        }
+        try reporter.finish()
+        return true
     }
 
     /// The first line a run prints.

@@ -23,6 +23,14 @@ final class EpochReporter: @unchecked Sendable {
     private(set) var rankTotals: [RankStatistics] = []
     /// The number of workers taking part, as last reported.
     private var worldSize: Int
+    /// Why the last epoch's checkpoint could not be written, if it could not.
+    private var checkpointFailure: String?
+    /// Why the run diverged: the first epoch whose loss is not finite.
+    private(set) var divergence: String?
+    /// Called once when an epoch's loss is not finite, to stop the run.
+    var onDivergence: (@Sendable () -> Void)?
+    /// When the reporter was made, for the seconds of a run that ends before an epoch does.
+    private let started = Date()
 
     init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
         self.plot = plot
@@ -67,11 +75,18 @@ final class EpochReporter: @unchecked Sendable {
             "seconds": .number(seconds), "world_size": .integer(summary.worldSize), "updates": .integer(summary.updates),
             "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
         ])
-        if let checkpoint {
+        if divergence == nil, let reason = Divergence.check(epoch: summary.epoch, trainLoss: summary.trainLoss, testLoss: evaluation.loss,
+                                                           checkpoint: checkpoint) {
+            divergence = reason
+            onDivergence?()
+        }
+        if let checkpoint, divergence == nil {
             do {
                 try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
                                                           "dataset": experiment.datasetKind.rawValue, "epoch": String(summary.epoch)])
+                checkpointFailure = nil
             } catch {
+                checkpointFailure = "\(error)"
                 FileHandle.standardError.write(Data("trainer: \(error)\n".utf8))
             }
         }
@@ -99,7 +114,7 @@ final class EpochReporter: @unchecked Sendable {
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
-            "seconds": .number(trainingSeconds), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
+            "seconds": .number(Date().timeIntervalSince(started)), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint {
             try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
@@ -120,9 +135,29 @@ final class EpochReporter: @unchecked Sendable {
         })
     }
 
-    /// Prints the closing lines and writes the final metrics event.
+    /// Records a failed write of the server's state file: a `state_write_failed` metrics event.
+    func stateWriteFailed(_ error: String, inRow: Int, limit: Int) {
+        metricsLog?.write(event: "state_write_failed", ["error": .text(error), "in_row": .integer(inRow), "limit": .integer(limit)])
+    }
+
+    /// Ends a run that failed: writes a `failed` metrics event with `reason` and the totals so far.
+    func failed(reason: String) {
+        metricsLog?.write(event: "failed", [
+            "reason": .text(reason), "epochs": .integer(last?.summary.epoch ?? 0),
+            "seconds": .number(Date().timeIntervalSince(started)), "world_size": .integer(worldSize),
+            "workers": Self.ranks(rankTotals),
+        ])
+    }
+
+    /// Prints the closing lines and writes the final metrics event; throws, with a `failed` event,
+    /// when the last epoch's checkpoint could not be written.
     func finish() throws {
         guard let (summary, evaluation) = last else { throw CLIError("the parameter server finished without completing an epoch") }
+        if let checkpoint, let checkpointFailure {
+            let reason = "the final weights could not be saved to --checkpoint \(checkpoint): \(checkpointFailure)"
+            failed(reason: reason)
+            throw CLIError(reason)
+        }
         print("Finished Training")
         print(experiment.closingLine(evaluation))
         metricsLog?.write(event: "done", [

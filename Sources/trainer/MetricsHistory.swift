@@ -30,16 +30,19 @@ struct MetricsHistory {
         var line: Int
     }
 
-    /// A `start`, `done` or `stopped` event, in file order.
+    /// A `start`, `done`, `stopped`, `failed`, `membership` or `state_write_failed` event, in file order.
     struct Milestone {
-        enum Kind: String { case start, done, stopped, membership }
+        enum Kind: String {
+            case start, done, stopped, failed, membership
+            case stateWriteFailed = "state_write_failed"
+        }
         var kind: Kind
         var line: Int
         var fields: [String: JSONValue]
     }
 
     /// The events this reader knows.
-    static let knownEvents = ["start", "epoch", "done", "stopped", "membership"]
+    static let knownEvents = ["start", "epoch", "done", "stopped", "failed", "membership", "state_write_failed"]
 
     /// The file it was read from.
     let path: String
