@@ -29,8 +29,8 @@ final class EpochReporter: @unchecked Sendable {
     private(set) var divergence: String?
     /// Called once when an epoch's loss is not finite, to stop the run.
     var onDivergence: (@Sendable () -> Void)?
-    /// When the reporter was made, for the seconds of a run that ends before an epoch does.
-    private let started = Date()
+    /// When the epoch in progress started: the first join, then each report's end.
+    private var epochStarted: Date?
 
     init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
         self.plot = plot
@@ -45,6 +45,7 @@ final class EpochReporter: @unchecked Sendable {
     /// Records a worker joining or being dropped: a `membership` metrics event.
     func membershipChanged(_ change: MembershipChange) {
         worldSize = change.worldSize
+        if epochStarted == nil { epochStarted = Date() }
         metricsLog?.write(event: "membership", [
             "change": .text(change.kind.rawValue), "rank": .integer(change.rank), "step": .integer(change.step),
             "epoch": .integer(change.epoch), "world_size": .integer(change.worldSize),
@@ -94,6 +95,7 @@ final class EpochReporter: @unchecked Sendable {
         history.append(EpochReport(epoch: summary.epoch, trainLoss: summary.trainLoss, test: evaluation,
                                    samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
+        epochStarted = Date()
         if rankTotals.count < summary.ranks.count {
             rankTotals += .init(repeating: RankStatistics(), count: summary.ranks.count - rankTotals.count)
         }
@@ -114,7 +116,7 @@ final class EpochReporter: @unchecked Sendable {
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
-            "seconds": .number(Date().timeIntervalSince(started)), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
+            "seconds": .number(secondsSoFar), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint {
             try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
@@ -123,6 +125,16 @@ final class EpochReporter: @unchecked Sendable {
             print("Saved the weights to \(checkpoint)")
         }
         fflush(nil)
+    }
+
+    /// The training seconds of the epochs reported and of the one in progress.
+    private var secondsSoFar: Double { trainingSeconds + (epochStarted.map { Date().timeIntervalSince($0) } ?? 0) }
+
+    /// Adds the seconds and samples of the epochs a resumed run finished before it was resumed, so
+    /// the `done` event covers the whole run.
+    func carryOver(seconds: Double, samples: Int) {
+        trainingSeconds += seconds
+        totalSamples += samples
     }
 
     /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.
@@ -144,7 +156,7 @@ final class EpochReporter: @unchecked Sendable {
     func failed(reason: String) {
         metricsLog?.write(event: "failed", [
             "reason": .text(reason), "epochs": .integer(last?.summary.epoch ?? 0),
-            "seconds": .number(Date().timeIntervalSince(started)), "world_size": .integer(worldSize),
+            "seconds": .number(secondsSoFar), "world_size": .integer(worldSize),
             "workers": Self.ranks(rankTotals),
         ])
     }

@@ -66,6 +66,23 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: disk.path).filter { $0.contains(".tmp-") }.isEmpty)
     }
 
+    @Test func temporaryFilesLeftByAKilledServerAreRemovedAtStart() async throws {
+        let folder = temporaryPath("leftovers")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let state = folder + "/server.state", checkpoint = folder + "/model.safetensors"
+        let leftovers = [folder + "/.server.state.tmp-4242-17", folder + "/.model.safetensors.tmp-4243-9"]
+        let unrelated = folder + "/.notes.tmp-1-2"
+        for path in leftovers + [unrelated] { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path)) }
+        let run = try await runTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--dataset", "xor",
+                                        "--join-timeout", "0.3", "--state-file", state, "--checkpoint", checkpoint], timeout: 60)
+        for path in leftovers {
+            #expect(!FileManager.default.fileExists(atPath: path), "\(path) is still there")
+            #expect(run.stdout.contains("Removed \(path), a partial write left by a process that was killed"), "\(run.stdout)")
+        }
+        #expect(FileManager.default.fileExists(atPath: unrelated))
+    }
+
     /// Runs `trainer server` on XOR with one worker and `arguments`, waiting for both to end.
     @discardableResult
     private func serverRun(_ arguments: [String], expectSuccess: Bool = true) async throws -> TrainerRun {
