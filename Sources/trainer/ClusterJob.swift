@@ -36,7 +36,8 @@ struct ClusterOptions: ParsableArguments {
 
     func validate() throws {
         let most = ProtocolLimits.standard.maxWorldSize
-        if !(1...most).contains(workers) { throw ValidationError("--workers must lie in 1…\(most), the most workers the protocol admits") }
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if workers > most { throw ValidationError("--workers must be at most \(most), the most workers the protocol admits") }
         if let maxWorkers, maxWorkers > most {
             throw ValidationError("--max-workers must be at most \(most), the most workers the protocol admits")
         }
