@@ -122,13 +122,16 @@ extension ParameterServer {
         return state
     }
 
-    /// Writes the state file, if there is one; a failure is logged, and training goes on.
+    /// Writes the state file, if there is one; a failure is logged and counted, and stops the run
+    /// after `stateWrites.limit` in a row.
     func saveState() {
         guard let stateFile else { return }
         do {
             try state.write(to: stateFile)
+            stateWrites.succeeded()
         } catch {
-            log("parameter server: could not save the state: \(error)")
+            log("parameter server: could not save the state (\(stateWrites.limit) failures in a row stop the run): \(error)")
+            if let reason = stateWrites.failed(error, path: stateFile) { requestStop(reason: reason) }
         }
     }
 }

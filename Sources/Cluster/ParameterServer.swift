@@ -32,6 +32,8 @@ public actor ParameterServer {
     let mailbox: Mailbox
     private let stopRequest = StopRequest()
     let stateFile: String?
+    /// Failed writes of `stateFile` in a row; the run stops after `limit` of them.
+    public nonisolated let stateWrites = StateWriteFailures()
     /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
     private let zap: ZAPHandler?
 

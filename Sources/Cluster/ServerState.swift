@@ -131,10 +131,14 @@ public struct ServerState: Sendable, Equatable {
         for name in file.order where name.hasPrefix("optimizer.") {
             buffers[String(name.dropFirst("optimizer.".count))] = file.tensors[name]!.values
         }
-        guard header.worldSize > 0, header.step >= 0, header.updates >= 0, header.epochPushes >= 0, header.epochSamples >= 0,
+        let maxWorldSize = ProtocolLimits.standard.maxWorldSize
+        guard (1...maxWorldSize).contains(header.worldSize) else {
+            throw fail("its world size \(header.worldSize) is out of range (1…\(maxWorldSize) workers)")
+        }
+        guard header.step >= 0, header.updates >= 0, header.epochPushes >= 0, header.epochSamples >= 0,
               (0...header.step).contains(header.completedSteps), header.epoch >= 0,
               (0..<max(header.dataset.trainCount, 1)).contains(header.offset),
-              (header.slotSteps ?? []).allSatisfy({ $0 >= 0 }), (header.slotSteps ?? []).count <= ProtocolLimits.standard.maxWorldSize,
+              (header.slotSteps ?? []).allSatisfy({ $0 >= 0 }), (header.slotSteps ?? []).count <= maxWorldSize,
               (header.openEpochs ?? []).allSatisfy({ $0.epoch >= 0 && $0.pushes >= 0 && $0.samples >= 0 }) else {
             throw fail("its counters are out of range")
         }

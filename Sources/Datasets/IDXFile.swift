@@ -29,7 +29,15 @@ public struct IDXFile {
             let o = 4 + 4 * d
             dimensions.append(Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3]))
         }
-        let expected = dimensions.reduce(1, *)
+        // A hostile header can declare more elements than any file holds (0xFFFFFFFF³ overflows Int).
+        var expected = 1
+        for dimension in dimensions {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+            guard !overflow else {
+                throw fail("the header declares \(dimensions.map(String.init).joined(separator: "×")) elements, more than any file can hold")
+            }
+            expected = product
+        }
         let available = data.count - headerSize
         guard available >= expected else {
             throw fail("truncated: header declares \(dimensions.map(String.init).joined(separator: "×")) = \(expected) bytes of data, file has \(available)")

@@ -1,9 +1,11 @@
+import CZlib
+
 extension LabeledDataset {
-    /// A 64-bit FNV-1a hash of the labels, targets and a stride of the features, so that two hosts can
-    /// check they hold the same data in the same order without sending it.
+    /// A 64-bit hash of every label, target and feature, so that two hosts can check they hold the
+    /// same data in the same order without sending it. It tells data apart; it authenticates no one.
     ///
-    /// Every label and target is hashed, and one feature in 97 (the bit patterns): enough to tell two
-    /// data sets of the same size apart, at a few milliseconds for MNIST.
+    /// Labels and targets go through FNV-1a; the features, every byte of them, through zlib's crc32
+    /// (0.2 s for the 188 MB of MNIST's floats through the same zlib from Python on this machine), whose value is mixed in with their count.
     public var checksum: UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         func mix(_ value: UInt32) {
@@ -13,8 +15,22 @@ extension LabeledDataset {
         }
         for label in labels { mix(UInt32(bitPattern: label)) }
         for target in targets { mix(target.bitPattern) }
-        for index in stride(from: 0, to: features.count, by: 97) { mix(features[index].bitPattern) }
+        mix(Self.crc32(of: features))
         mix(UInt32(truncatingIfNeeded: features.count))
         return hash
+    }
+
+    /// zlib's crc32 of the floats' bytes, fed in chunks that fit its 32-bit length.
+    private static func crc32(of values: [Float]) -> UInt32 {
+        values.withUnsafeBytes { bytes in
+            var crc = CZlib.crc32(0, nil, 0)
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(bytes.count - offset, 1 << 30)
+                crc = CZlib.crc32(crc, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(length))
+                offset += length
+            }
+            return UInt32(truncatingIfNeeded: crc)
+        }
     }
 }

@@ -44,6 +44,16 @@ public enum DurableFile {
         flushFolder(folder)
     }
 
+    /// Removes the temporary files that `write(_:to:)` leaves beside `path` when its process is killed
+    /// mid-write (`.NAME.tmp-*`); call it only while no other process writes `path`. Returns their paths.
+    public static func removeLeftovers(of path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let prefix = "." + url.lastPathComponent + ".tmp-"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(prefix) }
+        return names.map { folder + "/" + $0 }.filter { unlink($0) == 0 }
+    }
+
     /// Flushes `folder`'s entries to disk, so that a rename into it survives a crash (best effort).
     public static func flushFolder(_ folder: String) {
         let folderDescriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

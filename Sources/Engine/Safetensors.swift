@@ -164,6 +164,11 @@ extension Model {
             guard stored.shape == view.shape else {
                 throw CheckpointError(path: path, reason: "\(view.name) has shape \(stored.shape), the model expects \(view.shape)")
             }
+            // Weights of a diverged run: nothing computed from them means anything.
+            if let bad = stored.values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError(path: path, reason: "\(view.name) holds \(stored.values[bad]) at index \(bad): "
+                                      + "the weights of a diverged run, not a usable model")
+            }
         }
         for view in views {
             let stored = file.tensors[view.name]!

@@ -30,16 +30,19 @@ public struct MetricsHistory {
         var line: Int
     }
 
-    /// A `start`, `done` or `stopped` event, in file order.
+    /// A `start`, `done`, `stopped`, `failed`, `membership` or `state_write_failed` event, in file order.
     struct Milestone {
-        enum Kind: String { case start, done, stopped, membership }
+        enum Kind: String {
+            case start, done, stopped, failed, membership
+            case stateWriteFailed = "state_write_failed"
+        }
         var kind: Kind
         var line: Int
         var fields: [String: JSONValue]
     }
 
     /// The events this reader knows.
-    static let knownEvents = ["start", "epoch", "done", "stopped", "membership"]
+    static let knownEvents = ["start", "epoch", "done", "stopped", "failed", "membership", "state_write_failed"]
 
     /// The file it was read from.
     let path: String
@@ -52,6 +55,18 @@ public struct MetricsHistory {
 
     /// The number of epochs the file records (each once, however often a resumed run wrote it).
     public var epochCount: Int { epochs.count }
+
+    /// The training seconds and samples of the epochs up to `epoch` (1-based): what a run resumed after
+    /// them carries over into its whole-run totals. Samples are the ranks' where the records list them,
+    /// else the epoch's rate times its seconds.
+    public func totals(throughEpoch epoch: Int) -> (seconds: Double, samples: Int) {
+        epochs.filter { $0.epoch <= epoch }.reduce((0, 0)) { total, record in
+            let seconds = record.seconds ?? 0
+            let samples = record.ranks.isEmpty ? Int(((record.samplesPerSecond ?? 0) * seconds).rounded())
+                : record.ranks.reduce(0) { $0 + ($1.samples ?? 0) }
+            return (total.seconds + seconds, total.samples + samples)
+        }
+    }
 
     /// Reads and checks `path`; every problem names the file and the line.
     public init(contentsOf path: String) throws {

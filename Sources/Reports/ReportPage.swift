@@ -196,6 +196,12 @@ public struct ReportPage {
                 let updates = fields["updates"].map { " after \($0.text) updates" } ?? ""
                 let finished = fields["epochs"].map { ", \($0.text) epochs finished" } ?? ""
                 text = "stopped by \(reason)\(updates)\(finished)"
+            case .failed:
+                let finished = fields["epochs"].map { " after \($0.text) epochs" } ?? ""
+                text = "failed\(finished): \(fields["reason"]?.text ?? "an unknown reason")"
+            case .stateWriteFailed:
+                let count = fields["in_row"].map { " (\($0.text) in a row)" } ?? ""
+                text = "the state file could not be written\(count): \(fields["error"]?.text ?? "an unknown error")"
             case .membership:
                 let rank = fields["rank"]?.text ?? "?", world = fields["world_size"]?.text ?? "?"
                 let silent: String
@@ -218,8 +224,8 @@ public struct ReportPage {
             }
             out += "<li>line \(milestone.line): \(xmlEscaped(text))</li>\n"
         }
-        if !history.milestones.contains(where: { $0.kind == .done || $0.kind == .stopped }) {
-            out += "<li>no done or stopped event: the run was still going when the file was read, or it crashed</li>\n"
+        if !history.milestones.contains(where: { [.done, .stopped, .failed].contains($0.kind) }) {
+            out += "<li>no done, stopped or failed event: the run was still going when the file was read, or it crashed</li>\n"
         }
         return out + "</ul>\n"
     }

@@ -7,7 +7,7 @@ import ZeroMQ
 
 /// The flags `trainer local` and `trainer server` add to the training flags.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
+    @Option(parsing: .unconditional, help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
     var workers: Int = 2
 
     @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives; ssp: as async, but no worker runs more than --staleness steps ahead of the slowest.")
@@ -37,7 +37,12 @@ struct ClusterOptions: ParsableArguments {
     var noProgress = false
 
     func validate() throws {
+        let most = ProtocolLimits.standard.maxWorldSize
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if workers > most { throw ValidationError("--workers must be at most \(most), the most workers the protocol admits") }
+        if let maxWorkers, maxWorkers > most {
+            throw ValidationError("--max-workers must be at most \(most), the most workers the protocol admits")
+        }
         if !(joinTimeout > 0 && stepTimeout > 0) { throw ValidationError("--join-timeout and --step-timeout must be positive") }
         if let maxWorkers, maxWorkers < workers { throw ValidationError("--max-workers must be at least --workers (\(workers))") }
         if let staleness {
@@ -117,19 +122,39 @@ struct ClusterJob {
             log = ParameterServer.standardError
             onStatus = nil
         }
-        return try ParameterServer(
-            context: context,
-            bind: endpoint,
-            weights: Array(model.parameters),
-            fingerprint: model.fingerprint,
-            configuration: configuration,
-            dataset: dataset,
-            settings: .init(worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout), stepTimeout: .seconds(cluster.stepTimeout), heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile, checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold)),
-            resume: resume,
-            events: .init(log: log, trace: cluster.verbose ? ParameterServer.standardError : nil, onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) }, onEpochEnd: { summary in
+        let settings = ParameterServer.Settings(
+            worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout),
+            stepTimeout: .seconds(cluster.stepTimeout), heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval),
+            heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile,
+            checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold))
+        let events = ParameterServer.Events(
+            log: log, trace: cluster.verbose ? ParameterServer.standardError : nil,
+            onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
+            onEpochEnd: { summary in
                 display?.clear()
                 reporter.report(summary)
-            }))
+            })
+        let server = try ParameterServer(
+            context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
+            configuration: configuration, dataset: dataset, settings: settings, resume: resume, events: events)
+        reporter.onDivergence = { server.requestStop(reason: "divergence") }
+        server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }
+        return server
+    }
+
+    /// Reports how a run whose server returned `weights` ended: done (true), stopped by a signal
+    /// (false), or failed, throwing, when the run diverged or the server's state writes kept failing.
+    func conclude(_ server: ParameterServer, weights: [Float]) async throws -> Bool {
+        if let reason = reporter.divergence ?? server.stateWrites.stopReason {
+            reporter.failed(reason: reason)
+            throw CLIError("training stopped: \(reason)")
+        }
+        if let reason = server.stoppedBy {
+            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
+            return false
+        }
+        try reporter.finish()
+        return true
     }
 
     /// The first line a run prints.

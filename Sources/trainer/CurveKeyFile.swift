@@ -21,6 +21,14 @@ enum CurveKeyFile {
     /// The secret key in `path` and its key pair; warns when others may read the file.
     static func keyPair(secretFile path: String) throws -> CurveKeyPair {
         let secret = try read(path, what: "CURVE secret key")
+        // Both halves are 40 Z85 characters, so only the name or a twin .public file beside it gives a public key away.
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let twins = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".public") }
+        if url.pathExtension == "public"
+            || twins.contains(where: { (try? read(folder + "/" + $0, what: "CURVE public key")) == secret }) {
+            throw CLIError("\(path) holds a public key; give the secret key file (trainer keygen --out NAME writes NAME.secret and NAME.public)")
+        }
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
             FileHandle.standardError.write(Data(
                 "trainer: warning: \(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)\n".utf8))

@@ -24,6 +24,14 @@ final class EpochReporter: @unchecked Sendable {
     private(set) var rankTotals: [RankStatistics] = []
     /// The number of workers taking part, as last reported.
     private var worldSize: Int
+    /// Why the last epoch's checkpoint could not be written, if it could not.
+    private var checkpointFailure: String?
+    /// Why the run diverged: the first epoch whose loss is not finite.
+    private(set) var divergence: String?
+    /// Called once when an epoch's loss is not finite, to stop the run.
+    var onDivergence: (@Sendable () -> Void)?
+    /// When the epoch in progress started: the first join, then each report's end.
+    private var epochStarted: Date?
 
     init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
         self.plot = plot
@@ -38,6 +46,7 @@ final class EpochReporter: @unchecked Sendable {
     /// Records a worker joining or being dropped: a `membership` metrics event.
     func membershipChanged(_ change: MembershipChange) {
         worldSize = change.worldSize
+        if epochStarted == nil { epochStarted = Date() }
         metricsLog?.write(event: "membership", [
             "change": .text(change.kind.rawValue), "rank": .integer(change.rank), "step": .integer(change.step),
             "epoch": .integer(change.epoch), "world_size": .integer(change.worldSize),
@@ -75,11 +84,18 @@ final class EpochReporter: @unchecked Sendable {
             "seconds": .number(seconds), "world_size": .integer(summary.worldSize), "updates": .integer(summary.updates),
             "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
         ])
-        if let checkpoint {
+        if divergence == nil, let reason = Divergence.check(epoch: summary.epoch, trainLoss: summary.trainLoss, testLoss: evaluation.loss,
+                                                           checkpoint: checkpoint) {
+            divergence = reason
+            onDivergence?()
+        }
+        if let checkpoint, divergence == nil {
             do {
                 try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
                                                           "dataset": experiment.datasetKind.rawValue, "epoch": String(summary.epoch)])
+                checkpointFailure = nil
             } catch {
+                checkpointFailure = "\(error)"
                 FileHandle.standardError.write(Data("trainer: \(error)\n".utf8))
             }
         }
@@ -87,6 +103,7 @@ final class EpochReporter: @unchecked Sendable {
         history.append(EpochReport(epoch: summary.epoch, trainLoss: summary.trainLoss, test: evaluation,
                                    samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
+        epochStarted = Date()
         if rankTotals.count < summary.ranks.count {
             rankTotals += .init(repeating: RankStatistics(), count: summary.ranks.count - rankTotals.count)
         }
@@ -110,7 +127,7 @@ final class EpochReporter: @unchecked Sendable {
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
-            "seconds": .number(trainingSeconds), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
+            "seconds": .number(secondsSoFar), "world_size": .integer(worldSize), "workers": Self.ranks(rankTotals),
         ])
         if let checkpoint {
             try model.save(to: checkpoint, metadata: ["format": "pt", "model": experiment.modelKind.rawValue,
@@ -119,6 +136,16 @@ final class EpochReporter: @unchecked Sendable {
             print("Saved the weights to \(checkpoint)")
         }
         fflush(nil)
+    }
+
+    /// The training seconds of the epochs reported and of the one in progress.
+    private var secondsSoFar: Double { trainingSeconds + (epochStarted.map { Date().timeIntervalSince($0) } ?? 0) }
+
+    /// Adds the seconds and samples of the epochs a resumed run finished before it was resumed, so
+    /// the `done` event covers the whole run.
+    func carryOver(seconds: Double, samples: Int) {
+        trainingSeconds += seconds
+        totalSamples += samples
     }
 
     /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.
@@ -132,9 +159,29 @@ final class EpochReporter: @unchecked Sendable {
         })
     }
 
-    /// Prints the closing lines and writes the final metrics event.
+    /// Records a failed write of the server's state file: a `state_write_failed` metrics event.
+    func stateWriteFailed(_ error: String, inRow: Int, limit: Int) {
+        metricsLog?.write(event: "state_write_failed", ["error": .text(error), "in_row": .integer(inRow), "limit": .integer(limit)])
+    }
+
+    /// Ends a run that failed: writes a `failed` metrics event with `reason` and the totals so far.
+    func failed(reason: String) {
+        metricsLog?.write(event: "failed", [
+            "reason": .text(reason), "epochs": .integer(last?.summary.epoch ?? 0),
+            "seconds": .number(secondsSoFar), "world_size": .integer(worldSize),
+            "workers": Self.ranks(rankTotals),
+        ])
+    }
+
+    /// Prints the closing lines and writes the final metrics event; throws, with a `failed` event,
+    /// when the last epoch's checkpoint could not be written.
     func finish() throws {
         guard let (summary, evaluation) = last else { throw CLIError("the parameter server finished without completing an epoch") }
+        if let checkpoint, let checkpointFailure {
+            let reason = "the final weights could not be saved to --checkpoint \(checkpoint): \(checkpointFailure)"
+            failed(reason: reason)
+            throw CLIError(reason)
+        }
         print("Finished Training")
         print(experiment.closingLine(evaluation))
         metricsLog?.write(event: "done", [

@@ -119,8 +119,9 @@ struct Experiment {
             return (series, series)
         case .mnist, .fashionMNIST:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
-            return (try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue),
-                    try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue))
+            let size = IDXDataset.standardImageSize
+            return (try IDXDataset.load(folder: folder, split: .train, name: dataset.rawValue, imageSize: size),
+                    try IDXDataset.load(folder: folder, split: .test, name: dataset.rawValue, imageSize: size))
         case .cifar10:
             let folder = try DatasetLocation.folder(dataset.folder!, dataDirectory: dataDirectory)
             return (try CIFAR10Dataset.load(folder: folder, split: .train, name: dataset.rawValue),

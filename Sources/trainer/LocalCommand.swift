@@ -34,6 +34,7 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         // N workers share this process's cores: one BLAS thread each, so they do not oversubscribe them.
         BLAS.setThreadCount(options.threads ?? 1)
+        try OutputPaths.check(options.outputs)
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -65,17 +66,14 @@ struct LocalCommand: AsyncParsableCommand {
         } catch {
             await server.close()
             job.display?.clear()
+            job.reporter.failed(reason: "\(error)")
             for worker in workers { await worker.close() }
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
         job.display?.clear()
         for worker in workers { await worker.close() }
-        if let reason = server.stoppedBy {
-            try job.reporter.stopped(reason: reason, weights: weights.value, updates: await server.completedUpdates)
-            return
-        }
-        try job.reporter.finish()
+        guard try await job.conclude(server, weights: weights.value) else { return }
         let waits = job.reporter.rankTotals
         for worker in statistics.sorted(by: { $0.rank < $1.rank }) {
             print(describe(worker, waitSeconds: cluster.mode == .sync && worker.rank < waits.count ? waits[worker.rank].waitSeconds : nil))

@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Reports
 import ZeroMQ
 
 /// `trainer server`: the parameter server alone, for workers in other processes or on other hosts.
@@ -41,6 +42,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        _ = try BindEndpoint(bind)
         if (curve.curveSecretKey == nil) != (authorizedKeys == nil) {
             throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
         }
@@ -48,10 +50,17 @@ struct ServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
+        try OutputPaths.check(options.outputs + [("--state-file", stateFile ?? resume)])
         let security = try serverSecurity()
-        if security == nil, !Self.isLocal(bind) {
+        let listen = try BindEndpoint(bind)
+        if security == nil, !listen.isLocal {
             FileHandle.standardError.write(Data(("trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
                 + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
+        }
+        for output in [stateFile ?? resume, options.checkpoint].compactMap({ $0 }) {
+            for leftover in DurableFile.removeLeftovers(of: output) {
+                print("Removed \(leftover), a partial write left by a process that was killed")
+            }
         }
         let state = try resume.map { try ServerState(contentsOf: $0) }
         if let state, let resume, state.epoch >= state.configuration.epochs {
@@ -59,18 +68,25 @@ struct ServerCommand: AsyncParsableCommand {
             return
         }
         let cluster = state.map(resumedCluster) ?? self.cluster
+        // The metrics file's earlier epochs, read before this run appends to it, count in the run's totals.
+        let earlier = state.flatMap { state in
+            options.metrics.flatMap { try? MetricsHistory(contentsOf: $0) }?.totals(throughEpoch: state.epoch)
+        }
         let job = try ClusterJob(options: options, cluster: cluster, resuming: state?.configuration)
+        if let earlier { job.reporter.carryOver(seconds: earlier.seconds, samples: earlier.samples) }
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
         // (stop, error) within their linger before the process exits.
         defer { withExtendedLifetime(context) {} }
         let server: ParameterServer
         do {
-            server = try job.makeServer(context: context, bind: bind, cluster: cluster, security: security,
+            server = try job.makeServer(context: context, bind: listen.endpoint, cluster: cluster, security: security,
                                         stateFile: stateFile ?? resume, checkpointEvery: checkpointEvery, resume: state)
         } catch let error as ZMQError {
+            job.reporter.failed(reason: "cannot listen on \(bind): \(error)")
             throw CLIError("cannot listen on \(bind): \(error)")
         } catch let error as ClusterError {
+            job.reporter.failed(reason: "\(resume ?? "server"): \(error)")
             throw CLIError("\(resume ?? "server"): \(error)")
         }
         if let state {
@@ -91,15 +107,12 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             await server.close()
             job.display?.clear()
+            job.reporter.failed(reason: "\(error)")
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
         job.display?.clear()
-        if let reason = server.stoppedBy {
-            try job.reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
-            return
-        }
-        try job.reporter.finish()
+        guard try await job.conclude(server, weights: weights) else { return }
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {
             let wait = cluster.mode == .sync ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
             print("Worker \(rank): \(statistics.pushes) steps, \(statistics.samples) samples\(wait)")
@@ -118,14 +131,6 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if keys.isEmpty { throw CLIError("\(authorizedKeys) lists no public keys: no worker could join") }
         return ServerSecurity(secretKey: secret, authorizedKeys: keys)
-    }
-
-    /// Whether `endpoint` is reachable from this host only: loopback tcp, ipc or inproc.
-    static func isLocal(_ endpoint: String) -> Bool {
-        guard endpoint.hasPrefix("tcp://") else { return true }
-        let address = endpoint.dropFirst("tcp://".count)
-        let host = address.hasPrefix("[") ? String(address.prefix { $0 != "]" }.dropFirst()) : String(address.prefix { $0 != ":" })
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The cluster flags a state file implies: its worker count and mode; the timeouts and the display stay as given.

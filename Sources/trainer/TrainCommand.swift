@@ -30,6 +30,7 @@ struct TrainCommand: ParsableCommand {
         let model = options.model, dataset = options.dataset, seed = options.seed, dataDir = options.dataDir
         let metrics = options.metrics, checkpoint = options.checkpoint, plot = options.plot
         let settings = options.hyperparameters
+        try OutputPaths.check(options.outputs)
         let experiment = try Experiment(model: model, dataset: dataset, dataDirectory: dataDir)
         let network = experiment.makeModel(seed: seed)
         let optimizerObject = settings.optimizerSettings.makeOptimizer(parameterCount: network.parameterCount)
@@ -64,9 +65,18 @@ struct TrainCommand: ParsableCommand {
                       + score + "\(Int(report.samplesPerSecond.rounded())) samples/s")
             }
             metricsLog?.write(event: "epoch", fields(report))
+            if let reason = Divergence.check(epoch: epoch, trainLoss: report.trainLoss, testLoss: report.test.loss, checkpoint: checkpoint) {
+                metricsLog?.write(event: "failed", ["reason": .text(reason), "epochs": .integer(epoch - 1), "seconds": .number(totalSeconds)])
+                throw CLIError(reason)
+            }
             if let checkpoint {
-                try network.save(to: checkpoint, metadata: ["format": "pt", "model": model.rawValue,
-                                                            "dataset": dataset.rawValue, "epoch": String(epoch)])
+                do {
+                    try network.save(to: checkpoint, metadata: ["format": "pt", "model": model.rawValue,
+                                                                "dataset": dataset.rawValue, "epoch": String(epoch)])
+                } catch {
+                    metricsLog?.write(event: "failed", ["reason": .text("\(error)"), "epochs": .integer(epoch), "seconds": .number(totalSeconds)])
+                    throw error
+                }
             }
             fflush(nil)
         }

@@ -12,28 +12,28 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "The data set: mnist, fashion-mnist, cifar10, xor or sine.")
     var dataset: DatasetKind = .mnist
 
-    @Option(help: "Passes over the training set (default: 10; xor: 2000; sine: 100).")
+    @Option(parsing: .unconditional, help: "Passes over the training set (default: 10; xor: 2000; sine: 100).")
     var epochs: Int?
 
-    @Option(help: "Samples per mini-batch (default: 64; xor: 4; sine: 981, the whole series).")
+    @Option(parsing: .unconditional, help: "Samples per mini-batch (default: 64; xor: 4; sine: 981, the whole series).")
     var batchSize: Int?
 
     @Option(help: "The optimiser: sgd or adam (default: sgd; xor and sine: adam).")
     var optimizer: OptimizerKind?
 
-    @Option(help: "The learning rate (default: 0.01).")
+    @Option(parsing: .unconditional, help: "The learning rate (default: 0.01).")
     var lr: Float?
 
-    @Option(help: "SGD momentum; ignored by adam (default: 0.9).")
+    @Option(parsing: .unconditional, help: "SGD momentum; ignored by adam (default: 0.9).")
     var momentum: Float?
 
-    @Option(help: "L2 penalty added to every gradient, as PyTorch's weight_decay (default: 0).")
+    @Option(parsing: .unconditional, help: "L2 penalty added to every gradient, as PyTorch's weight_decay (default: 0).")
     var weightDecay: Float = 0
 
     @Flag(help: "SGD with Nesterov momentum (needs a momentum > 0).")
     var nesterov = false
 
-    @Option(help: "Seed of the initial weights and of the per-epoch shuffling.")
+    @Option(parsing: .unconditional, help: "Seed of the initial weights and of the per-epoch shuffling.")
     var seed: UInt64 = 0
 
     @Option(help: dataDirectoryHelp)
@@ -45,7 +45,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Write the weights as a safetensors file with PyTorch state_dict names after every epoch.")
     var checkpoint: String?
 
-    @Option(help: "BLAS threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "BLAS threads (default: all cores).")
     var threads: Int?
 
     @Option(help: "Draw training loss, test loss and test accuracy per epoch (and, for sine, true vs predicted) as an SVG file.")

@@ -89,7 +89,7 @@ import Testing
         #expect(sine.texts("empty", inChart: 2).first?.hasPrefix("no data: no epoch has a test accuracy") == true)
         #expect(sine.texts("empty", inChart: 1).isEmpty)
         #expect(sine.epochRows.map { $0[3] } == ["–", "–"])
-        #expect(sine.timeline.last?.contains("no done or stopped event") == true)
+        #expect(sine.timeline.last?.contains("no done, stopped or failed event") == true)
 
         let crashed = ReportPageXML(ReportPage(history: try MetricsHistory(text: regression.split(separator: "\n")[0] + "\n", path: "s.jsonl")).html())
         expectSelfContained(crashed)

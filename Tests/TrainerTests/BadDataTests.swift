@@ -61,6 +61,47 @@ import Testing
                           naming: "train-images-idx3-ubyte.gz", saying: "gzip")
     }
 
+    @Test func dimensionsThatOverflow() async throws {
+        try await expectFailure(["train-images-idx3-ubyte": header(3, [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF]) + [1, 2, 3],
+                                 "train-labels-idx1-ubyte": goodLabels],
+                                naming: "train-images-idx3-ubyte", saying: "more than any file can hold")
+    }
+
+    /// A plain IDX image file of `count` images of `rows`×`columns`, and its labels.
+    func images(_ count: Int, _ rows: Int, _ columns: Int) -> [UInt8] {
+        header(3, [count, rows, columns]) + [UInt8](repeating: 9, count: count * rows * columns)
+    }
+
+    func labels(_ count: Int) -> [UInt8] { header(1, [count]) + [UInt8](repeating: 3, count: count) }
+
+    /// Both splits, each given as (image count, rows, columns).
+    func splits(train: (Int, Int, Int), test: (Int, Int, Int)) -> [String: [UInt8]] {
+        ["train-images-idx3-ubyte": images(train.0, train.1, train.2), "train-labels-idx1-ubyte": labels(train.0),
+         "t10k-images-idx3-ubyte": images(test.0, test.1, test.2), "t10k-labels-idx1-ubyte": labels(test.0)]
+    }
+
+    @Test func imagesOfAnotherShapeNameTheFileAndTheShapeTheModelTakes() async throws {
+        try await expectFailure(splits(train: (4, 14, 14), test: (4, 28, 28)), naming: "train-images-idx3-ubyte",
+                                saying: "images are 14×14; mnist and the models built for it take 28×28 (784 inputs)")
+        try await expectFailure(splits(train: (4, 0, 28), test: (4, 28, 28)), naming: "train-images-idx3-ubyte",
+                                saying: "images are 0×28; mnist and the models built for it take 28×28")
+        try await expectFailure(splits(train: (4, 28, 28), test: (4, 28, 27)), naming: "t10k-images-idx3-ubyte",
+                                saying: "images are 28×27")
+    }
+
+    @Test func emptySplitsAreRefusedByEveryCommand() async throws {
+        for (files, file, what) in [(splits(train: (0, 28, 28), test: (4, 28, 28)), "train-images-idx3-ubyte", "nothing to train on"),
+                                    (splits(train: (4, 28, 28), test: (0, 28, 28)), "t10k-images-idx3-ubyte", "nothing to test with")] {
+            let root = try dataFolder(files)
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            for command in [["train"], ["local", "--workers", "2"]] {
+                let run = try await runTrainer(command + ["--dataset", "mnist", "--data-dir", root, "--epochs", "1"], timeout: 60)
+                #expect(run.exitedNormally && run.status != 0, "\(command) with an empty split: \(run.stdout)")
+                #expect(run.stderr.contains("\(root)/mnist/\(file): holds no images: \(what)"), "\(command): \(run.stderr)")
+            }
+        }
+    }
+
     @Test func corruptCheckpoint() async throws {
         let path = temporaryPath("bad.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,0 +1,2 @@
+// Declarations only: the driver itself comes from libFuzzer (see include/CLibFuzzer.h).
+#include "CLibFuzzer.h"

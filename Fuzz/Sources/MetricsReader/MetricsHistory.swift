@@ -1,0 +1,1 @@
+../../../Sources/trainer/MetricsHistory.swift

@@ -1,0 +1,1 @@
+../../../Sources/trainer/MetricsLog.swift
