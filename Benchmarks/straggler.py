@@ -29,7 +29,7 @@ STALENESS = int(os.environ.get("STALENESS", "3"))
 PAUSE, PERIOD = int(os.environ.get("PAUSE", "100")) / 1000, int(os.environ.get("PERIOD", "500")) / 1000
 DATA_DIR = os.path.realpath(os.environ.get("DATA_DIR", os.environ.get("TRAINER_DATA_DIR", "../shared/data")))
 TRAINER = os.environ.get("TRAINER", ".build/release/trainer")
-MODES = [("sync", []), ("async", []), (f"ssp (S = {STALENESS})", ["--mode", "ssp", "--staleness", str(STALENESS)])]
+MODES = [("sync", []), ("async", ["--mode", "async"]), (f"ssp (S = {STALENESS})", ["--mode", "ssp", "--staleness", str(STALENESS)])]
 
 
 def pause_loop(pid, stop):
