@@ -7,7 +7,7 @@ import PackageDescription
 let fuzzTargets: [(name: String, products: [String])] = [
     ("FuzzIDX", ["Datasets"]), ("FuzzCIFAR", ["Datasets"]), ("FuzzSafetensors", ["Engine"]),
     ("FuzzServerState", ["Cluster"]), ("FuzzWire", ["Cluster"]), ("FuzzChecksumList", ["Datasets"]),
-    ("FuzzTar", ["Datasets"]),
+    ("FuzzTar", ["Datasets"]), ("FuzzMetrics", ["Reports"]),
 ]
 
 let package = Package(
@@ -17,9 +17,6 @@ let package = Package(
     targets: [
         .target(name: "CLibFuzzer"),
         .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"]),
-        // `trainer report`'s reader lives in the executable target; these are links to its two files.
-        .target(name: "MetricsReader"),
-        .executableTarget(name: "FuzzMetrics", dependencies: ["MetricsReader", "FuzzSupport"]),
     ] + fuzzTargets.map { target in
         .executableTarget(name: target.name,
                           dependencies: ["FuzzSupport"] + target.products.map { .product(name: $0, package: "ActorTrainer") })

@@ -36,7 +36,7 @@ shutil.copy(os.path.join(runs, "seed.state"), os.path.join(here, "Corpus", "Serv
 
 
 def message(kind, sender, step=0, fingerprint=0x1122334455667788, flags=0, payload=()):
-    header = b"ATPS" + struct.pack("<HHIIQQQ", 2, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
+    header = b"ATPS" + struct.pack("<HHIIQQQ", 3, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
     return b"".join(struct.pack("<H", len(f)) + f for f in [header, *payload])
 
 description = json.dumps({"name": "xor", "train_count": 4, "test_count": 4, "checksum": "0123456789abcdef"}).encode()

@@ -1,8 +1,8 @@
 import Foundation
 import FuzzSupport
-import MetricsReader
+import Reports
 
 // A metrics file, as `trainer report` reads it.
 exit(FuzzDriver.run { input in
-    _ = try? MetricsReport.read(ScratchFile.write(input, name: "metrics.jsonl"))
+    _ = try? MetricsHistory(contentsOf: ScratchFile.write(input, name: "metrics.jsonl")).epochCount
 })

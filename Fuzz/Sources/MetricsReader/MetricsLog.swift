@@ -1,1 +1,0 @@
-../../../Sources/trainer/MetricsLog.swift
