@@ -76,7 +76,7 @@ import Testing
                                    var configuration = header["configuration"] as! [String: Any]
                                    configuration["epochs"] = 5
                                    configuration["batch_size_per_worker"] = 0
-                                   header["configuration"] = configuration }, "a setting saved in the state file is not valid: --batch-size"),
+                                   header["configuration"] = configuration }, "its training configuration is not valid: configuration batch_size_per_worker is 0"),
                               ({ (header: inout [String: Any]) in header["worldSize"] = 100_000_000 }, "world size 100000000 is out of range")] {
             let copy = state + ".edited"
             defer { try? FileManager.default.removeItem(atPath: copy) }
