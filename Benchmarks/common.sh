@@ -7,3 +7,23 @@ cpu_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 cpu_steal() { awk '/^cpu /{print $9}' /proc/stat; }
 # This shell's waited-for children (user + sys). Busy minus this over a run is what other processes took.
 own_cpu() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+
+# Runs a command and writes "<other processes' ticks> <steal ticks> <wall seconds>" to $OUT/NAME.load
+# (benchmarks_doc.other_load turns it into the share of the machine others took meanwhile).
+measured() {  # NAME command...
+    local name=$1; shift
+    local busy0 steal0 own0 start
+    busy0=$(cpu_busy) steal0=$(cpu_steal) own0=$(own_cpu) start=$(date +%s.%N)
+    "$@"
+    echo "$(( $(cpu_busy) - busy0 - ($(own_cpu) - own0) )) $(( $(cpu_steal) - steal0 ))" \
+         "$(echo "$(date +%s.%N) - $start" | bc)" > "$OUT/$name.load"
+}
+
+# Compiles Benchmarks/EngineProfile against the release Engine and Datasets objects of SCRATCH (built
+# by a `swift build -c release` there) into DESTINATION; it is not a package product.
+build_engine_profile() {  # SCRATCH DESTINATION
+    local bin
+    bin=$(swift build -c release --scratch-path "$1" --show-bin-path)
+    swiftc -O -wmo -module-name EngineProfile -I "$bin/Modules" -I Sources/CBLAS -I Sources/CZlib \
+        Benchmarks/EngineProfile/main.swift "$bin"/Engine.build/*.o "$bin"/Datasets.build/*.o -lopenblas -lz -o "$2"
+}
