@@ -19,11 +19,16 @@ measured() {  # NAME command...
          "$(echo "$(date +%s.%N) - $start" | bc)" > "$OUT/$name.load"
 }
 
-# Compiles Benchmarks/EngineProfile against the release Engine and Datasets objects of SCRATCH (built
-# by a `swift build -c release` there) into DESTINATION; it is not a package product.
-build_engine_profile() {  # SCRATCH DESTINATION
+# Compiles Benchmarks/TOOL/main.swift (EngineProfile, SineCheck) against the release Engine and Datasets
+# objects of SCRATCH (built by a `swift build -c release` there) into DESTINATION; they are not package
+# products, so the package's build stays as it is.
+build_engine_tool() {  # TOOL SCRATCH DESTINATION
     local bin
-    bin=$(swift build -c release --scratch-path "$1" --show-bin-path)
-    swiftc -O -wmo -module-name EngineProfile -I "$bin/Modules" -I Sources/CBLAS -I Sources/CZlib \
-        Benchmarks/EngineProfile/main.swift "$bin"/Engine.build/*.o "$bin"/Datasets.build/*.o -lopenblas -lz -o "$2"
+    bin=$(swift build -c release --scratch-path "$2" --show-bin-path)
+    swiftc -O -wmo -module-name "$1" -I "$bin/Modules" -I Sources/CBLAS -I Sources/CZlib \
+        "Benchmarks/$1/main.swift" "$bin"/Engine.build/*.o "$bin"/Datasets.build/*.o -lopenblas -lz -o "$3"
 }
+
+# This CPU is newer than Debian's OpenBLAS 0.3.21, which falls back to its slow Prescott kernel unless
+# told the core type; PLATFORM.md's machines set Haswell, so the benchmarks do when nothing is set.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}

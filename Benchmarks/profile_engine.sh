@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 
 source Benchmarks/common.sh
 swift build -c release --product trainer --scratch-path "$SCRATCH" > "$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 1; }
-build_engine_profile "$SCRATCH" "$OUT/EngineProfile" 2> "$OUT/swiftc.log" || { cat "$OUT/swiftc.log" >&2; exit 1; }
+build_engine_tool EngineProfile "$SCRATCH" "$OUT/EngineProfile" 2> "$OUT/swiftc.log" || { cat "$OUT/swiftc.log" >&2; exit 1; }
 
 FLAGS=(--model "$MODEL" --steps "$STEPS" --batch "$BATCH" --threads "$THREADS" --data-dir "$DATA_DIR")
 [[ -n "${INFERENCE:-}" ]] && FLAGS+=(--inference)
