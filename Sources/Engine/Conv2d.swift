@@ -3,9 +3,7 @@
 ///
 /// Each sample is unfolded (im2col) into a [in·kh·kw, outH·outW] matrix and multiplied by the
 /// weight matrix in one single-threaded sgemm; samples are spread over the compute pool, each
-/// thread with its own scratch and gradient partials, summed at the end. With stride 1 the input
-/// gradient is itself a convolution (of the padded output gradient with the flipped, transposed
-/// kernel), one product per sample straight into the gradient, with no col2im scatter.
+/// thread with its own scratch and gradient partials, summed at the end.
 public final class Conv2d: Layer {
     /// Input channels.
     public let inChannels: Int
@@ -28,7 +26,6 @@ public final class Conv2d: Layer {
     private let inputGradient = Tensor()
     private var savedInput: Tensor?
     private var scratch: [Scratch] = []
-    private let flippedWeight = Tensor()  // [in, out·kh·kw]: W[o, c, kh−1−ky, kw−1−kx] at [c, (o, ky, kx)]
 
     /// Per-thread buffers: the unfolded sample, its gradient, and gradient partials.
     private final class Scratch {
@@ -149,14 +146,6 @@ public final class Conv2d: Layer {
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
         let x = input.data, dy = outputGradient.data, w = weight!, dx = inputGradient.data
         let scratch = scratch, withBias = hasBias
-        let transposed = needsInputGradient ? transposedGeometry(g) : nil
-        if transposed != nil {
-            flipWeight()
-            for buffers in scratch.prefix(threads) {
-                buffers.columnGradient.resize(to: [outChannels * kernelSize.height * kernelSize.width, g.height * g.width])
-            }
-        }
-        let flipped = flippedWeight.data, imagePixels = g.height * g.width, flippedRow = outChannels * kernelSize.height * kernelSize.width
         ComputePool.shared.run(parts: threads) { part in
             let buffers = scratch[part]
             let columns = buffers.columns.data, columnGradient = buffers.columnGradient.data
@@ -170,12 +159,7 @@ public final class Conv2d: Layer {
                 if withBias {
                     for o in 0..<outChannels { db[o] += sum(dySample + o * pixels, count: pixels) }
                 }
-                if let transposed {
-                    // dX[in, H·W] = flipped[in, out·kh·kw] · unfold(dY)[out·kh·kw, H·W].
-                    transposed.unfold(dySample, into: columnGradient)
-                    BLAS.serialGemm(m: inChannels, n: imagePixels, k: flippedRow, a: flipped, lda: flippedRow,
-                                    b: columnGradient, ldb: imagePixels, beta: 0, c: dx + sample * inputSize, ldc: imagePixels)
-                } else if needsInputGradient {
+                if needsInputGradient {
                     // dColumns[k, pixels] = Wᵀ[k, out] · dY[out, pixels], folded back onto the input.
                     BLAS.serialGemm(transposeA: true, m: k, n: pixels, k: outChannels, a: w, lda: k, b: dySample, ldb: pixels,
                                     beta: 0, c: columnGradient, ldc: pixels)
@@ -193,29 +177,6 @@ public final class Conv2d: Layer {
             }
         }
         return needsInputGradient ? inputGradient : nil
-    }
-
-    /// The geometry of the input gradient as a convolution of the output gradient: stride 1, padding
-    /// k − 1 − p, the input's size as its output; nil when the layer's stride or padding rules it out.
-    private func transposedGeometry(_ g: Geometry) -> Geometry? {
-        guard stride == (1, 1), padding.height < kernelSize.height, padding.width < kernelSize.width else { return nil }
-        return Geometry(channels: outChannels, height: g.outHeight, width: g.outWidth,
-                        kernelHeight: kernelSize.height, kernelWidth: kernelSize.width, strideHeight: 1, strideWidth: 1,
-                        padHeight: kernelSize.height - 1 - padding.height, padWidth: kernelSize.width - 1 - padding.width,
-                        outHeight: g.height, outWidth: g.width)
-    }
-
-    /// Writes the kernel flipped in both directions with in and out exchanged into `flippedWeight`.
-    private func flipWeight() {
-        let kh = kernelSize.height, kw = kernelSize.width, taps = kh * kw
-        flippedWeight.resize(to: [inChannels, outChannels * taps])
-        let w = weight!, f = flippedWeight.data
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                let source = w + (o * inChannels + c) * taps, destination = f + (c * outChannels + o) * taps
-                for tap in 0..<taps { destination[tap] = source[taps - 1 - tap] }
-            }
-        }
     }
 }
 

@@ -138,19 +138,14 @@ public final class MaxPool2d: Layer {
         let planeIn = height * width, planeOut = outHeight * outWidth
         let gradientIn = inputGradient.data, gradientOut = outputGradient.data, pooled = output.data
         let rectified = rectified
-        // Windows that tile the input (2×2, stride 2) write every input position once: no zeroing first.
-        let tiled = window.kernel == (2, 2) && window.stride == (2, 2) && window.padding == (0, 0)
-        if !tiled { inputGradient.zero() }
+        inputGradient.zero()
         argmax.withUnsafeBufferPointer { indices in
             let planes = output.shape[0] * output.shape[1]
             ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
                 for plane in run {
                     let dx = gradientIn + plane * planeIn, dy = gradientOut + plane * planeOut
                     let y = pooled + plane * planeOut, index = indices.baseAddress! + plane * planeOut
-                    if tiled {
-                        MaxPool2d.backward2x2(dx, dy, y, index, height: height, width: width,
-                                              outHeight: outHeight, outWidth: outWidth, rectified: rectified)
-                    } else if rectified {
+                    if rectified {
                         // ReLU passes the gradient where its output (the pooled value) is positive.
                         for o in 0..<planeOut {
                             let gradient = dy[o]
@@ -163,32 +158,6 @@ public final class MaxPool2d: Layer {
             }
         }
         return inputGradient
-    }
-
-    /// One plane's gradient for 2×2, stride-2 windows: each window's four positions get the output
-    /// gradient at its maximum and 0 elsewhere; a last row or column no window covers gets 0.
-    private static func backward2x2(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                    _ index: UnsafePointer<Int32>, height: Int, width: Int, outHeight: Int, outWidth: Int,
-                                    rectified: Bool) {
-        for oy in 0..<outHeight {
-            let row0 = dx + 2 &* oy &* width, row1 = row0 + width
-            let top = Int32(truncatingIfNeeded: 2 &* oy &* width), step = Int32(truncatingIfNeeded: width)
-            for ox in 0..<outWidth {
-                let o = oy &* outWidth &+ ox
-                let upstream = dy[o]
-                let gradient = !rectified || y[o] > 0 ? upstream : 0
-                let at = index[o], left = top &+ Int32(truncatingIfNeeded: 2 &* ox)
-                row0[2 &* ox] = at == left ? gradient : 0
-                row0[2 &* ox &+ 1] = at == left &+ 1 ? gradient : 0
-                row1[2 &* ox] = at == left &+ step ? gradient : 0
-                row1[2 &* ox &+ 1] = at == left &+ step &+ 1 ? gradient : 0
-            }
-            for column in 2 &* outWidth..<width {
-                row0[column] = 0
-                row1[column] = 0
-            }
-        }
-        if 2 * outHeight < height { (dx + 2 * outHeight * width).update(repeating: 0, count: (height - 2 * outHeight) * width) }
     }
 }
 
