@@ -44,18 +44,8 @@ fi
 tail -n 1 "$OUT/build.log"
 TRAINER="$SCRATCH/release/trainer"
 
-# cpu_busy, cpu_steal, own_cpu: CPU time in clock ticks, to tell other processes' load from a run's own.
+# measured: runs a command and writes its .load file (the CPU others took meanwhile).
 source Benchmarks/common.sh
-
-# Runs a command and writes "<other processes' ticks> <steal ticks> <wall seconds>" to $OUT/NAME.load.
-measured() {  # NAME command...
-    local name=$1; shift
-    local busy0 steal0 own0 start
-    busy0=$(cpu_busy) steal0=$(cpu_steal) own0=$(own_cpu) start=$(date +%s.%N)
-    "$@"
-    echo "$(( $(cpu_busy) - busy0 - ($(own_cpu) - own0) )) $(( $(cpu_steal) - steal0 ))" \
-         "$(echo "$(date +%s.%N) - $start" | bc)" > "$OUT/$name.load"
-}
 
 # A Swift run writes NAME.jsonl (metrics) and NAME.log (its output; the first line names the OpenBLAS core).
 run_swift() {  # threads round

@@ -6,11 +6,15 @@ cnn:  conv(3→32, 3, pad 1) → ReLU → maxpool 2 → conv(32→64) → ReLU �
       data_batch_1 read from the .bin.gz file, normalised (x/255 − 0.5)/0.5 and held in memory;
       each epoch a torch.randperm order, batches gathered by index inside the timed loop, loss.item()
       every step. Only training is timed. Reports samples/second per epoch.
+cnn-inference: the same CNN (as initialised) in eval mode under torch.no_grad(), batches of 1000 of
+      data_batch_1 in order, ROUNDS passes over the 10000 images (the first a warm-up). Reports
+      samples/second per pass.
 lstm / rnn / gru: the tutorial's sequence regressor (hidden 32, batch_first, last step → Linear),
-      981 windows of 20 values of sin(t), full batch, MSELoss, Adam(lr 0.01), 100 epochs. Reports
+      980 windows of 20 values of sin(t), t = 0, 0.1, …, 99.9, full batch, MSELoss, Adam(lr 0.01), 100 epochs. Reports
       the seconds for the 100 epochs and the final loss.
 
     python3 Benchmarks/pytorch_cnn_lstm.py cnn --epochs 3 --threads 2 --data-dir ../shared/data
+    python3 Benchmarks/pytorch_cnn_lstm.py cnn-inference --epochs 4 --threads 2 --data-dir ../shared/data
     python3 Benchmarks/pytorch_cnn_lstm.py lstm --threads 2
 Prints one JSON object on stdout.
 """
@@ -75,10 +79,24 @@ def bench_cnn(args):
     return {"samples_per_second": rates, "median_after_first": statistics.median(rates[1:] or rates)}
 
 
+def bench_cnn_inference(args):
+    x, _ = cifar_batch(os.path.join(args.data_dir, "cifar-10-batches-bin"), "data_batch_1.bin")
+    torch.manual_seed(args.seed)
+    model = SimpleCNN().eval()
+    rates = []
+    with torch.no_grad():
+        for _ in range(args.epochs):
+            start = time.perf_counter()
+            for i in range(0, len(x), 1000):
+                model(x[i:i + 1000]).argmax(1)
+            rates.append(len(x) / (time.perf_counter() - start))
+    return {"samples_per_second": rates, "median_after_first": statistics.median(rates[1:] or rates)}
+
+
 def bench_sequence(args):
-    t = np.arange(1001) * 0.1
+    t = np.arange(0, 100, 0.1)
     values = np.sin(t).astype(np.float32)
-    windows = np.stack([values[i:i + 20] for i in range(981)])[:, :, None]
+    windows = np.stack([values[i:i + 20] for i in range(len(values) - 20)])[:, :, None]
     x, y = torch.from_numpy(windows), torch.from_numpy(values[20:, None].copy())
     torch.manual_seed(args.seed)
     model = SequenceRegressor(args.model)
@@ -96,14 +114,15 @@ def bench_sequence(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("model", choices=["cnn", "rnn", "lstm", "gru"])
+    parser.add_argument("model", choices=["cnn", "cnn-inference", "rnn", "lstm", "gru"])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=os.environ.get("TRAINER_DATA_DIR", "../shared/data"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = bench_cnn(args) if args.model == "cnn" else bench_sequence(args)
+    bench = {"cnn": bench_cnn, "cnn-inference": bench_cnn_inference}.get(args.model, bench_sequence)
+    result = bench(args)
     result.update({"model": args.model, "threads": torch.get_num_threads(), "torch": torch.__version__})
     print(json.dumps(result))
 

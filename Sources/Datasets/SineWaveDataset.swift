@@ -1,11 +1,12 @@
 import Foundation
 
-/// The tutorial's time series: sin(t) sampled every 0.1 from t = 0 to 100, cut into sliding windows.
+/// The tutorial's time series: sin(t) at t = 0, 0.1, …, 99.9 (`np.arange(0, 100, 0.1)`, 1000 points), cut
+/// into sliding windows.
 /// Each sample is `windowLength` consecutive values, shaped [time, features] = [20, 1] so that a batch
 /// is [batch, time, features] (batch-first, as `nn.RNN(batch_first=True)` takes it), and its
 /// regression target is the value that follows the window.
 public struct SineWaveDataset: Sendable {
-    /// The windows and next values: 981 samples of [20, 1] with one target each by default.
+    /// The windows and next values: 980 samples of [20, 1] with one target each by default.
     public let samples: LabeledDataset
     /// The time of every point of the curve: t_i = Double(i) · step.
     public let times: [Double]
@@ -18,7 +19,7 @@ public struct SineWaveDataset: Sendable {
 
     /// Builds the series: `pointCount` points t_i = Double(i) · `step` (i = 0 ..< pointCount), inputs
     /// values[i ..< i + windowLength], target values[i + windowLength], for every i that has a target.
-    public init(pointCount: Int = 1001, step: Double = 0.1, windowLength: Int = 20, name: String = "sine") {
+    public init(pointCount: Int = 1000, step: Double = 0.1, windowLength: Int = 20, name: String = "sine") {
         precondition(windowLength > 0 && pointCount > windowLength, "the series must be longer than one window")
         let times = (0..<pointCount).map { Double($0) * step }
         let values = times.map { Float(sin($0)) }
@@ -34,6 +35,6 @@ public struct SineWaveDataset: Sendable {
         self.windowLength = windowLength
     }
 
-    /// The tutorial's set: 981 windows of 20 values of sin over t = 0, 0.1, …, 100.
+    /// The tutorial's set: 980 windows of 20 values of sin over t = 0, 0.1, …, 99.9, targets sin(2.0) … sin(99.9).
     public static func load() -> LabeledDataset { SineWaveDataset().samples }
 }

@@ -30,6 +30,7 @@ public final class MaxPool2d: Layer {
     private let inputGradient = Tensor()
     private var argmax: [Int32] = []
     private var inputShape: [Int] = []
+    private var rectified = false
 
     /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as −∞.
     public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
@@ -37,6 +38,15 @@ public final class MaxPool2d: Layer {
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        forward(input, mode: mode, rectified: false)
+    }
+
+    /// The pooled input, or with `rectified` the pooled ReLU of the input: max(0, ·) commutes with the
+    /// maximum, so ReLU → MaxPool2d costs one pass over the input instead of three (`Sequential` fuses it).
+    /// `backward` then returns the gradient w.r.t. the ReLU's input.
+    public func forward(_ input: Tensor, mode: Mode, rectified: Bool) -> Tensor {
+        self.rectified = rectified
+        let floor: Float = rectified ? 0 : -.infinity
         let shape = window.outputShape(input.shape, layer: "MaxPool2d")
         output.resize(to: shape)
         inputShape = input.shape
@@ -57,7 +67,7 @@ public final class MaxPool2d: Layer {
                 if fast && !containsNaN(x + run.lowerBound * planeIn, count: run.count * planeIn) {
                     MaxPool2d.forward2x2(x + run.lowerBound * planeIn, y + run.lowerBound * planeOut,
                                          indices + run.lowerBound * planeOut, planes: run.count, height: height, width: width,
-                                         outHeight: outHeight, outWidth: outWidth)
+                                         outHeight: outHeight, outWidth: outWidth, floor: floor)
                     return
                 }
                 for plane in run {
@@ -77,7 +87,8 @@ public final class MaxPool2d: Layer {
                                     }
                                 }
                             }
-                            y[oy * outWidth + ox] = best
+                            // max(best, floor) would lose a NaN; NaN passes ReLU as it does in PyTorch.
+                            y[oy * outWidth + ox] = best < floor ? floor : best
                             if training { indices[plane * planeOut + oy * outWidth + ox] = Int32(bestIndex) }
                         }
                     }
@@ -89,10 +100,11 @@ public final class MaxPool2d: Layer {
 
     /// The tutorial's 2×2, stride-2 window as a branch-free, vectorisable loop: which of four values
     /// is largest is as good as random, so a branch would mispredict, and index arithmetic wraps
-    /// (`&+`, `&*`) because overflow checks stop the compiler from vectorising.
+    /// (`&+`, `&*`) because overflow checks stop the compiler from vectorising. Outputs below `floor`
+    /// become `floor` (0 for a fused ReLU, −∞ otherwise).
     private static func forward2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                    _ indices: UnsafeMutablePointer<Int32>, planes: Int, height: Int, width: Int,
-                                   outHeight: Int, outWidth: Int) {
+                                   outHeight: Int, outWidth: Int, floor: Float) {
         // `later` replaces `earlier` only when larger, so the first maximum in scan order wins. NaN
         // is not handled here (a test for it stops vectorisation): callers take the general path
         // when the input holds a NaN.
@@ -110,7 +122,8 @@ public final class MaxPool2d: Layer {
                     let upperTakesB = replaces(b, a), lowerTakesD = replaces(d, c)
                     let upper = upperTakesB ? b : a, lower = lowerTakesD ? d : c
                     let lowerWins = replaces(lower, upper)
-                    yRow[ox] = lowerWins ? lower : upper
+                    let best = lowerWins ? lower : upper
+                    yRow[ox] = best < floor ? floor : best
                     let upperIndex: Int32 = upperTakesB ? 1 : 0, lowerIndex: Int32 = lowerTakesD ? rowStep &+ 1 : rowStep
                     iPlane[oy &* outWidth &+ ox] = top &+ Int32(truncatingIfNeeded: 2 &* ox) &+ (lowerWins ? lowerIndex : upperIndex)
                 }
@@ -121,15 +134,26 @@ public final class MaxPool2d: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
         inputGradient.resize(to: inputShape)
+        let height = inputShape[2], width = inputShape[3], outHeight = output.shape[2], outWidth = output.shape[3]
+        let planeIn = height * width, planeOut = outHeight * outWidth
+        let gradientIn = inputGradient.data, gradientOut = outputGradient.data, pooled = output.data
+        let rectified = rectified
         inputGradient.zero()
-        let planeIn = inputShape[2] * inputShape[3], planeOut = output.shape[2] * output.shape[3]
-        let gradientIn = inputGradient.data, gradientOut = outputGradient.data
         argmax.withUnsafeBufferPointer { indices in
             let planes = output.shape[0] * output.shape[1]
             ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
                 for plane in run {
                     let dx = gradientIn + plane * planeIn, dy = gradientOut + plane * planeOut
-                    for o in 0..<planeOut { dx[Int(indices[plane * planeOut + o])] += dy[o] }
+                    let y = pooled + plane * planeOut, index = indices.baseAddress! + plane * planeOut
+                    if rectified {
+                        // ReLU passes the gradient where its output (the pooled value) is positive.
+                        for o in 0..<planeOut {
+                            let gradient = dy[o]
+                            dx[Int(index[o])] += y[o] > 0 ? gradient : 0
+                        }
+                    } else {
+                        for o in 0..<planeOut { dx[Int(index[o])] += dy[o] }
+                    }
                 }
             }
         }

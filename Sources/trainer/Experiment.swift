@@ -46,7 +46,7 @@ enum DatasetKind: String, CaseIterable, ExpressibleByArgument {
     var defaults: Hyperparameters {
         switch self {
         case .xor: Hyperparameters(epochs: 2000, batchSize: 4, optimizer: .adam, learningRate: 0.01, momentum: 0.9)
-        case .sine: Hyperparameters(epochs: 100, batchSize: 981, optimizer: .adam, learningRate: 0.01, momentum: 0.9)
+        case .sine: Hyperparameters(epochs: 100, batchSize: 980, optimizer: .adam, learningRate: 0.01, momentum: 0.9)
         case .mnist, .fashionMNIST, .cifar10:
             Hyperparameters(epochs: 10, batchSize: 64, optimizer: .sgd, learningRate: 0.01, momentum: 0.9)
         }

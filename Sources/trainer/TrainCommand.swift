@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
 
             --dataset xor: full-batch (4) Adam with lr 0.01 for 2000 epochs; the mlp is 2-8-8-1 with one logit trained by binary cross-entropy, and the perceptron, a single Linear(2→1), cannot separate XOR (at most 75% accuracy).
 
-            --dataset sine (windows of 20 values of sin t, predict the next): the tutorial's full-batch (981) Adam with lr 0.01 for 100 epochs and mean squared error; use --model rnn, lstm or gru.
+            --dataset sine (windows of 20 values of sin t, predict the next): the tutorial's full-batch (980) Adam with lr 0.01 for 100 epochs and mean squared error; use --model rnn, lstm or gru.
 
             --dataset cifar10: use --model cnn, the tutorial's conv(3→32) → pool → conv(32→64) → pool → fc(4096→512) → fc(512→10).
             """

@@ -15,7 +15,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Passes over the training set (default: 10; xor: 2000; sine: 100).")
     var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Samples per mini-batch (default: 64; xor: 4; sine: 981, the whole series).")
+    @Option(parsing: .unconditional, help: "Samples per mini-batch (default: 64; xor: 4; sine: 980, the whole series).")
     var batchSize: Int?
 
     @Option(help: "The optimiser: sgd or adam (default: sgd; xor and sine: adam).")

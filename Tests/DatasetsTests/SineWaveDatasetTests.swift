@@ -6,14 +6,14 @@ import Testing
     @Test func windowsOfTwentyPredictTheNextValue() {
         let sine = SineWaveDataset()
         let set = sine.samples
-        #expect(sine.times.count == 1001)
-        #expect(set.count == 981)
+        #expect(sine.times.count == 1000)
+        #expect(set.count == 980)
         #expect(set.sampleShape == [20, 1])
         #expect(set.targetSize == 1)
         #expect(set.classCount == 0)
         #expect(Array(set.features[0..<20]) == (0..<20).map { Float(sin(Double($0) * 0.1)) })
         #expect(set.targets.first == Float(sin(2.0)))
-        #expect(set.targets.last == Float(sin(100.0)))
+        #expect(set.targets.last == Float(sin(999 * 0.1)))
         // Sample i is values i ..< i + 20, target value i + 20.
         let i = 500
         #expect(Array(set.features[i * 20..<(i + 1) * 20]) == Array(sine.values[i..<i + 20]))
@@ -22,9 +22,9 @@ import Testing
 
     @Test func targetTimesAreThePredictedPoints() {
         let sine = SineWaveDataset()
-        #expect(sine.targetTimes.count == 981)
+        #expect(sine.targetTimes.count == 980)
         #expect(sine.targetTimes.first == 2.0)
-        #expect(sine.targetTimes.last == 100.0)
+        #expect(sine.targetTimes.last == 999 * 0.1)
         for (index, t) in sine.targetTimes.enumerated() { #expect(sine.samples.targets[index] == Float(sin(t))) }
     }
 

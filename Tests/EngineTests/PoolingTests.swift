@@ -23,6 +23,34 @@ import Testing
         #expect(generalOutput[72].isNaN, "NaN must propagate through max-pooling, as in PyTorch")
     }
 
+    /// Sequential runs ReLU → MaxPool2d as one rectified pooling pass: the same output and input
+    /// gradient as the two layers one after the other, on odd sizes and with windows of negatives only.
+    @Test(arguments: [(kernel: 2, stride: 2, padding: 0), (kernel: 3, stride: 2, padding: 1)])
+    func fusedReLUPoolMatchesTheLayersApart(kernel: Int, stride: Int, padding: Int) {
+        let shape = [2, 3, 7, 9]
+        let count = shape.reduce(1, *)
+        let values = randomFloats(count, in: -1...1, seed: 33).enumerated().map { $0.offset % 11 == 0 ? 0 : $0.element - 0.3 }
+        let x = Tensor(shape: shape, values: values)
+        let fused = Sequential([("relu", ReLU() as any Layer), ("pool", MaxPool2d(kernel, stride: stride, padding: padding))])
+        let relu = ReLU(), pool = MaxPool2d(kernel, stride: stride, padding: padding)
+        let fusedOutput = fused.forward(x, mode: .training).scalars
+        let apartOutput = pool.forward(relu.forward(x, mode: .training), mode: .training).scalars
+        #expect(fusedOutput == apartOutput)
+        #expect(fusedOutput.contains(0) && fusedOutput.contains { $0 > 0 }, "the input must exercise both sides of the ReLU")
+        let upstream = Tensor(shape: pool.forward(x, mode: .evaluation).shape, values: randomFloats(fusedOutput.count, in: -1...1, seed: 34))
+        _ = pool.forward(relu.forward(x, mode: .training), mode: .training)
+        let fusedGradient = fused.backward(upstream, needsInputGradient: true)!.scalars
+        let apartGradient = relu.backward(pool.backward(upstream, needsInputGradient: true)!, needsInputGradient: true)!.scalars
+        #expect(fusedGradient == apartGradient)
+    }
+
+    @Test func fusedReLUPoolGradients() {
+        let stack = Sequential([("relu", ReLU() as any Layer), ("pool", MaxPool2d(2))])
+        // Distinct values 0.1 apart, none within the step of the ReLU's kink at 0.
+        let values = ConvolutionGradientCheckTests.distinctValues(140, seed: 35).map { $0 + 0.05 }
+        checkLayerGradients(stack, inputShape: [2, 2, 5, 7], input: values, step: 1e-2, "ReLU → MaxPool2d(2), fused")
+    }
+
     @Test func tiesSendTheGradientToTheFirstMaximum() {
         let pool = MaxPool2d(2)
         let x = Tensor(shape: [1, 1, 2, 2], values: [0, 0, 0, 0])

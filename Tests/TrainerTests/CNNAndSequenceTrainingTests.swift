@@ -38,7 +38,7 @@ import Testing
         let mse = try #require(events.last?["test_loss"] as? Double)
         #expect(mse < 0.0005, "\(model) training MSE after 100 epochs: \(mse)")
         #expect(events.last?["test_accuracy"] is NSNull, "accuracy has no meaning for regression and is written as null")
-        let closing = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("Mean squared error of the network on the 981 samples:") })
+        let closing = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("Mean squared error of the network on the 980 samples:") })
         let evaluation = try await runTrainer(["eval", "--checkpoint", checkpoint])
         #expect(evaluation.status == 0, "\(evaluation.stderr)")
         #expect(evaluation.stdout.contains(closing), "eval printed: \(evaluation.stdout)")
@@ -47,7 +47,7 @@ import Testing
         #expect(svg.texts.contains("True") && svg.texts.contains("Predicted"), "legend: \(svg.texts)")
         #expect(svg.texts.contains { $0.contains("true vs predicted") })
         // The figure's two series each hold one point per window; the loss chart one per epoch.
-        #expect(svg.polylinePointCounts.filter { $0 == 981 }.count == 2, "\(svg.polylinePointCounts)")
+        #expect(svg.polylinePointCounts.filter { $0 == 980 }.count == 2, "\(svg.polylinePointCounts)")
         #expect(svg.polylinePointCounts.contains(100))
     }
 
