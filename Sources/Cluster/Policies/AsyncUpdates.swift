@@ -3,10 +3,9 @@ import Datasets
 /// Async mode: each push is applied as it arrives, weighted by its share of its global batch, and
 /// only its sender gets the newest weights back. The ranks are fixed; a newcomer takes over a
 /// vacant one at its step. A rank's gradient is about one update stale per other rank.
-final class AsyncUpdates: UpdatePolicy {
+final class AsyncUpdates: FixedRankPolicy {
     let mode = TrainingMode.async
-    let membership = Membership.fixedRanks
-    private var clocks: RankClocks
+    private(set) var clocks: RankClocks
 
     /// A policy for `worldSize` fixed ranks (see `RankClocks`).
     init(configuration: TrainingConfiguration, sampleCount: Int, worldSize: Int, maxSteps: Int?, checkpointEvery: Int,
@@ -15,15 +14,6 @@ final class AsyncUpdates: UpdatePolicy {
                                 maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
     }
 
-    var isFinished: Bool { clocks.isFinished }
-    var roundStep: Int { 0 }
-    var changePoint: (step: Int, epoch: Int) { clocks.changePoint }
-    var epochProgress: (epoch: Int, fraction: Double) { clocks.epochProgress }
-
-    func position(slot: Int, in roster: Roster) -> (step: Int, cursor: EpochCursor, worldSize: Int) { clocks.position(slot: slot) }
-    func nextStep(slot: Int) -> Int { clocks.clocks[slot] }
-    func owesSteps(slot: Int) -> Bool { clocks.owesSteps(slot: slot) }
-    func awaited(in roster: Roster) -> (slots: [Int], step: Int) { clocks.awaited }
     /// Nobody waits on anybody in async mode.
     func straggler(in roster: Roster) -> (slot: Int, step: Int, since: ContinuousClock.Instant)? { nil }
 
@@ -34,10 +24,7 @@ final class AsyncUpdates: UpdatePolicy {
         return .accepted([apply, clocks.reply(slot: slot, slowest: clocks.lowestOwing)] + clocks.bookkeeping())
     }
 
-    func vacated(slot: Int, in roster: Roster) -> [UpdateDirective] { [] }
-    func closed(slot: Int) { preconditionFailure("async ranks are fixed: a place is vacated, never closed") }
-    func regrouped(_ roster: Roster, abandoning: Bool) { preconditionFailure("async ranks are fixed: they are never regrouped") }
     /// A worker taking a rank starts at once, at the rank's step.
     func admitted(slot: Int, in roster: Roster) -> [UpdateDirective] { [clocks.reply(slot: slot, slowest: clocks.lowestOwing)] }
-    func save(into state: inout ServerState) { clocks.save(into: &state) }
+    func vacated(slot: Int, in roster: Roster) -> [UpdateDirective] { [] }
 }

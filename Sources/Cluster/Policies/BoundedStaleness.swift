@@ -8,12 +8,11 @@ import Datasets
 /// Before the first step every rank counts as the slowest at its clock, joined or not, so nobody runs
 /// ahead of the initial world; after it only the workers taking part that have steps left count, so a
 /// dropped worker holds nobody back, and the worker that takes over its rank goes on at its step.
-final class BoundedStaleness: UpdatePolicy {
+final class BoundedStaleness: FixedRankPolicy {
     let mode = TrainingMode.ssp
-    let membership = Membership.fixedRanks
     /// The most steps a worker may be ahead of the slowest when it is given weights.
     let bound: Int
-    private var clocks: RankClocks
+    private(set) var clocks: RankClocks
     /// The workers that pushed and wait for the slowest, by slot, and since when.
     private var held: [Int: ContinuousClock.Instant] = [:]
 
@@ -25,16 +24,6 @@ final class BoundedStaleness: UpdatePolicy {
         clocks = try RankClocks(configuration: configuration, sampleCount: sampleCount, worldSize: worldSize,
                                 maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
     }
-
-    var isFinished: Bool { clocks.isFinished }
-    var roundStep: Int { 0 }
-    var changePoint: (step: Int, epoch: Int) { clocks.changePoint }
-    var epochProgress: (epoch: Int, fraction: Double) { clocks.epochProgress }
-
-    func position(slot: Int, in roster: Roster) -> (step: Int, cursor: EpochCursor, worldSize: Int) { clocks.position(slot: slot) }
-    func nextStep(slot: Int) -> Int { clocks.clocks[slot] }
-    func owesSteps(slot: Int) -> Bool { clocks.owesSteps(slot: slot) }
-    func awaited(in roster: Roster) -> (slots: [Int], step: Int) { clocks.awaited }
 
     /// The ranks whose clocks hold the others back: every rank with steps left before the first step,
     /// the workers taking part with steps left after it.
@@ -74,9 +63,6 @@ final class BoundedStaleness: UpdatePolicy {
         return release(roster)
     }
 
-    func closed(slot: Int) { preconditionFailure("SSP ranks are fixed: a place is vacated, never closed") }
-    func regrouped(_ roster: Roster, abandoning: Bool) { preconditionFailure("SSP ranks are fixed: they are never regrouped") }
-
     /// Answers every held worker that may now go on: within the bound of the slowest, or done.
     private func release(_ roster: Roster) -> [UpdateDirective] {
         let lowest = slowest(roster)
@@ -87,6 +73,4 @@ final class BoundedStaleness: UpdatePolicy {
         }
         return directives
     }
-
-    func save(into state: inout ServerState) { clocks.save(into: &state) }
 }

@@ -113,3 +113,25 @@ struct RankClocks {
         state.slotSteps = clocks
     }
 }
+
+/// A policy over fixed ranks (async, SSP): the answers that follow from the ranks' clocks alone.
+protocol FixedRankPolicy: UpdatePolicy {
+    /// The ranks' progress.
+    var clocks: RankClocks { get }
+}
+
+extension FixedRankPolicy {
+    var membership: Membership { .fixedRanks }
+    var isFinished: Bool { clocks.isFinished }
+    var roundStep: Int { 0 }
+    var changePoint: (step: Int, epoch: Int) { clocks.changePoint }
+    var epochProgress: (epoch: Int, fraction: Double) { clocks.epochProgress }
+
+    func position(slot: Int, in roster: Roster) -> (step: Int, cursor: EpochCursor, worldSize: Int) { clocks.position(slot: slot) }
+    func nextStep(slot: Int) -> Int { clocks.clocks[slot] }
+    func owesSteps(slot: Int) -> Bool { clocks.owesSteps(slot: slot) }
+    func awaited(in roster: Roster) -> (slots: [Int], step: Int) { clocks.awaited }
+    func closed(slot: Int) { preconditionFailure("\(mode.rawValue) ranks are fixed: a place is vacated, never closed") }
+    func regrouped(_ roster: Roster, abandoning: Bool) { preconditionFailure("\(mode.rawValue) ranks are fixed: they are never regrouped") }
+    func save(into state: inout ServerState) { clocks.save(into: &state) }
+}
