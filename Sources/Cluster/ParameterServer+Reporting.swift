@@ -46,15 +46,15 @@ extension ParameterServer {
         let seconds = max((now - lastStatus).seconds, 1e-9)
         lastStatus = now
         var workers: [WorkerStatus] = []
+        // The worker a step waits on, once that is longer than the threshold: asked once, not per worker.
+        let straggling = policy.straggler(in: roster).flatMap { now - $0.since >= stragglerThreshold ? ($0.slot, now - $0.since) : nil }
         for slot in slots.indices {
             guard let member = slots[slot] else { continue }
             let done = member.samples - member.samplesAtStatus
             slots[slot]!.samplesAtStatus = member.samples
             workers.append(WorkerStatus(rank: member.rank, step: policy.nextStep(slot: slot),
                                         samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds))
-            if let (waitedOn, _, since) = policy.straggler(in: roster), waitedOn == slot, now - since >= stragglerThreshold {
-                workers[workers.count - 1].stragglingSeconds = (now - since).seconds
-            }
+            if let (waitedOn, waited) = straggling, waitedOn == slot { workers[workers.count - 1].stragglingSeconds = waited.seconds }
         }
         let (epoch, fraction) = policy.epochProgress
         let progress = epochs[epoch]

@@ -158,9 +158,15 @@ import Testing
         let first = policy.admitted(slot: 0, in: alone)
         guard case .sendWeights(0, 0, 0)? = first.first else { Issue.record("\(first)"); return }
         let push = GradientPush(sampleCount: 4, meanLoss: 1, gradient: .array([]))
-        guard case .accepted(let afterOne) = policy.receive(push, step: 0, slot: 0, in: alone, at: .now) else { return }
+        guard case .accepted(let afterOne) = policy.receive(push, step: 0, slot: 0, in: alone, at: .now) else {
+            Issue.record("rank 0's push of step 0 was dropped")
+            return
+        }
         #expect(afterOne.contains { if case .sendWeights(0, 1, 1) = $0 { true } else { false } }, "one step ahead is allowed")
-        guard case .accepted(let afterTwo) = policy.receive(push, step: 1, slot: 0, in: alone, at: .now) else { return }
+        guard case .accepted(let afterTwo) = policy.receive(push, step: 1, slot: 0, in: alone, at: .now) else {
+            Issue.record("rank 0's push of step 1 was dropped")
+            return
+        }
         #expect(!afterTwo.contains { if case .sendWeights = $0 { true } else { false } }, "two steps ahead of rank 1 must wait")
         let both = Roster(occupied: [true, true], started: true)
         let joined = policy.admitted(slot: 1, in: both)

@@ -6,7 +6,7 @@ import Testing
     /// Three epochs of the MLP with 2 workers, against sync's deterministic run: SSP with S = 0 (lockstep)
     /// ends within half a point, SSP with S = 3 within one and a half; every sample is trained once per
     /// epoch and no gradient was computed more than S steps ahead. Measured on MNIST (sync 95.58%):
-    /// S = 0 95.68–95.78% over 4 runs; S = 3 94.31–95.77% over 10 runs, the low ones with the machine
+    /// S = 0 95.37–95.78% over 5 runs; S = 3 94.31–95.77% over 11 runs, the low ones with the machine
     /// loaded (one worker runs S steps ahead most of the time, and each gradient is about one update
     /// stale, as in async mode). Fashion-MNIST: sync 85.66%, S = 3 85.18%.
     @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
