@@ -82,7 +82,7 @@ import ZeroMQ
     @Test func aWorkerHeldForTheSlowestHasItsWaitCounted() async throws {
         let set = SyncSetUp.dataset(count: 96)
         let config = configuration(mode: .ssp, staleness: 0, momentum: 0, epochs: 2)
-        let pause = 0.04
+        let pause = 0.1
         let (_, summaries, _) = try await train(config, workers: 2, set: set, lastWorkerPause: pause)
         let steps = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: config.batchSizePerWorker).stepsPerEpoch
         #expect(summaries.count == 2)
@@ -91,7 +91,7 @@ import ZeroMQ
             // slow one is never held.
             let waits = summary.ranks.map(\.waitSeconds)
             let fast = waits.max() ?? 0, slow = waits.min() ?? 0
-            #expect(fast >= 0.5 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
+            #expect(fast >= 0.25 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
             #expect(slow < 0.5 * fast, "epoch \(summary.epoch): waits \(waits) s: the slow worker was held too")
         }
     }
