@@ -6,11 +6,12 @@ extension ParameterServer {
     /// Validates and acts on one received message; throws only when a worker taking part reports a failure.
     func handle(_ frames: [ReceivedFrame]) throws {
         let identity: [UInt8], message: WireMessage
+        metrics.received(bytes: frames.dropFirst().reduce(0) { $0 + $1.count })
         do {
             (identity, message) = try WireMessage.decodeRouted(
                 frames: frames, expectedFingerprint: fingerprint, parameterCount: weights.values.count)
         } catch {
-            peerLog("parameter server: dropped a message: \(error)")
+            drop("parameter server: dropped a message: \(error)")
             if case .versionMismatch = error, let peer = frames.first, (1...255).contains(peer.count) {
                 send(.error(reason: error.description), to: peer.bytes)
             }
@@ -32,7 +33,7 @@ extension ParameterServer {
             if let slot {
                 accept(push, from: slot, message: message)
             } else if joiner == nil && !takeBack(identity) {
-                peerLog("parameter server: dropped a push-gradient from a peer that has not joined")
+                drop("parameter server: dropped a push-gradient from a peer that has not joined")
             }
         case .heartbeat:
             if slot == nil && joiner == nil { _ = takeBack(identity) }
@@ -40,7 +41,7 @@ extension ParameterServer {
             peerLog("parameter server: \(slot.flatMap { slots[$0] }.map { "rank \($0.rank)" } ?? "an unjoined peer") reports: \(reason)")
             if let slot, let rank = slots[slot]?.rank { throw ClusterError.peerFailed(rank: rank, reason: reason) }
         default:
-            peerLog("parameter server: dropped an unexpected \(message.type) message")
+            drop("parameter server: dropped an unexpected \(message.type) message")
         }
     }
 
@@ -48,15 +49,21 @@ extension ParameterServer {
     private func accept(_ push: GradientPush, from slot: Int, message: WireMessage) {
         let rank = slots[slot]!.rank
         guard Int(message.sender) == rank else {
-            peerLog("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
+            drop("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)")
             return
         }
         switch policy.receive(push, step: message.step, slot: slot, in: roster, at: .now) {
         case .dropped(let reason):
-            peerLog("parameter server: dropped a push-gradient of rank \(rank) \(reason)")
+            drop("parameter server: dropped a push-gradient of rank \(rank) \(reason)")
         case .accepted(let directives):
             slots[slot]!.samples += push.sampleCount
             perform(directives)
         }
+    }
+
+    /// Counts a dropped message and logs `line` (rate-limited).
+    private func drop(_ line: String) {
+        metrics.dropped()
+        peerLog(line)
     }
 }

@@ -14,6 +14,7 @@ extension ParameterServer {
         progress[rank: rank].stalenessSum += staleness
         progress[rank: rank].maxStaleness = max(progress[rank: rank].maxStaleness, staleness)
         progress[rank: rank].countStepsAhead(stepsAhead)
+        metrics.recordPush(rank: rank, waitSeconds: wait, staleness: staleness, rejected: rejected)
         if rejected {
             progress[rank: rank].rejected += 1
             rejectedPushes += 1

@@ -59,6 +59,8 @@ public actor ParameterServer {
     let statusInterval: Duration
     /// When the last status was made.
     var lastStatus = ContinuousClock.now
+    /// Progress, traffic and each rank's state, for the process's metrics backend (if any).
+    var metrics = ServerMetrics()
     /// When the server last looked for silent workers.
     var lastKeepAlive: ContinuousClock.Instant?
 
@@ -245,7 +247,7 @@ public actor ParameterServer {
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
-                let wake = onStatus == nil ? nextBeat : min(nextBeat, lastStatus + statusInterval)
+                let wake = min(nextBeat, lastStatus + statusInterval)
                 // At least a moment's wait, so the pump looks at its socket before a deadline is called.
                 let frames = await mailbox.next(before: max(min(deadline, wake), .now + .milliseconds(1)))
                 if let reason = stopRequest.reason {
@@ -260,7 +262,11 @@ public actor ParameterServer {
                     keepAlive(now: now)
                     nextBeat = now + heartbeatInterval
                 }
-                if let onStatus, now - lastStatus >= statusInterval { onStatus(status(now: now)) }
+                if now - lastStatus >= statusInterval {
+                    let status = status(now: now)
+                    metrics.record(status, updates: updates, at: now)
+                    onStatus?(status)
+                }
                 if frames == nil {
                     if mailbox.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }
@@ -329,6 +335,7 @@ public actor ParameterServer {
                 break
             }
         }
+        metrics.sent(bytes: MessageHeader.size + message.payloadByteCount)
         pump.send(message.encoded(to: identity))
     }
 
