@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import MetricsEndpoint
 import ZeroMQ
 
 /// `trainer local`: a parameter server and N workers in this process, talking over real ZeroMQ sockets.
@@ -27,6 +28,7 @@ struct LocalCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var metricsEndpoint: MetricsEndpointOptions
 
     @Option(help: "The ZeroMQ transport between the server and the workers: inproc, ipc or tcp (127.0.0.1, a port the OS picks).")
     var transport: Transport = .inproc
@@ -35,6 +37,8 @@ struct LocalCommand: AsyncParsableCommand {
         // N workers share this process's cores: one BLAS thread each, so they do not oversubscribe them.
         BLAS.setThreadCount(options.threads ?? 1)
         try OutputPaths.check(options.outputs)
+        // Before the server and the reporter make their metrics, which record into the endpoint's registry.
+        let metricsServer = try await metricsEndpoint.start()
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -65,12 +69,14 @@ struct LocalCommand: AsyncParsableCommand {
             }
         } catch {
             await server.close()
+        await metricsServer?.stop()
             job.display?.clear()
             job.reporter.failed(reason: "\(error)")
             for worker in workers { await worker.close() }
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        await metricsServer?.stop()
         job.display?.clear()
         for worker in workers { await worker.close() }
         guard try await job.conclude(server, weights: weights.value) else { return }

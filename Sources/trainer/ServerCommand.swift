@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import MetricsEndpoint
 import Reports
 import ZeroMQ
 
@@ -22,6 +23,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var metricsEndpoint: MetricsEndpointOptions
 
     @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://127.0.0.1:5555"
@@ -51,6 +53,8 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
         try OutputPaths.check(options.outputs + [("--state-file", stateFile ?? resume)])
+        // Before the server and the reporter make their metrics, which record into the endpoint's registry.
+        let metricsServer = try await metricsEndpoint.start()
         let security = try serverSecurity()
         let listen = try BindEndpoint(bind)
         if security == nil, !listen.isLocal {
@@ -106,11 +110,13 @@ struct ServerCommand: AsyncParsableCommand {
             weights = try await server.run()
         } catch {
             await server.close()
+        await metricsServer?.stop()
             job.display?.clear()
             job.reporter.failed(reason: "\(error)")
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        await metricsServer?.stop()
         job.display?.clear()
         guard try await job.conclude(server, weights: weights) else { return }
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {
