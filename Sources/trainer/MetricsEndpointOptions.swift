@@ -5,7 +5,7 @@ import MetricsEndpoint
 
 /// The flags of `trainer server` and `trainer local` that serve Prometheus metrics on `/metrics`.
 struct MetricsEndpointOptions: ParsableArguments {
-    @Option(help: "Serve the run's metrics on http://ADDRESS:PORT/metrics in the Prometheus text format (step, epoch, rates, loss, test accuracy, world size, each rank's heartbeat age, steps, wait and staleness, bytes, dropped and rejected messages); 0 picks a free port.")
+    @Option(parsing: .unconditional, help: "Serve the run's metrics on http://ADDRESS:PORT/metrics in the Prometheus text format (step, epoch, rates, loss, test accuracy, world size, each rank's heartbeat age, steps, wait and staleness, bytes, dropped and rejected messages); 0 picks a free port.")
     var metricsPort: Int?
 
     @Option(help: "The IPv4 address the metrics endpoint listens on (with --metrics-port): 127.0.0.1 for this host only, 0.0.0.0 for every interface (a Prometheus on another host, a Kubernetes pod).")

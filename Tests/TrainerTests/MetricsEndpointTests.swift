@@ -66,12 +66,14 @@ import Glibc
         #expect(!run.stdout.contains("Training"), "the server must not start training: \(run.stdout)")
     }
 
-    /// A metrics address that is not IPv4 and a port beyond 65535 are refused with the flag named.
+    /// A metrics address that is not IPv4 and a port outside 0…65535 are refused with the flag named.
     @Test func badMetricsFlagsAreRefused() async throws {
         let address = try await runTrainer(["local", "--dataset", "xor", "--metrics-port", "0", "--metrics-bind", "example.org"], timeout: 60)
         #expect(address.status != 0 && address.stderr.contains("cannot serve metrics on example.org:0: not an IPv4 address"), "\(address.stderr)")
-        let port = try await runTrainer(["server", "--dataset", "xor", "--metrics-port", "70000"], timeout: 60)
-        #expect(port.status != 0 && port.stderr.contains("--metrics-port must be a number from 0 to 65535"), "\(port.stderr)")
+        for value in ["70000", "-1"] {
+            let port = try await runTrainer(["server", "--dataset", "xor", "--metrics-port", value], timeout: 60)
+            #expect(port.status != 0 && port.stderr.contains("--metrics-port must be a number from 0 to 65535"), "\(value): \(port.stderr)")
+        }
     }
 
     /// A TCP socket listening on 127.0.0.1 on a port the system picks, and that port.
