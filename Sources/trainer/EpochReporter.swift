@@ -2,6 +2,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
 import Metrics
 import Reports
 
@@ -101,7 +102,7 @@ final class EpochReporter: @unchecked Sendable {
                 checkpointFailure = nil
             } catch {
                 checkpointFailure = "\(error)"
-                FileHandle.standardError.write(Data("trainer: \(error)\n".utf8))
+                Logger(label: "trainer").error("trainer: \(error)")
             }
         }
         last = (summary, evaluation)

@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
 import MetricsEndpoint
 import Reports
 import ZeroMQ
@@ -24,6 +25,7 @@ struct ServerCommand: AsyncParsableCommand {
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
     @OptionGroup var metricsEndpoint: MetricsEndpointOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://127.0.0.1:5555"
@@ -52,14 +54,16 @@ struct ServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
+        logging.bootstrap(verbose: cluster.verbose)
         try OutputPaths.check(options.outputs + [("--state-file", stateFile ?? resume)])
         // Before the server and the reporter make their metrics, which record into the endpoint's registry.
         let metricsServer = try await metricsEndpoint.start()
         let security = try serverSecurity()
         let listen = try BindEndpoint(bind)
         if security == nil, !listen.isLocal {
-            FileHandle.standardError.write(Data(("trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
-                + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
+            let warning = "trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
+                + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)"
+            Logger(label: "trainer").warning("\(warning)")
         }
         for output in [stateFile ?? resume, options.checkpoint].compactMap({ $0 }) {
             for leftover in DurableFile.removeLeftovers(of: output) {
