@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 import Foundation
+import Logging
 import ZeroMQ
 
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
@@ -46,10 +47,10 @@ public actor ParameterServer {
     let stepTimeout: Duration
     let heartbeatInterval: Duration
     let heartbeatTimeout: Duration
-    let log: @Sendable (String) -> Void
+    /// Where the server's lines go, with their level and metadata (rank, step, peer).
+    let logger: Logger
     /// The lines peers cause (drops, refusals, rejections), rate-limited.
     let peerLog: ThrottledLog
-    let trace: (@Sendable (String) -> Void)?
     let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
     let onMembershipChange: (@Sendable (MembershipChange) -> Void)?
     let onStatus: (@Sendable (ServerStatus) -> Void)?
@@ -59,6 +60,8 @@ public actor ParameterServer {
     let statusInterval: Duration
     /// When the last status was made.
     var lastStatus = ContinuousClock.now
+    /// Progress, traffic and each rank's state, for the process's metrics backend (if any).
+    var metrics = ServerMetrics()
     /// When the server last looked for silent workers.
     var lastKeepAlive: ContinuousClock.Instant?
 
@@ -124,7 +127,7 @@ public actor ParameterServer {
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
-        let worldSize = settings.worldSize, security = settings.security, log = events.log
+        let worldSize = settings.worldSize, security = settings.security, logger = events.logger
         let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
@@ -136,8 +139,8 @@ public actor ParameterServer {
         }
         let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
         // The handler runs before the socket binds, so no connection is ever admitted unchecked.
-        let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
-        let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, log: log)
+        let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: { logger.warning("\($0)") }) }
+        let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, logger: logger)
         let pump = try SocketPump(
             context: context, type: .router, name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
@@ -169,9 +172,8 @@ public actor ParameterServer {
         self.stepTimeout = settings.stepTimeout
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
-        self.log = log
+        self.logger = logger
         self.peerLog = peerLog
-        self.trace = events.trace
         self.onEpochEnd = events.onEpochEnd
         self.onMembershipChange = events.onMembershipChange
         self.onStatus = events.onStatus
@@ -200,7 +202,8 @@ public actor ParameterServer {
                 epochs[resume.epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum,
                                                      samples: resume.epochSamples, updates: resume.epochUpdates)
             }
-            log("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)")
+            logger.info("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)",
+                        metadata: ["step": "\(resume.step)"])
         }
     }
 
@@ -245,12 +248,12 @@ public actor ParameterServer {
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
-                let wake = onStatus == nil ? nextBeat : min(nextBeat, lastStatus + statusInterval)
+                let wake = min(nextBeat, lastStatus + statusInterval)
                 // At least a moment's wait, so the pump looks at its socket before a deadline is called.
                 let frames = await mailbox.next(before: max(min(deadline, wake), .now + .milliseconds(1)))
                 if let reason = stopRequest.reason {
                     broadcast(.stop)
-                    log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
                     return Array(weights.values)
                 }
@@ -260,7 +263,11 @@ public actor ParameterServer {
                     keepAlive(now: now)
                     nextBeat = now + heartbeatInterval
                 }
-                if let onStatus, now - lastStatus >= statusInterval { onStatus(status(now: now)) }
+                if now - lastStatus >= statusInterval {
+                    let status = status(now: now)
+                    metrics.record(status, updates: updates, at: now)
+                    onStatus?(status)
+                }
                 if frames == nil {
                     if mailbox.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }
@@ -269,11 +276,11 @@ public actor ParameterServer {
         } catch {
             peerLog.flush()
             broadcast(.error(reason: "the server stopped: \(error)"))
-            log("parameter server: \(error)")
+            logger.error("parameter server: \(error)")
             throw error
         }
         peerLog.flush()
-        log("parameter server: done after \(updates) updates")
+        logger.info("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }
 
@@ -315,7 +322,8 @@ public actor ParameterServer {
     func send(_ body: MessageBody, to identity: [UInt8], step: Int? = nil) {
         let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step ?? policy.roundStep),
                                   fingerprint: fingerprint, body: body)
-        trace?("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        logger.trace("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
+                     metadata: ["peer": "\(name(of: identity))", "step": "\(message.step)"])
         let now = ContinuousClock.now
         if let slot = slots.firstIndex(where: { $0?.identity == identity }) {
             slots[slot]!.lastSent = now
@@ -329,6 +337,7 @@ public actor ParameterServer {
                 break
             }
         }
+        metrics.sent(bytes: MessageHeader.size + message.payloadByteCount)
         pump.send(message.encoded(to: identity))
     }
 

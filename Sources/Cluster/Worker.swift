@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 import Foundation
+import Logging
 import ZeroMQ
 
 /// What a worker trains with: its model replica and its copy of the data, built from the server's configuration.
@@ -41,8 +42,8 @@ public actor Worker {
     private let reconnectTimeout: Duration
     private let heartbeatInterval: Duration
     private let heartbeatTimeout: Duration
-    private let log: @Sendable (String) -> Void
-    private let trace: (@Sendable (String) -> Void)?
+    /// Where the worker's lines go; every message sent or received is a trace line.
+    private var logger: Logger
     private var rank: Int?
     /// When the worker last sent the server anything: a heartbeat is due an interval after it.
     private var lastSent = ContinuousClock.now
@@ -53,19 +54,18 @@ public actor Worker {
     /// builds the replica from the server's configuration, `timeout` bounds each wait for the server
     /// before taking part (setup, welcome). While taking part the worker sends a heartbeat whenever it
     /// has waited `heartbeatInterval`, and gives the server up after `heartbeatTimeout` without a
-    /// message from it; it then tries for `reconnectTimeout` to join again. `trace` (when given) hears
-    /// a line per message sent or received (type, step, size; never the payload).
+    /// message from it; it then tries for `reconnectTimeout` to join again. `logger` gets its lines, and a
+    /// trace line per message sent or received (type, step, size; never the payload).
     public init(
         context: Context, connect endpoint: String, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
         heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
         security: WorkerSecurity? = nil,
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        trace: (@Sendable (String) -> Void)? = nil,
+        logger: Logger = Logger(label: "trainer.worker"),
         prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
     ) throws {
         let pump = try SocketPump(
             context: context, type: .dealer, name: "worker", limits: .worker,
-            onError: { log("worker: socket error: \($0)") },
+            onError: { logger.error("worker: socket error: \($0)") },
             setUp: { socket in
                 if let security { try socket.makeCurveClient(serverPublicKey: security.serverPublicKey, keyPair: security.keyPair) }
                 // Keep a last gradient or error for up to a second after close().
@@ -80,20 +80,18 @@ public actor Worker {
         self.reconnectTimeout = reconnectTimeout
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
-        self.log = log
-        self.trace = trace
+        self.logger = logger
     }
 
     /// A worker for a fixed training set and a model built by `makeModel` from the configuration.
     public init(
         context: Context, connect endpoint: String, trainingSet: LabeledDataset, testCount: Int = 0,
         objective: Objective = .classification, timeout: Duration = .seconds(60),
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        trace: (@Sendable (String) -> Void)? = nil,
+        logger: Logger = Logger(label: "trainer.worker"),
         makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
     ) throws {
         try self.init(context: context, connect: endpoint, timeout: timeout, heartbeatTimeout: max(timeout, .seconds(2)),
-                      log: log, trace: trace) { configuration in
+                      logger: logger) { configuration in
             Replica(model: try makeModel(configuration), trainingSet: trainingSet, testCount: testCount, objective: objective)
         }
     }
@@ -127,7 +125,7 @@ public actor Worker {
             } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && rank != nil {
                 // The server went silent after this worker had joined: it may be restarting from its state.
                 if reconnectDeadline != nil { throw ClusterError.serverLost(seconds: reconnectTimeout.seconds) }
-                log("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
+                logger.warning("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
                 reconnectDeadline = .now + reconnectTimeout
             }
         }
@@ -248,10 +246,12 @@ public actor Worker {
             throw ClusterError.refused(reason: reason)
         }
         if let previous = assignedSlice, previous != (welcome.rank, welcome.slot, welcome.worldSize) {
-            log("worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
-                + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))")
+            let line = "worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
+                + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))"
+            logger.info("\(line)", metadata: ["step": "\(step)"])
         }
         rank = welcome.rank
+        logger[metadataKey: "rank"] = "\(welcome.rank)"
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
         let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
                                  epoch: welcome.epoch, offset: welcome.offset)
@@ -275,7 +275,8 @@ public actor Worker {
 
     private func send(_ message: WireMessage) {
         lastSent = .now
-        trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        logger.trace("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
+                     metadata: ["step": "\(message.step)"])
         pump.send(message.encoded())
     }
 
@@ -285,7 +286,7 @@ public actor Worker {
             switch message.body {
             case .setup(let setup): return setup
             case .error(let reason): throw ClusterError.refused(reason: reason)
-            default: log("worker: dropped an unexpected \(message.type) message before setup")
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before setup")
             }
         }
     }
@@ -300,7 +301,7 @@ public actor Worker {
             case .welcome(let welcome): return (message, welcome)
             case .error(let reason): throw ClusterError.refused(reason: reason)
             case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
-            default: log("worker: dropped an unexpected \(message.type) message before welcome")
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
             }
         }
     }
@@ -324,7 +325,8 @@ public actor Worker {
             case .heartbeat:
                 break
             default:
-                log("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)")
+                logger.warning("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)",
+                               metadata: ["step": "\(step)"])
             }
         }
     }
@@ -351,11 +353,11 @@ public actor Worker {
             }
             do {
                 let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
-                trace?("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), "
-                       + "\(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes")
+                logger.trace("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), \(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes",
+                             metadata: ["step": "\(message.step)"])
                 return message
             } catch {
-                log("worker: dropped a message: \(error)")
+                logger.warning("worker: dropped a message: \(error)")
             }
         }
     }

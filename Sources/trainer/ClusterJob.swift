@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
 import ZeroMQ
 
 /// The flags `trainer local` and `trainer server` add to the training flags.
@@ -113,14 +114,11 @@ struct ClusterJob {
     func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions, security: ServerSecurity? = nil,
                     stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil) throws -> ParameterServer {
         let reporter = reporter, display = display
-        let log: @Sendable (String) -> Void
-        let onStatus: (@Sendable (ServerStatus) -> Void)?
+        // Log lines are written above the live display, which is cleared first.
+        var onStatus: (@Sendable (ServerStatus) -> Void)?
         if let display {
-            log = { display.log($0) }
+            LogSink.shared.clearing { display.clear() }
             onStatus = { display.show($0) }
-        } else {
-            log = ParameterServer.standardError
-            onStatus = nil
         }
         let settings = ParameterServer.Settings(
             worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout),
@@ -128,7 +126,7 @@ struct ClusterJob {
             heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile,
             checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold))
         let events = ParameterServer.Events(
-            log: log, trace: cluster.verbose ? ParameterServer.standardError : nil,
+            logger: Logger(label: "trainer.parameter-server"),
             onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
             onEpochEnd: { summary in
                 display?.clear()

@@ -3,6 +3,8 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
+import MetricsEndpoint
 import ZeroMQ
 
 /// `trainer local`: a parameter server and N workers in this process, talking over real ZeroMQ sockets.
@@ -27,6 +29,8 @@ struct LocalCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var metricsEndpoint: MetricsEndpointOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: "The ZeroMQ transport between the server and the workers: inproc, ipc or tcp (127.0.0.1, a port the OS picks).")
     var transport: Transport = .inproc
@@ -34,7 +38,10 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         // N workers share this process's cores: one BLAS thread each, so they do not oversubscribe them.
         BLAS.setThreadCount(options.threads ?? 1)
+        logging.bootstrap(verbose: cluster.verbose)
         try OutputPaths.check(options.outputs)
+        // Before the server and the reporter make their metrics, which record into the endpoint's registry.
+        let metricsServer = try await metricsEndpoint.start()
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -44,10 +51,9 @@ struct LocalCommand: AsyncParsableCommand {
         defer { if transport == .ipc { unlink(String(endpoint.dropFirst("ipc://".count))) } }
         let server = try job.makeServer(context: context, bind: endpoint, cluster: cluster)
         let experiment = job.experiment, seed = options.seed
-        let trace: (@Sendable (String) -> Void)? = cluster.verbose ? ParameterServer.standardError : nil
         let workers = try (0..<cluster.workers).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: experiment.train, testCount: experiment.test.count,
-                       objective: experiment.objective, trace: trace) { _ in experiment.makeModel(seed: seed) }
+                       objective: experiment.objective) { _ in experiment.makeModel(seed: seed) }
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)
@@ -65,12 +71,14 @@ struct LocalCommand: AsyncParsableCommand {
             }
         } catch {
             await server.close()
+        await metricsServer?.stop()
             job.display?.clear()
             job.reporter.failed(reason: "\(error)")
             for worker in workers { await worker.close() }
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        await metricsServer?.stop()
         job.display?.clear()
         for worker in workers { await worker.close() }
         guard try await job.conclude(server, weights: weights.value) else { return }

@@ -28,10 +28,10 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }))
+            events: .init(logger: .lines({ _ in })))
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
         let replicas = try (0..<workers).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
                 SyncSetUp.network()
             }
         }
@@ -73,11 +73,11 @@ import ZeroMQ
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: serverLog.append))
+            events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
         let stranger = try Worker(context: context, connect: server.endpoint, trainingSet: SyncSetUp.dataset(count: 80),
-                                  timeout: .seconds(10), log: { _ in }) { _ in SyncSetUp.network() }
+                                  timeout: .seconds(10), logger: .discarding) { _ in SyncSetUp.network() }
         let error = await #expect(throws: ClusterError.self) { try await stranger.run() }
         guard case .refused(let reason)? = error else {
             Issue.record("expected a refusal, got \(String(describing: error))")
@@ -89,7 +89,7 @@ import ZeroMQ
         await stranger.close()
 
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
                 SyncSetUp.network()
             }
         }
@@ -118,7 +118,7 @@ import ZeroMQ
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: serverLog.append))
+            events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
         let raw = try SocketPump(context: context, type: .dealer, name: "old-worker") { [endpoint = server.endpoint] in
@@ -141,7 +141,7 @@ import ZeroMQ
         raw.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                log: { _ in }) { _ in SyncSetUp.network() }
+                                logger: .discarding) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version \(MessageHeader.currentVersion + 1) is not supported") }, "\(serverLog.lines)")
@@ -164,9 +164,9 @@ import ZeroMQ
             configuration: SyncSetUp.configuration(.adam),
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }))
+            events: .init(logger: .lines({ _ in })))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                log: { _ in }) { _ in SyncSetUp.network() }
+                                logger: .discarding) { _ in SyncSetUp.network() }
         let workerOutcome = Task { try await worker.run() }
         let serverError = await #expect(throws: ClusterError.self) { try await server.run() }
         #expect(serverError == .joinTimeout(joined: 1, expected: 2, seconds: 30))
