@@ -54,41 +54,42 @@ public class RecurrentLayer: Layer {
     // c₀ for the LSTM, exposed as `LSTM.initialCell`.
     var initialCellState: Tensor?
 
-    private var weightIH: UnsafeMutablePointer<Float>?
-    private var weightHH: UnsafeMutablePointer<Float>?
-    private var biasIH: UnsafeMutablePointer<Float>?
-    private var biasHH: UnsafeMutablePointer<Float>?
-    private var weightIHGradient: UnsafeMutablePointer<Float>?
-    private var weightHHGradient: UnsafeMutablePointer<Float>?
-    private var biasIHGradient: UnsafeMutablePointer<Float>?
-    private var biasHHGradient: UnsafeMutablePointer<Float>?
+    // Internal rather than private: the backward pass (RecurrentLayer+Backward.swift) and LSTM use them.
+    var weightIH: UnsafeMutablePointer<Float>?
+    var weightHH: UnsafeMutablePointer<Float>?
+    var biasIH: UnsafeMutablePointer<Float>?
+    var biasHH: UnsafeMutablePointer<Float>?
+    var weightIHGradient: UnsafeMutablePointer<Float>?
+    var weightHHGradient: UnsafeMutablePointer<Float>?
+    var biasIHGradient: UnsafeMutablePointer<Float>?
+    var biasHHGradient: UnsafeMutablePointer<Float>?
 
     // Kept by forward, time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
-    private let inputByTime = Tensor()   // [T, B, I]: the input
-    private let gates = Tensor()         // [T, B, G·H]: projections, then the gate activations (RNN: pre-activations)
-    private let hiddenStates = Tensor()  // [T + 1, B, H]: h₀, h₁, …, h_T
-    private let cellStates = Tensor()    // LSTM [T + 1, B, H]: c₀, c₁, …, c_T
-    private let cellTanh = Tensor()      // LSTM [T, B, H]: tanh(c_t)
-    private let candidate = Tensor()     // GRU [T, B, H]: W_hn h_{t−1} + b_hn
+    let inputByTime = Tensor()   // [T, B, I]: the input
+    let gates = Tensor()         // [T, B, G·H]: projections, then the gate activations (RNN: pre-activations)
+    let hiddenStates = Tensor()  // [T + 1, B, H]: h₀, h₁, …, h_T
+    let cellStates = Tensor()    // LSTM [T + 1, B, H]: c₀, c₁, …, c_T
+    let cellTanh = Tensor()      // LSTM [T, B, H]: tanh(c_t)
+    let candidate = Tensor()     // GRU [T, B, H]: W_hn h_{t−1} + b_hn
     private let projection = Tensor()    // GRU [B, G·H]: W_hh h_{t−1} at the current step
     private let combinedBias = Tensor()  // [G·H]: b_ih + b_hh (for the GRU's n gate, b_in alone)
     private let last = Tensor()          // [B, H]: h_T, the output
     let lastCell = Tensor()              // LSTM [B, H]: c_T
     private let sequence = Tensor()      // [B, T, H], assembled on demand
     private var sequenceIsCurrent = false
-    private var savedSize: (batch: Int, steps: Int)?  // set by a training-mode forward
+    var savedSize: (batch: Int, steps: Int)?  // set by a training-mode forward
 
     // Made by backward.
-    private let gateGradients = Tensor()        // [T, B, G·H]: ∂loss/∂ input-side pre-activations
-    private let hiddenGateGradients = Tensor()  // GRU [T, B, G·H]: ∂loss/∂(W_hh h + b_hh)
-    private let hiddenGradient = Tensor()       // [B, H]: ∂loss/∂h_t while stepping back, ∂loss/∂h₀ at the end
-    let cellGradient = Tensor()                 // LSTM [B, H]: likewise for c
-    private let inputGradient = Tensor()        // [B, T, I]
+    let gateGradients = Tensor()        // [T, B, G·H]: ∂loss/∂ input-side pre-activations
+    let hiddenGateGradients = Tensor()  // GRU [T, B, G·H]: ∂loss/∂(W_hh h + b_hh)
+    let hiddenGradient = Tensor()       // [B, H]: ∂loss/∂h_t while stepping back, ∂loss/∂h₀ at the end
+    let cellGradient = Tensor()         // LSTM [B, H]: likewise for c
+    let inputGradient = Tensor()        // [B, T, I]
     // Per pool part, G·H values for the input side and (GRU) G·H for the hidden side: the bias-gradient
     // totals over all steps, and the sums of the current step that are added to them.
-    private var biasTotals: UnsafeMutablePointer<Double>
-    private var biasStepSums: UnsafeMutablePointer<Float>
-    private var biasScratchCapacity = 0
+    var biasTotals: UnsafeMutablePointer<Double>
+    var biasStepSums: UnsafeMutablePointer<Float>
+    var biasScratchCapacity = 0
 
     /// Batch rows per compute-pool part: smaller batches run on one thread.
     static let rowsPerPart = 16
@@ -139,12 +140,12 @@ public class RecurrentLayer: Layer {
     }
 
     /// The parts a batch is cut into on the compute pool.
-    private func partCount(batch: Int) -> Int {
+    func partCount(batch: Int) -> Int {
         min(ComputePool.shared.threadCount, max(1, batch / Self.rowsPerPart))
     }
 
     /// Rows `part` of `parts` of a batch.
-    private func partRows(_ part: Int, of parts: Int, batch: Int) -> Range<Int> {
+    func partRows(_ part: Int, of parts: Int, batch: Int) -> Range<Int> {
         batch * part / parts..<batch * (part + 1) / parts
     }
 
@@ -255,106 +256,6 @@ public class RecurrentLayer: Layer {
                 (sequence.data + (b * steps + t) * hidden)
                     .update(from: hiddenStates.data + ((t + 1) * batch + b) * hidden, count: hidden)
             }
-        }
-    }
-
-    // MARK: Backward
-
-    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let (batch, steps) = savedSize else { preconditionFailure("\(cell).backward without a training-mode forward") }
-        let hidden = hiddenSize, width = cell.gateCount * hidden
-        precondition(outputGradient.count == batch * hidden,
-                     "\(cell): output gradient has shape \(outputGradient.shape), expected [\(batch), \(hidden)]")
-        gateGradients.resize(to: [steps, batch, width])
-        if cell == .gru { hiddenGateGradients.resize(to: [steps, batch, width]) }
-        hiddenGradient.resize(to: [batch, hidden])
-        hiddenGradient.data.update(from: outputGradient.data, count: batch * hidden)
-        if cell == .lstm {
-            cellGradient.resize(to: [batch, hidden])
-            cellGradient.zero()
-        }
-        if needsInputGradient { inputGradient.resize(to: [batch, steps, inputSize]) }
-
-        let parts = partCount(batch: batch)
-        let perPart = (cell == .gru ? 2 : 1) * width
-        if parts * perPart > biasScratchCapacity {
-            biasTotals.deallocate()
-            biasStepSums.deallocate()
-            biasScratchCapacity = parts * perPart
-            biasTotals = .allocate(capacity: biasScratchCapacity)
-            biasStepSums = .allocate(capacity: biasScratchCapacity)
-        }
-        let totals = biasTotals, stepSums = biasStepSums
-        ComputePool.shared.run(parts: parts) { part in
-            backwardRows(partRows(part, of: parts, batch: batch), batch: batch, steps: steps,
-                         needsInputGradient: needsInputGradient, biasTotals: totals + part * perPart,
-                         stepSums: stepSums + part * perPart)
-        }
-
-        // Bias gradients: the parts' totals over (time, batch) of the pre-activation gradients. For the
-        // RNN and LSTM both biases have the input side's; the GRU's b_hh has its hidden side's.
-        for k in 0..<perPart {
-            var total: Double = 0
-            for part in 0..<parts { total += totals[part * perPart + k] }
-            if k < width {
-                biasIHGradient![k] += Float(total)
-                if cell != .gru { biasHHGradient![k] += Float(total) }
-            } else {
-                biasHHGradient![k - width] += Float(total)
-            }
-        }
-
-        // Weight gradients over all steps at once: ∂W_ih += Gᵀ·X and ∂W_hh += G_hᵀ·[h₀ … h_{T−1}], rows (t, b).
-        let allRows = steps * batch
-        BLAS.gemm(transposeA: true, m: width, n: inputSize, k: allRows, a: gateGradients.data, lda: width,
-                  b: inputByTime.data, ldb: inputSize, beta: 1, c: weightIHGradient!, ldc: inputSize)
-        BLAS.gemm(transposeA: true, m: width, n: hidden, k: allRows,
-                  a: cell == .gru ? hiddenGateGradients.data : gateGradients.data, lda: width,
-                  b: hiddenStates.data, ldb: hidden, beta: 1, c: weightHHGradient!, ldc: hidden)
-        return needsInputGradient ? inputGradient : nil
-    }
-
-    /// Backpropagates through time for a block of batch rows: writes their pre-activation gradients (and
-    /// input gradients), leaves ∂loss/∂h₀ (and ∂loss/∂c₀) in their rows, and totals their bias gradients.
-    private func backwardRows(_ rows: Range<Int>, batch: Int, steps: Int, needsInputGradient: Bool,
-                              biasTotals: UnsafeMutablePointer<Double>, stepSums: UnsafeMutablePointer<Float>) {
-        let hidden = hiddenSize, width = cell.gateCount * hidden, first = rows.lowerBound, count = rows.count
-        let sides = cell == .gru ? 2 : 1
-        let dh = hiddenGradient.data + first * hidden
-        let recurrent = cell == .gru ? hiddenGateGradients.data : gateGradients.data
-        biasTotals.update(repeating: 0, count: sides * width)
-        for t in stride(from: steps - 1, through: 0, by: -1) {
-            let block = t * batch + first
-            stepSums.update(repeating: 0, count: sides * width)
-            for b in 0..<count {
-                let row = block + b
-                let g = gates.data + row * width, dg = gateGradients.data + row * width, dhRow = dh + b * hidden
-                switch cell {
-                case .rnn:
-                    GateKernels.rnnBackward(hidden: hiddenStates.data + (row + batch) * hidden, hiddenGradient: dhRow,
-                                            gateGradients: dg, sums: stepSums, count: hidden)
-                case .lstm:
-                    GateKernels.lstmBackward(g, previousCell: cellStates.data + row * hidden,
-                                             cellTanh: cellTanh.data + row * hidden, hiddenGradient: dhRow,
-                                             cellGradient: cellGradient.data + (first + b) * hidden,
-                                             gateGradients: dg, sums: stepSums, count: hidden)
-                case .gru:
-                    GateKernels.gruBackward(g, candidate: candidate.data + row * hidden,
-                                            previousHidden: hiddenStates.data + row * hidden, hiddenGradient: dhRow,
-                                            gateGradients: dg, hiddenGateGradients: hiddenGateGradients.data + row * width,
-                                            sums: stepSums, count: hidden)
-                }
-            }
-            for j in 0..<sides * width { biasTotals[j] += Double(stepSums[j]) }
-            if needsInputGradient {
-                // ∂x_t = G_t·W_ih, written straight into the batch-first input gradient (row stride T·I).
-                BLAS.gemm(m: count, n: inputSize, k: width, a: gateGradients.data + block * width, lda: width,
-                          b: weightIH!, ldb: inputSize, beta: 0,
-                          c: inputGradient.data + (first * steps + t) * inputSize, ldc: steps * inputSize)
-            }
-            // ∂h_{t−1} = (GRU: z∘∂h_t, already in dh, +) G_h,t·W_hh.
-            BLAS.gemm(m: count, n: hidden, k: width, a: recurrent + block * width, lda: width, b: weightHH!,
-                      ldb: hidden, beta: cell == .gru ? 1 : 0, c: dh, ldc: hidden)
         }
     }
 }
