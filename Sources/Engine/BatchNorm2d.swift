@@ -22,6 +22,7 @@ public final class BatchNorm2d: Layer {
     private var runningMean: UnsafeMutablePointer<Float>?
     private var runningVariance: UnsafeMutablePointer<Float>?
     private var batchesTracked: UnsafeMutablePointer<Float>?
+    private var storageOwner: AnyObject?  // keeps the memory the pointers above point into
     private let output = Tensor()
     private let inputGradient = Tensor()
     private let normalized = Tensor()            // x̂ of the last training-mode forward
@@ -47,6 +48,7 @@ public final class BatchNorm2d: Layer {
     }
 
     public func bind(_ slots: [ParameterSlot]) {
+        storageOwner = slots[0].owner
         weight = slots[0].value
         weightGradient = slots[0].gradient
         bias = slots[1].value

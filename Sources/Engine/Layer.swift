@@ -48,12 +48,15 @@ public struct ParameterSlot {
     public let gradient: UnsafeMutablePointer<Float>?
     /// The number of elements.
     public let count: Int
+    /// The memory `value` and `gradient` point into: a layer keeps it so that they stay valid for as
+    /// long as the layer lives, even past its `Model`.
+    public let owner: AnyObject
 }
 
 /// A differentiable building block with an explicit forward and backward pass.
 ///
 /// Parameters live in the owning `Model`'s flat buffers; a layer receives pointers to its part
-/// through `bind(_:)`. `backward` accumulates parameter gradients with `+=`, as PyTorch does.
+/// through `bind(_:)` and keeps the slots' `owner`. `backward` accumulates parameter gradients with `+=`, as PyTorch does.
 public protocol Layer: AnyObject {
     /// The parameters and buffers this layer owns, in `state_dict` order.
     var parameterSpecs: [ParameterSpec] { get }

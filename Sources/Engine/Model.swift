@@ -19,6 +19,8 @@ public final class Model {
     public let gradients: UnsafeMutableBufferPointer<Float>
     /// All buffers, contiguous: updated by the layers themselves, never by an optimiser.
     public let buffers: UnsafeMutableBufferPointer<Float>
+    /// The memory behind the three, which every layer bound to it also keeps alive.
+    private let storage: FlatStorage
 
     /// Wraps a layer graph, allocates its flat buffers and initialises it as PyTorch would, from `seed`.
     public init(_ root: any Layer, seed: UInt64 = 0) {
@@ -38,28 +40,24 @@ public final class Model {
         stateDictViews = stateDict
         views = stateDict.filter { $0.kind == .parameter }
         bufferViews = stateDict.filter { $0.kind == .buffer }
-        parameters = .allocate(capacity: parameterCount)
-        parameters.initialize(repeating: 0)
-        gradients = .allocate(capacity: parameterCount)
-        gradients.initialize(repeating: 0)
-        buffers = .allocate(capacity: bufferCount)
-        buffers.initialize(repeating: 0)
+        let storage = FlatStorage(parameters: parameterCount, buffers: bufferCount)
+        self.storage = storage
+        parameters = storage.parameters
+        gradients = storage.gradients
+        buffers = storage.buffers
         let base = parameters.baseAddress!, gradientBase = gradients.baseAddress!, bufferBase = buffers.baseAddress!
         root.bind(stateDict.map { view in
             switch view.kind {
-            case .parameter: ParameterSlot(value: base + view.offset, gradient: gradientBase + view.offset, count: view.count)
-            case .buffer: ParameterSlot(value: bufferBase + view.offset, gradient: nil, count: view.count)
+            case .parameter:
+                ParameterSlot(value: base + view.offset, gradient: gradientBase + view.offset, count: view.count, owner: storage)
+            case .buffer:
+                ParameterSlot(value: bufferBase + view.offset, gradient: nil, count: view.count, owner: storage)
             }
         })
         var generator = SeededGenerator(seed: seed)
         root.resetParameters(using: &generator)
     }
 
-    deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-        buffers.deallocate()
-    }
 
     /// The total number of parameters (buffers not included).
     public var parameterCount: Int { parameters.count }
@@ -123,5 +121,28 @@ public final class Model {
             }
         }
         return hash
+    }
+}
+
+/// The memory of a model's parameters, gradients and buffers. Layers keep a reference to it
+/// (`ParameterSlot.owner`), so a layer that outlives its `Model` still points at live memory.
+final class FlatStorage {
+    let parameters: UnsafeMutableBufferPointer<Float>
+    let gradients: UnsafeMutableBufferPointer<Float>
+    let buffers: UnsafeMutableBufferPointer<Float>
+
+    init(parameters parameterCount: Int, buffers bufferCount: Int) {
+        parameters = .allocate(capacity: parameterCount)
+        parameters.initialize(repeating: 0)
+        gradients = .allocate(capacity: parameterCount)
+        gradients.initialize(repeating: 0)
+        buffers = .allocate(capacity: bufferCount)
+        buffers.initialize(repeating: 0)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        buffers.deallocate()
     }
 }

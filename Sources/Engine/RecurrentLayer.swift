@@ -63,6 +63,7 @@ public class RecurrentLayer: Layer {
     var weightHHGradient: UnsafeMutablePointer<Float>?
     var biasIHGradient: UnsafeMutablePointer<Float>?
     var biasHHGradient: UnsafeMutablePointer<Float>?
+    private var storageOwner: AnyObject?  // keeps the memory the pointers above point into
 
     // Kept by forward, time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
     let inputByTime = Tensor()   // [T, B, I]: the input
@@ -119,6 +120,7 @@ public class RecurrentLayer: Layer {
     }
 
     public func bind(_ slots: [ParameterSlot]) {
+        storageOwner = slots[0].owner
         weightIH = slots[0].value
         weightHH = slots[1].value
         biasIH = slots[2].value

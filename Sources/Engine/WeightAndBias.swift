@@ -9,6 +9,7 @@ struct WeightAndBias {
     private(set) var weightGradient: UnsafeMutablePointer<Float>?
     private(set) var bias: UnsafeMutablePointer<Float>?
     private(set) var biasGradient: UnsafeMutablePointer<Float>?
+    private var owner: AnyObject?
 
     init(weightShape: [Int], bias: Bool) {
         self.weightShape = weightShape
@@ -25,6 +26,7 @@ struct WeightAndBias {
     }
 
     mutating func bind(_ slots: [ParameterSlot]) {
+        owner = slots[0].owner
         weight = slots[0].value
         weightGradient = slots[0].gradient
         if hasBias {
