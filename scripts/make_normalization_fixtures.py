@@ -3,7 +3,13 @@
 
 Run from the repository root (needs torch, numpy and safetensors; CI only reads the committed files):
 
-    python3 scripts/make_normalization_fixtures.py
+    python3 scripts/make_normalization_fixtures.py                # rewrites the three files below
+    python3 scripts/make_normalization_fixtures.py --verify FILE  # checks FILE, written by EngineTests
+
+`--verify FILE` takes the file that `ENGINE_EXPORT_BATCHNORM=FILE swift test ... --filter BatchNormTests`
+writes (the network below, loaded from batchnorm_net_state.safetensors, after one training-mode pass
+on the golden input), loads it into the PyTorch network with load_state_dict(strict=True), and checks
+its buffers and its evaluation output against PyTorch doing the same pass.
 
 The committed files were made with the versions recorded in their metadata (torch 2.15.0, numpy
 2.4.6, safetensors 0.8.0; CPU, one thread); the same versions rewrite the same bytes. Values come from
@@ -30,13 +36,14 @@ Files written into Tests/EngineTests/Fixtures/:
       That network in evaluation mode on x = formula(730, 2·3·4·4, 3): `input`, `output` [2, 3].
 """
 
+import argparse
 import os
 import sys
 from collections import OrderedDict
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,8 +102,8 @@ def make_batchnorm_golden():
     save(out, "batchnorm_golden.safetensors")
 
 
-def make_batchnorm_net():
-    net = nn.Sequential(OrderedDict([
+def batchnorm_net():
+    return nn.Sequential(OrderedDict([
         ("conv", nn.Conv2d(3, 4, 3, padding=1)),
         ("bn", nn.BatchNorm2d(4)),
         ("relu", nn.ReLU()),
@@ -104,6 +111,10 @@ def make_batchnorm_net():
         ("flatten", nn.Flatten()),
         ("fc", nn.Linear(64, 3)),
     ]))
+
+
+def make_batchnorm_net():
+    net = batchnorm_net()
     with torch.no_grad():
         fan_in = {}
         for j, (name, parameter) in enumerate(net.named_parameters()):
@@ -123,10 +134,46 @@ def make_batchnorm_net():
         save({"input": x, "output": net(x)}, "batchnorm_net_golden.safetensors")
 
 
+def verify(path):
+    """Loads a file EngineTests wrote into PyTorch and compares it with PyTorch's own training pass."""
+    ours = load_file(path)
+    for name, value in ours.items():
+        print(f"  {name}: {value.dtype} {list(value.shape)}")
+    theirs = batchnorm_net()
+    theirs.load_state_dict(load_file(os.path.join(FIXTURES, "batchnorm_net_state.safetensors")), strict=True)
+    x = load_file(os.path.join(FIXTURES, "batchnorm_net_golden.safetensors"))["input"]
+    theirs.train()
+    with torch.no_grad():
+        theirs(x)
+    loaded = batchnorm_net()
+    loaded.load_state_dict(ours, strict=True)
+    if loaded.bn.num_batches_tracked.item() != theirs.bn.num_batches_tracked.item():
+        sys.exit(f"num_batches_tracked {loaded.bn.num_batches_tracked.item()}, PyTorch {theirs.bn.num_batches_tracked.item()}")
+    for name in ("running_mean", "running_var"):
+        difference = (getattr(loaded.bn, name) - getattr(theirs.bn, name)).abs().max().item()
+        print(f"  bn.{name}: max abs difference {difference:.3g}")
+        if difference > 1e-5:
+            sys.exit(f"bn.{name} differs from PyTorch's by {difference}")
+    loaded.eval()
+    theirs.eval()
+    with torch.no_grad():
+        difference = (loaded(x) - theirs(x)).abs().max().item()
+    print(f"  evaluation output: max abs difference {difference:.3g}")
+    if difference > 1e-5:
+        sys.exit(f"the evaluation output differs from PyTorch's by {difference}")
+    print("OK: the state_dict loads into PyTorch (strict) and matches PyTorch's own training pass")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--verify", metavar="FILE", help="check a safetensors file EngineTests wrote")
+    arguments = parser.parse_args()
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
+    if arguments.verify:
+        verify(arguments.verify)
+        return
     os.makedirs(FIXTURES, exist_ok=True)
     make_batchnorm_golden()
     make_batchnorm_net()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Engine
 
@@ -109,17 +110,35 @@ import Testing
     /// The network PyTorch trained and saved (its num_batches_tracked is int64) loads by name and, in
     /// evaluation mode (Dropout passes through), gives PyTorch's output.
     @Test func aPyTorchStateDictLoadsAndEvaluatesAsInPyTorch() throws {
-        let model = Model(Sequential([
-            ("conv", Conv2d(3, 4, kernelSize: 3, padding: 1)), ("bn", BatchNorm2d(4)), ("relu", ReLU()),
-            ("drop", Dropout(0.5)), ("flatten", Flatten()), ("fc", Linear(64, 3)),
-        ]))
-        try model.load(from: fixturePath("batchnorm_net_state.safetensors"))
+        let model = try Self.pyTorchNetwork()
         #expect(Array(try #require(model.buffer(named: "bn.num_batches_tracked"))) == [3])
         let golden = try Safetensors.read(from: fixturePath("batchnorm_net_golden.safetensors"))
         let input = try #require(golden.tensors["input"]), expected = try #require(golden.tensors["output"])
         let output = model.forward(Tensor(shape: input.shape, values: input.values), mode: .evaluation)
         #expect(output.shape == expected.shape)
         expectElementsClose(output.scalars, expected.values, relative: 1e-5, absolute: 1e-5, "eval output")
+    }
+
+    /// The fixture script's network with the state PyTorch saved.
+    static func pyTorchNetwork() throws -> Model {
+        let model = Model(Sequential([
+            ("conv", Conv2d(3, 4, kernelSize: 3, padding: 1)), ("bn", BatchNorm2d(4)), ("relu", ReLU()),
+            ("drop", Dropout(0.5)), ("flatten", Flatten()), ("fc", Linear(64, 3)),
+        ]))
+        try model.load(from: fixturePath("batchnorm_net_state.safetensors"))
+        return model
+    }
+
+    /// When ENGINE_EXPORT_BATCHNORM names a file: PyTorch's network after one more training-mode pass on
+    /// the golden input, written by our writer, for `python3 scripts/make_normalization_fixtures.py
+    /// --verify FILE` to load into PyTorch and compare with the same pass there.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ENGINE_EXPORT_BATCHNORM"] != nil))
+    func exportForPythonCheck() throws {
+        let path = try #require(ProcessInfo.processInfo.environment["ENGINE_EXPORT_BATCHNORM"])
+        let model = try Self.pyTorchNetwork()
+        let input = try #require(try Safetensors.read(from: fixturePath("batchnorm_net_golden.safetensors")).tensors["input"])
+        _ = model.forward(Tensor(shape: input.shape, values: input.values), mode: .training)
+        try model.save(to: path, metadata: ["made_by": "EngineTests"])
     }
 
     /// Training mode: the input gradient (through the batch mean and variance), weight and bias.
