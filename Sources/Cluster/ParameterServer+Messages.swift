@@ -21,6 +21,7 @@ extension ParameterServer {
         let now = ContinuousClock.now
         if let slot { slots[slot]!.lastHeard = now }
         if let joiner { joiners[joiner].lastHeard = now }
+        if slot == nil, joiner == nil, let queued = waiting.firstIndex(where: { $0.identity == identity }) { waiting[queued].lastHeard = now }
         trace?("parameter server: ← \(name(of: identity)): \(message.type) step \(message.step), "
                + "\(frames.dropFirst().reduce(0) { $0 + $1.count }) bytes")
         switch message.body {
@@ -35,7 +36,7 @@ extension ParameterServer {
                 peerLog("parameter server: dropped a push-gradient from a peer that has not joined")
             }
         case .heartbeat:
-            if slot == nil && joiner == nil { _ = takeBack(identity) }
+            if slot == nil && joiner == nil && !waiting.contains(where: { $0.identity == identity }) { _ = takeBack(identity) }
         case .error(let reason):
             peerLog("parameter server: \(slot.flatMap { slots[$0] }.map { "rank \($0.rank)" } ?? "an unjoined peer") reports: \(reason)")
             if let slot, let rank = slots[slot]?.rank { throw ClusterError.peerFailed(rank: rank, reason: reason) }
@@ -54,6 +55,11 @@ extension ParameterServer {
         switch policy.receive(push, step: message.step, slot: slot, in: roster, at: .now) {
         case .dropped(let reason):
             peerLog("parameter server: dropped a push-gradient of rank \(rank) \(reason)")
+        case .refused(let reason):
+            let sentence = "a push-gradient for step \(message.step) \(reason)"
+            peerLog("parameter server: refused \(sentence) from rank \(rank); told the worker and let it go")
+            send(.error(reason: sentence), to: slots[slot]!.identity)
+            remove(slot: slot, because: "sent \(sentence)")
         case .accepted(let directives):
             slots[slot]!.samples += push.sampleCount
             perform(directives)
