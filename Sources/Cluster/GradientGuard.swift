@@ -7,8 +7,10 @@ public enum GradientBound: Sendable, Equatable, CustomStringConvertible {
     /// No bound: every finite gradient is applied.
     case off
 
-    /// The default: ten times the recent typical norm.
-    public static let standard = GradientBound.relative(factor: 10)
+    /// The default: a thousand times the recent typical norm. Honest gradients of small batches
+    /// spread widely (XOR with batch 2: beyond 10× the lower median in hundreds of pushes of a run), so
+    /// the default catches absurd gradients only; a tighter factor suits large batches.
+    public static let standard = GradientBound.relative(factor: 1000)
 
     /// How `--max-gradient-norm` and logs name the bound.
     public var description: String {
@@ -28,7 +30,7 @@ public enum GradientBound: Sendable, Equatable, CustomStringConvertible {
 /// any other rank (applied or not, in this update or before) or applied at all, so a worker sending
 /// huge gradients from the first step is outvoted by any honest one. While nothing else is known
 /// (the first pushes of an async run, or a run with one worker), the limit is `factor` × ‖weights‖ /
-/// learning rate (ten times the gradient whose plain SGD step would move the weights by their own
+/// learning rate (`factor` times the gradient whose plain SGD step would move the weights by their own
 /// length), for at most `warmUp` rejections, after which a lone worker is trusted. Only gradients
 /// applied enter the history, so an outlier never raises the limit, and the lower median stays
 /// honest while fewer than half of the applied gradients are an attacker's.

@@ -19,7 +19,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
     var stragglerThreshold: Double = 2
 
-    @Option(help: "The largest gradient the server applies: 'relative' (default: 10× the lower median of the last 64 applied gradients' L2 norms; before 8 are known, 10× the smallest of the other workers' norms), 'relative:F' for F× instead, a number for a fixed L2 norm, or 'off'. Larger gradients are rejected and counted per rank (log line, the epoch's 'rejected').")
+    @Option(help: "The largest gradient the server applies: 'relative' (default: 1000× the lower median of the last 64 applied gradients' L2 norms; before 8 are known, 1000× the smallest of the other workers' norms), 'relative:F' for F× instead, a number for a fixed L2 norm, or 'off'. Larger gradients are rejected and counted per rank (log line, the epoch's 'rejected').")
     var maxGradientNorm: GradientBound = .standard
 
     @Option(parsing: .unconditional, help: "Seconds to wait for all workers to join.")
