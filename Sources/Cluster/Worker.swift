@@ -151,7 +151,10 @@ public actor Worker {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
-        let (header, welcome) = try await awaitWelcome(fingerprint: model.fingerprint)
+        guard let (header, welcome) = try await awaitWelcome(fingerprint: model.fingerprint) else {
+            // Training ended while the worker waited for a place (`assignedRank` stays nil).
+            return statistics ?? WorkerStatistics(rank: -1, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
+        }
         var assignment = try accept(welcome, step: header.step, fingerprint: header.fingerprint, model: model,
                                     sampleCount: trainingSet.count)
         let configuration = welcome.configuration
@@ -291,7 +294,9 @@ public actor Worker {
         }
     }
 
-    private func awaitWelcome(fingerprint: UInt64) async throws -> (WireMessage, Welcome) {
+    /// The server's welcome, or nil when it says stop first (training ended while the worker waited
+    /// for a place); waits up to `timeout`, heartbeats keeping the worker's place in the queue.
+    private func awaitWelcome(fingerprint: UInt64) async throws -> (WireMessage, Welcome)? {
         let deadline = ContinuousClock.now + timeout
         while true {
             // Heartbeats keep the place of a worker waiting for the next step to take part.
@@ -299,7 +304,8 @@ public actor Worker {
                                                 heartbeat: (MessageHeader.unassignedSender, fingerprint))
             switch message.body {
             case .welcome(let welcome): return (message, welcome)
-            case .error(let reason): throw ClusterError.refused(reason: reason)
+            case .stop: return nil
+            case .error(let reason): throw ClusterError.fromServer(reason: reason)
             case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
             default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
             }
@@ -321,7 +327,7 @@ public actor Worker {
             case .stop:
                 return .stop
             case .error(let reason):
-                throw ClusterError.peerFailed(rank: nil, reason: reason)
+                throw ClusterError.fromServer(reason: reason)
             case .heartbeat:
                 break
             default:
