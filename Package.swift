@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "trainer", targets: ["trainer"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Transport", targets: ["Transport"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "Cluster", targets: ["Cluster"]),
         .library(name: "Reports", targets: ["Reports"]),
@@ -22,10 +23,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "Transport"),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Transport"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CSodium"]),
-        .target(name: "Cluster", dependencies: ["ZeroMQ", "Engine", "Datasets"]),
+        .target(name: "Cluster", dependencies: ["Transport", "ZeroMQ", "Engine", "Datasets"]),
         .target(name: "Reports"),
         .executableTarget(
             name: "trainer",
@@ -39,9 +41,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "ZeroMQ", "Engine", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
 )

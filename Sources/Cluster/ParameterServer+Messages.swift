@@ -1,10 +1,10 @@
 import Foundation
-import ZeroMQ
+import Transport
 
 /// Receiving: each message validated, then answered or handed to membership or the policy.
 extension ParameterServer {
     /// Validates and acts on one received message; throws only when a worker taking part reports a failure.
-    func handle(_ frames: [ReceivedFrame]) throws {
+    func handle(_ frames: [any IncomingFrame]) throws {
         let identity: [UInt8], message: WireMessage
         do {
             (identity, message) = try WireMessage.decodeRouted(

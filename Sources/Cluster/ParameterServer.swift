@@ -1,7 +1,7 @@
 import Datasets
 import Engine
 import Foundation
-import ZeroMQ
+import Transport
 
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
 /// welcomes workers over a ROUTER socket and applies their gradients.
@@ -12,10 +12,10 @@ import ZeroMQ
 /// slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
 /// accounting, and carries out the policy's directives.
 ///
-/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor), which alone touches
+/// The actor runs on its transport's dedicated thread (its serial executor), which alone touches
 /// the socket, so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
 public actor ParameterServer {
-    /// The endpoint the server bound, as libzmq reports it (with the chosen port for `tcp://…:*`).
+    /// The endpoint the server bound, as its transport reports it (with the chosen port for `tcp://…:*`).
     public nonisolated let endpoint: String
     /// The training set-up sent to every worker.
     public nonisolated let configuration: TrainingConfiguration
@@ -28,17 +28,15 @@ public actor ParameterServer {
     /// The model fingerprint every message must carry.
     public nonisolated let fingerprint: UInt64
 
-    let pump: SocketPump
-    let mailbox: Mailbox
+    /// The server's socket: a ROUTER-like transport (each message's first frame names its peer).
+    let transport: any MessageTransport
     private let stopRequest = StopRequest()
     let stateFile: String?
     /// Failed writes of `stateFile` in a row; the run stops after `limit` of them.
     public nonisolated let stateWrites = StateWriteFailures()
-    /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
-    private let zap: ZAPHandler?
 
-    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
+    /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     /// When to apply gradients and whom to answer.
     let policy: any UpdatePolicy
     let optimizer: any Optimizer
@@ -115,16 +113,16 @@ public actor ParameterServer {
         }
     }
 
-    /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
-    /// parameters, with `fingerprint`) for `configuration.epochs` epochs, as `settings` say, telling
-    /// `events` how it goes; with `settings.security` the socket is a CURVE server and a ZAP handler on
-    /// `context` admits only the listed workers. `resume` starts from a saved state instead of `weights`.
+    /// Serves over `transport` (a ROUTER-like one: each message's first frame names its peer) and
+    /// prepares training from `weights` (the model's flat parameters, with `fingerprint`) for
+    /// `configuration.epochs` epochs, as `settings` say, telling `events` how it goes (the transport
+    /// carries `settings.security`). `resume` starts from a saved state instead of `weights`.
     public init(
-        context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
+        transport: any MessageTransport, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
-        let worldSize = settings.worldSize, security = settings.security, log = events.log
+        let worldSize = settings.worldSize, log = events.log
         let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
@@ -134,28 +132,9 @@ public actor ParameterServer {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
                            parameterCount: weights.count)
         }
-        let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
-        // The handler runs before the socket binds, so no connection is ever admitted unchecked.
-        let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: log) }
         let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, log: log)
-        let pump = try SocketPump(
-            context: context, type: .router, name: "parameter-server",
-            limits: .parameterServer(parameterCount: weights.count),
-            onError: { peerLog("parameter server: socket error: \($0)") },
-            setUp: { socket in
-                if let security { try socket.makeCurveServer(secretKey: security.secretKey) }
-                // libzmq drops a peer that sends a larger frame before buffering it; with CURVE it counts
-                // the encrypted frame.
-                try socket.set(.maxMessageSize, Int64(maximumFrame + (security == nil ? 0 : Socket.curveFrameOverhead)))
-                // Keep queued weights and stop messages for up to a second after close().
-                try socket.set(.linger, 1000)
-                try socket.bind(endpoint)
-            }
-        )
-        self.pump = pump
-        self.zap = zap
-        self.endpoint = pump.endpoint
-        self.mailbox = pump.mailbox
+        self.transport = transport
+        self.endpoint = transport.endpoint
         let snapshots = WeightSnapshots(count: weights.count)
         self.snapshots = snapshots
         self.weights = weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
@@ -246,8 +225,8 @@ public actor ParameterServer {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
                 let wake = onStatus == nil ? nextBeat : min(nextBeat, lastStatus + statusInterval)
-                // At least a moment's wait, so the pump looks at its socket before a deadline is called.
-                let frames = await mailbox.next(before: max(min(deadline, wake), .now + .milliseconds(1)))
+                // At least a moment's wait, so the transport looks at its socket before a deadline is called.
+                let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcast(.stop)
                     log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
@@ -262,7 +241,7 @@ public actor ParameterServer {
                 }
                 if let onStatus, now - lastStatus >= statusInterval { onStatus(status(now: now)) }
                 if frames == nil {
-                    if mailbox.isFinished { throw ClusterError.connectionClosed }
+                    if transport.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }
                 }
             }
@@ -281,7 +260,7 @@ public actor ParameterServer {
     /// (a step in progress is dropped) and `run()` returns the current weights; `stoppedBy` names `reason`.
     public nonisolated func requestStop(reason: String) {
         stopRequest.set(reason)
-        mailbox.interrupt()
+        transport.interrupt()
     }
 
     /// Why `run()` ended early, if `requestStop(reason:)` ended it.
@@ -290,12 +269,11 @@ public actor ParameterServer {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
-        await pump.closeAndWait()
-        zap?.close()
+        await transport.close()
     }
 
     private func timeoutError() -> ClusterError {
-        if mailbox.isFinished { return .connectionClosed }
+        if transport.isFinished { return .connectionClosed }
         if !started {
             return .joinTimeout(joined: currentWorldSize, expected: worldSize, seconds: joinTimeout.seconds)
         }
@@ -329,7 +307,7 @@ public actor ParameterServer {
                 break
             }
         }
-        pump.send(message.encoded(to: identity))
+        transport.send(message.encoded(to: identity))
     }
 
     /// How logs name a peer: by rank once it has one.

@@ -1,7 +1,7 @@
 import Datasets
 import Engine
 import Foundation
-import ZeroMQ
+import Transport
 
 /// What a worker trains with: its model replica and its copy of the data, built from the server's configuration.
 public struct Replica {
@@ -28,14 +28,14 @@ public struct Replica {
 /// the mean gradient of its shard of the global batch and waits for the next weights, until the
 /// server says stop. The same code serves sync and async mode: only the server's replies differ.
 ///
-/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor): computing a gradient
+/// The actor runs on its transport's dedicated thread (its serial executor): computing a gradient
 /// there keeps it off Swift's cooperative pool. Every wait for the server has a deadline.
 public actor Worker {
-    private let pump: SocketPump
-    private let mailbox: Mailbox
+    /// The worker's connection to the server (a DEALER-like transport).
+    private let transport: any MessageTransport
 
-    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
+    /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let reconnectTimeout: Duration
@@ -49,32 +49,20 @@ public actor Worker {
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
-    /// Connects a DEALER socket to `endpoint` (as a CURVE client when `security` is given); `prepare`
-    /// builds the replica from the server's configuration, `timeout` bounds each wait for the server
-    /// before taking part (setup, welcome). While taking part the worker sends a heartbeat whenever it
-    /// has waited `heartbeatInterval`, and gives the server up after `heartbeatTimeout` without a
-    /// message from it; it then tries for `reconnectTimeout` to join again. `trace` (when given) hears
-    /// a line per message sent or received (type, step, size; never the payload).
+    /// Talks to the server over `transport`; `prepare` builds the replica from the server's
+    /// configuration, `timeout` bounds each wait for the server before taking part (setup, welcome).
+    /// While taking part the worker sends a heartbeat whenever it has waited `heartbeatInterval`, and
+    /// gives the server up after `heartbeatTimeout` without a message from it; it then tries for
+    /// `reconnectTimeout` to join again. `trace` (when given) hears a line per message sent or
+    /// received (type, step, size; never the payload).
     public init(
-        context: Context, connect endpoint: String, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
+        transport: any MessageTransport, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
         heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
-        security: WorkerSecurity? = nil,
         log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
         trace: (@Sendable (String) -> Void)? = nil,
         prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
-    ) throws {
-        let pump = try SocketPump(
-            context: context, type: .dealer, name: "worker", limits: .worker,
-            onError: { log("worker: socket error: \($0)") },
-            setUp: { socket in
-                if let security { try socket.makeCurveClient(serverPublicKey: security.serverPublicKey, keyPair: security.keyPair) }
-                // Keep a last gradient or error for up to a second after close().
-                try socket.set(.linger, 1000)
-                try socket.connect(endpoint)
-            }
-        )
-        self.pump = pump
-        self.mailbox = pump.mailbox
+    ) {
+        self.transport = transport
         self.prepare = prepare
         self.timeout = timeout
         self.reconnectTimeout = reconnectTimeout
@@ -82,20 +70,6 @@ public actor Worker {
         self.heartbeatTimeout = heartbeatTimeout
         self.log = log
         self.trace = trace
-    }
-
-    /// A worker for a fixed training set and a model built by `makeModel` from the configuration.
-    public init(
-        context: Context, connect endpoint: String, trainingSet: LabeledDataset, testCount: Int = 0,
-        objective: Objective = .classification, timeout: Duration = .seconds(60),
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        trace: (@Sendable (String) -> Void)? = nil,
-        makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
-    ) throws {
-        try self.init(context: context, connect: endpoint, timeout: timeout, heartbeatTimeout: max(timeout, .seconds(2)),
-                      log: log, trace: trace) { configuration in
-            Replica(model: try makeModel(configuration), trainingSet: trainingSet, testCount: testCount, objective: objective)
-        }
     }
 
     /// The rank the server gave this worker, once welcomed.
@@ -195,7 +169,7 @@ public actor Worker {
             } else {
                 push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
-            // On the pump thread this hands the frames to the socket at once.
+            // On the transport's thread this hands the frames to the socket at once.
             send(WireMessage(sender: UInt32(assignment.rank), step: UInt64(assignment.step), fingerprint: model.fingerprint,
                              body: .pushGradient(push)))
             statistics!.pushes += 1
@@ -262,7 +236,7 @@ public actor Worker {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
-        await pump.closeAndWait()
+        await transport.close()
     }
 
     /// What the server answers a push with.
@@ -276,7 +250,7 @@ public actor Worker {
     private func send(_ message: WireMessage) {
         lastSent = .now
         trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
-        pump.send(message.encoded())
+        transport.send(message.encoded())
     }
 
     private func awaitSetup(deadline: ContinuousClock.Instant) async throws -> Setup {
@@ -338,9 +312,9 @@ public actor Worker {
         while true {
             // Due an interval after the last message sent, however many messages arrive meanwhile.
             let nextBeat = lastSent + heartbeatInterval
-            let frames = await mailbox.next(before: heartbeat == nil ? deadline : min(deadline, nextBeat))
+            let frames = await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: #isolation)
             guard let frames else {
-                if mailbox.isFinished { throw ClusterError.connectionClosed }
+                if transport.isFinished { throw ClusterError.connectionClosed }
                 if ContinuousClock.now >= deadline {
                     throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
                 }
@@ -361,7 +335,7 @@ public actor Worker {
     }
 }
 
-/// Keeps a model, and so its gradient buffer, alive while libzmq holds a zero-copy frame of it.
+/// Keeps a model, and so its gradient buffer, alive while the transport holds a zero-copy frame of it.
 private final class ModelOwner: @unchecked Sendable {
     // Unchecked: only kept alive, never used.
     let model: Model

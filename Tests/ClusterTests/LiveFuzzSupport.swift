@@ -185,7 +185,7 @@ struct PeerReport: Sendable {
     }
 
     /// Counts the server's answers waiting in `mailbox`.
-    mutating func drain(_ mailbox: Mailbox, fingerprint: UInt64) async {
+    mutating func drain(_ mailbox: Mailbox<[ReceivedFrame]>, fingerprint: UInt64) async {
         while let frames = await mailbox.next(before: .now) { countReply(frames, fingerprint: fingerprint) }
     }
 }
