@@ -49,27 +49,18 @@ public actor Worker {
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
-    /// Talks to the server over `transport`; `prepare` builds the replica from the server's
-    /// configuration, `timeout` bounds each wait for the server before taking part (setup, welcome).
-    /// While taking part the worker sends a heartbeat whenever it has waited `heartbeatInterval`, and
-    /// gives the server up after `heartbeatTimeout` without a message from it; it then tries for
-    /// `reconnectTimeout` to join again. `trace` (when given) hears a line per message sent or
-    /// received (type, step, size; never the payload).
-    public init(
-        transport: any MessageTransport, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
-        heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
-        log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-        trace: (@Sendable (String) -> Void)? = nil,
-        prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
-    ) {
+    /// Talks to the server over `transport` as `settings` say; `prepare` builds the replica from the
+    /// server's configuration.
+    public init(transport: any MessageTransport, settings: Settings = Settings(),
+                prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica) {
         self.transport = transport
         self.prepare = prepare
-        self.timeout = timeout
-        self.reconnectTimeout = reconnectTimeout
-        self.heartbeatInterval = heartbeatInterval
-        self.heartbeatTimeout = heartbeatTimeout
-        self.log = log
-        self.trace = trace
+        self.timeout = settings.timeout
+        self.reconnectTimeout = settings.reconnectTimeout
+        self.heartbeatInterval = settings.heartbeatInterval
+        self.heartbeatTimeout = settings.heartbeatTimeout
+        self.log = settings.log
+        self.trace = settings.trace
     }
 
     /// The rank the server gave this worker, once welcomed.

@@ -47,7 +47,9 @@ struct LocalCommand: AsyncParsableCommand {
         let trace: (@Sendable (String) -> Void)? = cluster.verbose ? ParameterServer.standardError : nil
         let workers = try (0..<cluster.workers).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: experiment.train, testCount: experiment.test.count,
-                       objective: experiment.objective, trace: trace) { _ in experiment.makeModel(seed: seed) }
+                       objective: experiment.objective, settings: Worker.Settings(heartbeatTimeout: .seconds(60), trace: trace)) { _ in
+                experiment.makeModel(seed: seed)
+            }
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)

@@ -33,7 +33,8 @@ struct LiveFuzzRun: Sendable {
     }
 
     func worker(_ context: Context, endpoint: String, log: @escaping @Sendable (String) -> Void) throws -> Worker {
-        try Worker(context: context, connect: endpoint, trainingSet: set, timeout: .seconds(30), log: log) { _ in SyncSetUp.network() }
+        try Worker(context: context, connect: endpoint, trainingSet: set,
+                   settings: Worker.Settings(timeout: .seconds(30), heartbeatTimeout: .seconds(30), log: log)) { _ in SyncSetUp.network() }
     }
 
     /// The run without fuzz: its final weights and the number of updates.

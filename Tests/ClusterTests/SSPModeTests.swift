@@ -24,7 +24,8 @@ import ZeroMQ
             settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(log: { _ in }, onEpochEnd: summaries.append))
         let workers = try (0..<count).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
                 SyncSetUp.network()
             }
         }

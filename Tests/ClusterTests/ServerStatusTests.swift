@@ -23,7 +23,8 @@ import ZeroMQ
             events: .init(log: { _ in }, onStatus: statuses.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
                 SyncSetUp.network()
             }
         }

@@ -31,7 +31,8 @@ import ZeroMQ
             events: .init(log: { _ in }))
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
         let replicas = try (0..<workers).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
                 SyncSetUp.network()
             }
         }
@@ -77,7 +78,7 @@ import ZeroMQ
         async let finalWeights = server.run()
 
         let stranger = try Worker(context: context, connect: server.endpoint, trainingSet: SyncSetUp.dataset(count: 80),
-                                  timeout: .seconds(10), log: { _ in }) { _ in SyncSetUp.network() }
+                                  settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
         let error = await #expect(throws: ClusterError.self) { try await stranger.run() }
         guard case .refused(let reason)? = error else {
             Issue.record("expected a refusal, got \(String(describing: error))")
@@ -89,7 +90,8 @@ import ZeroMQ
         await stranger.close()
 
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), log: { _ in }) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
                 SyncSetUp.network()
             }
         }
@@ -138,8 +140,8 @@ import ZeroMQ
         #expect(reason == "protocol version \(MessageHeader.currentVersion + 1) is not supported; this side speaks version \(MessageHeader.currentVersion)")
         raw.close()
 
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                log: { _ in }) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version \(MessageHeader.currentVersion + 1) is not supported") }, "\(serverLog.lines)")
@@ -163,8 +165,8 @@ import ZeroMQ
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10)),
             events: .init(log: { _ in }))
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                log: { _ in }) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
         let workerOutcome = Task { try await worker.run() }
         let serverError = await #expect(throws: ClusterError.self) { try await server.run() }
         #expect(serverError == .joinTimeout(joined: 1, expected: 2, seconds: 30))
