@@ -33,19 +33,15 @@ public struct Replica {
 public actor Worker {
     /// The worker's connection to the server (a DEALER-like transport).
     private let transport: any MessageTransport
+    /// The protocol's verbs over `transport`.
+    private let client: ParameterClient
 
     /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let reconnectTimeout: Duration
-    private let heartbeatInterval: Duration
-    private let heartbeatTimeout: Duration
     private let log: @Sendable (String) -> Void
-    private let trace: (@Sendable (String) -> Void)?
-    private var rank: Int?
-    /// When the worker last sent the server anything: a heartbeat is due an interval after it.
-    private var lastSent = ContinuousClock.now
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
@@ -54,17 +50,15 @@ public actor Worker {
     public init(transport: any MessageTransport, settings: Settings = Settings(),
                 prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica) {
         self.transport = transport
+        self.client = ParameterClient(transport: transport, settings: settings)
         self.prepare = prepare
         self.timeout = settings.timeout
         self.reconnectTimeout = settings.reconnectTimeout
-        self.heartbeatInterval = settings.heartbeatInterval
-        self.heartbeatTimeout = settings.heartbeatTimeout
         self.log = settings.log
-        self.trace = settings.trace
     }
 
     /// The rank the server gave this worker, once welcomed.
-    public var assignedRank: Int? { rank }
+    public var assignedRank: Int? { client.rank }
 
     /// Asks for the set-up, prepares, joins and trains until the server sends stop; returns what the
     /// worker did. Throws if preparing fails, the server refuses the worker, reports a failure or does
@@ -83,13 +77,13 @@ public actor Worker {
                     do {
                         prepared = (setup.configuration, try prepare(setup.configuration))
                     } catch {
-                        send(WireMessage(sender: MessageHeader.unassignedSender, body: .error(reason: "the worker cannot start: \(error)")))
+                        client.reportError("the worker cannot start: \(error)")
                         throw error
                     }
                 }
                 reconnectDeadline = nil
                 return try await train(prepared!.replica, statistics: &statistics)
-            } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && rank != nil {
+            } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && client.rank != nil {
                 // The server went silent after this worker had joined: it may be restarting from its state.
                 if reconnectDeadline != nil { throw ClusterError.serverLost(seconds: reconnectTimeout.seconds) }
                 log("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
@@ -103,10 +97,10 @@ public actor Worker {
     private func handshake(deadline: ContinuousClock.Instant, reconnecting: Bool) async throws -> Setup {
         var pause = Duration.milliseconds(500)
         while true {
-            send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+            client.hello()
             let attemptEnd = reconnecting ? min(deadline, .now + pause) : deadline
             do {
-                return try await awaitSetup(deadline: attemptEnd)
+                return try await client.awaitSetup(deadline: attemptEnd)
             } catch ClusterError.noReply where reconnecting && ContinuousClock.now < deadline {
                 pause = min(pause * 2, .seconds(5))
             }
@@ -117,8 +111,8 @@ public actor Worker {
     private func train(_ replica: Replica, statistics: inout WorkerStatistics?) async throws -> WorkerStatistics {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
-        send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
-        let (header, welcome) = try await awaitWelcome(fingerprint: model.fingerprint)
+        client.join(description)
+        let (header, welcome) = try await client.awaitWelcome(fingerprint: model.fingerprint)
         var assignment = try accept(welcome, step: header.step, fingerprint: header.fingerprint, model: model,
                                     sampleCount: trainingSet.count)
         let configuration = welcome.configuration
@@ -149,9 +143,7 @@ public actor Worker {
             let push: GradientPush
             let isEndOfEpoch = assignment.cursor.isLastStepOfEpoch(worldSize: assignment.worldSize)
             if let batch = stepBatch {
-                model.zeroGradients()
-                let loss = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
-                model.backward(criterion.backward())
+                let loss = model.computeGradients(on: batch, criterion: criterion)
                 // Zero-copy: the model's gradient buffer is next written at the following step, which
                 // starts only after the server has answered, and the server drops its frames (inproc) or
                 // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
@@ -161,8 +153,7 @@ public actor Worker {
                 push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
             // On the transport's thread this hands the frames to the socket at once.
-            send(WireMessage(sender: UInt32(assignment.rank), step: UInt64(assignment.step), fingerprint: model.fingerprint,
-                             body: .pushGradient(push)))
+            client.push(push, step: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint)
             statistics!.pushes += 1
             statistics!.samples += push.sampleCount
             var next = assignment.cursor
@@ -170,7 +161,7 @@ public actor Worker {
             prefetched = (assignment.step + 1, batch(at: next, of: assignment))
             let prefetchEnd = ContinuousClock.now
             statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
-            let reply = try await awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
+            let reply = try await client.awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
                                              parameterCount: model.parameterCount)
             statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
@@ -204,19 +195,19 @@ public actor Worker {
         guard model.fingerprint == fingerprint, model.parameterCount == welcome.weights.count else {
             let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
                 + "the server's 0x\(String(fingerprint, radix: 16)) with \(welcome.weights.count)"
-            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)))
+            client.reportError(detail, sender: UInt32(welcome.rank), fingerprint: model.fingerprint)
             throw ClusterError.modelMismatch(detail)
         }
         guard welcome.offset < sampleCount else {
             let reason = "the welcome starts at sample \(welcome.offset) of an epoch of \(sampleCount)"
-            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: reason)))
+            client.reportError(reason, sender: UInt32(welcome.rank), fingerprint: model.fingerprint)
             throw ClusterError.refused(reason: reason)
         }
         if let previous = assignedSlice, previous != (welcome.rank, welcome.slot, welcome.worldSize) {
             log("worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
                 + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))")
         }
-        rank = welcome.rank
+        client.rank = welcome.rank
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
         let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
                                  epoch: welcome.epoch, offset: welcome.offset)
@@ -228,101 +219,6 @@ public actor Worker {
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
         await transport.close()
-    }
-
-    /// What the server answers a push with.
-    private enum Reply {
-        case weights(FloatPayload, step: Int)
-        /// The workers taking part changed.
-        case welcome(Welcome, step: UInt64, fingerprint: UInt64)
-        case stop
-    }
-
-    private func send(_ message: WireMessage) {
-        lastSent = .now
-        trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
-        transport.send(message.encoded())
-    }
-
-    private func awaitSetup(deadline: ContinuousClock.Instant) async throws -> Setup {
-        while true {
-            let message = try await nextMessage(before: deadline, expecting: "setup", fingerprint: nil, parameterCount: nil)
-            switch message.body {
-            case .setup(let setup): return setup
-            case .error(let reason): throw ClusterError.refused(reason: reason)
-            default: log("worker: dropped an unexpected \(message.type) message before setup")
-            }
-        }
-    }
-
-    private func awaitWelcome(fingerprint: UInt64) async throws -> (WireMessage, Welcome) {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            // Heartbeats keep the place of a worker waiting for the next step to take part.
-            let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
-                                                heartbeat: (MessageHeader.unassignedSender, fingerprint))
-            switch message.body {
-            case .welcome(let welcome): return (message, welcome)
-            case .error(let reason): throw ClusterError.refused(reason: reason)
-            case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
-            default: log("worker: dropped an unexpected \(message.type) message before welcome")
-            }
-        }
-    }
-
-    /// The server's answer to the push of `step`: the next weights, a new welcome or stop. Every message
-    /// from the server (heartbeats too) shows it is alive; after `heartbeatTimeout` without one, throws `noReply`.
-    private func awaitReply(after step: Int, rank: Int, fingerprint: UInt64, parameterCount: Int) async throws -> Reply {
-        while true {
-            let message = try await nextMessage(before: .now + heartbeatTimeout, expecting: "weights for step \(step + 1)",
-                                                fingerprint: fingerprint, parameterCount: parameterCount,
-                                                heartbeat: (UInt32(rank), fingerprint), silence: heartbeatTimeout)
-            switch message.body {
-            case .weights(let weights) where message.step == UInt64(step + 1):
-                return .weights(weights, step: step + 1)
-            case .welcome(let welcome):
-                return .welcome(welcome, step: message.step, fingerprint: message.fingerprint)
-            case .stop:
-                return .stop
-            case .error(let reason):
-                throw ClusterError.peerFailed(rank: nil, reason: reason)
-            case .heartbeat:
-                break
-            default:
-                log("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)")
-            }
-        }
-    }
-
-    /// The next valid message before `deadline`; invalid ones are logged and dropped. With `heartbeat`
-    /// (sender and model fingerprint), sends the server a heartbeat each `heartbeatInterval` of the wait. The error
-    /// on the deadline names `silence` (default: `timeout`) as the time waited.
-    private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
-                             fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
-                             silence: Duration? = nil) async throws -> WireMessage {
-        while true {
-            // Due an interval after the last message sent, however many messages arrive meanwhile.
-            let nextBeat = lastSent + heartbeatInterval
-            let frames = await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: #isolation)
-            guard let frames else {
-                if transport.isFinished { throw ClusterError.connectionClosed }
-                if ContinuousClock.now >= deadline {
-                    throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
-                }
-                if let heartbeat, ContinuousClock.now >= lastSent + heartbeatInterval {
-                    send(WireMessage(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint, body: .heartbeat))
-                }
-                continue
-            }
-            do {
-                let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
-                trace?("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), "
-                       + "\(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes")
-                return message
-            } catch {
-                log("worker: dropped a message: \(error)")
-            }
-        }
     }
 }
 
