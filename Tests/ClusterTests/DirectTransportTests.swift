@@ -96,10 +96,7 @@ import ZeroMQ
             }
         }
         async let finalWeights = server.run()
-        let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in replicas { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushed = try await pushCounts(running: replicas)
         let weights = try await finalWeights
         #expect(pushed == [steps, steps])
         for worker in replicas { await worker.close() }

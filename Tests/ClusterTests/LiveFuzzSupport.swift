@@ -43,10 +43,7 @@ struct LiveFuzzRun: Sendable {
         let server = try server(context, log: { _ in })
         async let finalWeights = server.run()
         let workers = try (0..<worldSize).map { _ in try worker(context, endpoint: server.endpoint, log: { _ in }) }
-        let pushes = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in workers { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushes = try await pushCounts(running: workers)
         let weights = try await finalWeights
         let updates = await server.completedUpdates
         #expect(pushes == [totalSteps, totalSteps])

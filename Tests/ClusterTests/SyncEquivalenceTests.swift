@@ -37,10 +37,7 @@ import ZeroMQ
             }
         }
         async let finalWeights = server.run()
-        let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in replicas { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushed = try await pushCounts(running: replicas)
         let weights = try await finalWeights
         #expect(pushed == [steps, steps])
         #expect(await server.completedUpdates == steps)
@@ -95,10 +92,7 @@ import ZeroMQ
                 SyncSetUp.network()
             }
         }
-        let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in workers { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushed = try await pushCounts(running: workers)
         _ = try await finalWeights
         #expect(pushed == [5, 5])
         #expect(serverLog.lines.contains { $0.contains("refused a worker: data set differs") }, "\(serverLog.lines)")
