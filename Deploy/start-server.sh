@@ -10,7 +10,8 @@
 #   (a resumed server takes the model, data set, hyper-parameters, mode and --workers from the
 #   state file; --data-dir, --metrics, --checkpoint, --threads and the timeouts from FLAGS.)
 # A finished run's state file makes the server say so and exit 0: remove it to start a new run.
-# $TRAINER names the trainer executable (default: trainer, from PATH).
+# $TRAINER names the trainer executable (default: trainer, from PATH). $STALENESS, when set and not
+# empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -22,5 +23,8 @@ trainer=${TRAINER:-trainer}
 if [ -s "$state" ]; then
     echo "start-server: resuming from $state"
     exec "$trainer" server --resume "$state" "$@"
+fi
+if [ -n "${STALENESS:-}" ]; then
+    set -- "$@" --staleness "$STALENESS"
 fi
 exec "$trainer" server --state-file "$state" "$@"

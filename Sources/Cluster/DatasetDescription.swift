@@ -37,7 +37,7 @@ public struct DatasetDescription: Codable, Sendable, Equatable {
     /// The description as compact JSON with sorted keys.
     public func encodedJSON() -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding these plain fields cannot fail.
         return (try? Array(encoder.encode(self))) ?? []
     }

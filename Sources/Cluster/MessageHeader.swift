@@ -83,7 +83,8 @@ public struct MessageHeader: Sendable, Hashable {
                 payloadLength: raw.loadLittleEndian(fromByteOffset: 32, as: UInt64.self)
             )
         }
-        guard fields.version == Self.currentVersion else {
+        // An error keeps its layout in every version, so a peer of another version can still say why it refuses.
+        guard fields.version == Self.currentVersion || fields.type == MessageType.error.rawValue else {
             throw .versionMismatch(received: fields.version, supported: Self.currentVersion)
         }
         guard let type = MessageType(rawValue: fields.type) else { throw .unknownType(fields.type) }

@@ -11,8 +11,11 @@ extension ParameterServer {
                 frames: frames, expectedFingerprint: fingerprint, parameterCount: weights.values.count)
         } catch {
             peerLog("parameter server: dropped a message: \(error)")
-            if case .versionMismatch = error, let peer = frames.first, (1...255).contains(peer.count) {
-                send(.error(reason: error.description), to: peer.bytes)
+            if case .versionMismatch(let received, _) = error, let peer = frames.first, (1...255).contains(peer.count) {
+                // In the peer's version: a peer reads only headers of its own version.
+                let refusal = WireMessage(sender: MessageHeader.serverSender, step: 0, fingerprint: 0,
+                                          body: .error(reason: error.description))
+                transport.send([Frame(peer.bytes)] + refusal.encoded(version: received))
             }
             return
         }

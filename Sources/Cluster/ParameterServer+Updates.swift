@@ -36,6 +36,8 @@ extension ParameterServer {
                 reportEpoch(epoch)
             case .saveState:
                 saveState()
+            case .recordWait(let slot, let epoch, let seconds):
+                if let rank = slots[slot]?.rank { epochs[epoch, default: EpochProgress()][rank: rank].waitSeconds += seconds }
             }
         }
         account()

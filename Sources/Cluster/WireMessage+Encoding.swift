@@ -3,13 +3,7 @@ import Transport
 extension WireMessage {
     /// The frames of the message, header first; float payloads are zero-copy when borrowed or received.
     public func encoded() -> [Frame] {
-        let payload = payloadParts()
-        return [Frame(header(for: payload).encoded)] + payload.map { part in
-            switch part {
-            case .bytes(let bytes): Frame(bytes)
-            case .floats(let floats): floats.frame
-            }
-        }
+        encoded(version: MessageHeader.currentVersion)
     }
 
     /// The bytes of each frame of the message, header first (a copy; for tests and tools, not the hot path).
@@ -35,6 +29,20 @@ extension WireMessage {
     /// The frames to send to one worker from a ROUTER: `identity`, then the message.
     public func encoded(to identity: [UInt8]) -> [Frame] {
         [Frame(identity)] + encoded()
+    }
+
+    /// The frames of the message with `version` in its header: an error to a peer of another
+    /// version, which reads only its own version's headers (an error's layout is the same in all).
+    public func encoded(version: UInt16) -> [Frame] {
+        let payload = payloadParts()
+        var header = header(for: payload)
+        header.version = version
+        return [Frame(header.encoded)] + payload.map { part in
+            switch part {
+            case .bytes(let bytes): Frame(bytes)
+            case .floats(let floats): floats.frame
+            }
+        }
     }
 
     /// One payload frame before it becomes a `Frame`.

@@ -13,21 +13,21 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives; ssp: as async, but no worker runs more than --staleness steps ahead of the slowest.")
     var mode: TrainingMode = .sync
 
-    @Option(help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
+    @Option(parsing: .unconditional, help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
     var staleness: Int?
 
-    @Option(help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
+    @Option(parsing: .unconditional, help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
     var stragglerThreshold: Double = 2
 
-    @Option(help: "Seconds to wait for all workers to join.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for all workers to join.")
     var joinTimeout: Double = 120
 
-    @Option(help: "Seconds a step may take before the server gives up and names the missing workers.")
+    @Option(parsing: .unconditional, help: "Seconds a step may take before the server gives up and names the missing workers.")
     var stepTimeout: Double = 120
 
     @OptionGroup var heartbeats: HeartbeatOptions
 
-    @Option(help: "The most workers taking part at once: in sync mode workers may join at any time up to it (the global batch grows with them); default --workers. Async mode keeps --workers ranks.")
+    @Option(parsing: .unconditional, help: "The most workers taking part at once: in sync mode workers may join at any time up to it (the global batch grows with them); default --workers. Async mode keeps --workers ranks.")
     var maxWorkers: Int?
 
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")

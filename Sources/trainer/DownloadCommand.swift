@@ -39,7 +39,7 @@ struct DownloadCommand: AsyncParsableCommand {
                                valueName: "file"))
     var checksums: String?
 
-    @Option(help: ArgumentHelp("Seconds without data before a transfer is given up (the partial file is kept).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds without data before a transfer is given up (the partial file is kept).", valueName: "seconds"))
     var timeout: Double = 60
 
     func validate() throws {

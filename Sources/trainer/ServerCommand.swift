@@ -34,7 +34,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Write the server's whole state (weights, optimiser, step, epoch progress) to this file, durably, every --checkpoint-every steps, at each epoch end and when stopped by a signal (async mode: every --checkpoint-every gradients, with each rank's step).")
     var stateFile: String?
 
-    @Option(help: "Steps between state files (with --state-file; each epoch end writes one too).")
+    @Option(parsing: .unconditional, help: "Steps between state files (with --state-file; each epoch end writes one too).")
     var checkpointEvery: Int = 500
 
     @Option(help: "Continue from a state file: its model, data set, hyper-parameters and worker count replace the training flags; workers reconnect on their own, and others may join.")

@@ -25,15 +25,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: TrainingOptions.dataDirectoryHelp)
     var dataDir: String?
 
-    @Option(help: "BLAS threads (default: all cores; give 1 when several workers share a host).")
+    @Option(parsing: .unconditional, help: "BLAS threads (default: all cores; give 1 when several workers share a host).")
     var threads: Int?
 
-    @Option(help: "Seconds to wait for the server's answers before training (setup, then a place in training).")
+    @Option(parsing: .unconditional, help: "Seconds to wait for the server's answers before training (setup, then a place in training).")
     var timeout: Double = 120
 
     @OptionGroup var heartbeats: HeartbeatOptions
 
-    @Option(help: "After losing the server during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
+    @Option(parsing: .unconditional, help: "After losing the server during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
     var reconnectTimeout: Double = 60
 
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")

@@ -66,6 +66,10 @@ import Testing
                     reported.append(epoch)
                 case .saveState:
                     break
+                case .recordWait(let slot, let epoch, let seconds):
+                    // Held before the step it computes next, which belongs to `epoch`, not yet reported.
+                    #expect(seconds >= 0 && workers[slot] == .waiting)
+                    #expect(epoch == clocks[slot] / plan.stepsPerEpoch && !reported.contains(epoch))
                 case .nextRound:
                     Issue.record("SSP has no rounds")
                 }
@@ -148,30 +152,34 @@ import Testing
         #expect(leads.max() == 3, "worst leads \(leads)")
     }
 
-    /// Before the first step nobody runs more than the bound ahead of the ranks that have not joined yet.
-    @Test func nobodyRunsAheadOfTheInitialWorld() throws {
+    /// Nobody starts before the initial world has joined, so every rank's first weights are the initial
+    /// ones (as in sync mode, and what makes a bound of 0 equal sync whatever the join order).
+    @Test func nobodyStartsBeforeTheInitialWorld() throws {
         let configuration = TrainingConfiguration(model: "m", dataset: "d", optimizer: .sgd(learningRate: 0.1),
                                                   batchSizePerWorker: 4, epochs: 1, seed: 1, mode: .ssp, staleness: 1)
         let policy = try BoundedStaleness(bound: 1, configuration: configuration, sampleCount: 50, worldSize: 2,
                                           maxSteps: nil, checkpointEvery: 0, resume: nil)
-        let alone = Roster(occupied: [true, false], started: false)
-        let first = policy.admitted(slot: 0, in: alone)
-        guard case .sendWeights(0, 0, 0)? = first.first else { Issue.record("\(first)"); return }
+        func grants(_ directives: [UpdateDirective]) -> [String] {
+            directives.compactMap { if case .sendWeights(let slot, let step, let ahead) = $0 { "\(slot):\(step):\(ahead)" } else { nil } }
+        }
+        let alone = policy.admitted(slot: 0, in: Roster(occupied: [true, false], started: false))
+        #expect(grants(alone).isEmpty, "rank 0 got weights before rank 1 joined: \(alone)")
+        let both = Roster(occupied: [true, true], started: true)
+        let joined = policy.admitted(slot: 1, in: both)
+        #expect(grants(joined).sorted() == ["0:0:0", "1:0:0"], "\(joined)")
+        #expect(joined.contains { if case .recordWait(0, 0, let seconds) = $0 { seconds >= 0 } else { false } },
+                "rank 0's wait for the initial world is not counted: \(joined)")
         let push = GradientPush(sampleCount: 4, meanLoss: 1, gradient: .array([]))
-        guard case .accepted(let afterOne) = policy.receive(push, step: 0, slot: 0, in: alone, at: .now) else {
+        guard case .accepted(let afterOne) = policy.receive(push, step: 0, slot: 0, in: both, at: .now) else {
             Issue.record("rank 0's push of step 0 was dropped")
             return
         }
-        #expect(afterOne.contains { if case .sendWeights(0, 1, 1) = $0 { true } else { false } }, "one step ahead is allowed")
-        guard case .accepted(let afterTwo) = policy.receive(push, step: 1, slot: 0, in: alone, at: .now) else {
+        #expect(grants(afterOne) == ["0:1:1"], "one step ahead is allowed: \(afterOne)")
+        guard case .accepted(let afterTwo) = policy.receive(push, step: 1, slot: 0, in: both, at: .now) else {
             Issue.record("rank 0's push of step 1 was dropped")
             return
         }
-        #expect(!afterTwo.contains { if case .sendWeights = $0 { true } else { false } }, "two steps ahead of rank 1 must wait")
-        let both = Roster(occupied: [true, true], started: true)
-        let joined = policy.admitted(slot: 1, in: both)
-        #expect(joined.contains { if case .sendWeights(1, 0, 0) = $0 { true } else { false } })
-        #expect(joined.contains { if case .sendWeights(0, 2, 2) = $0 { true } else { false } } == false)
+        #expect(grants(afterTwo).isEmpty, "two steps ahead of rank 1 must wait: \(afterTwo)")
         #expect(policy.straggler(in: both)?.slot == 1, "rank 0 waits on rank 1")
     }
 }

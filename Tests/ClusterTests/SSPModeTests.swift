@@ -10,7 +10,7 @@ import ZeroMQ
     /// Runs `workers` workers against a server with `configuration` over tcp; returns the final weights,
     /// the epoch summaries and each worker's statistics.
     private func train(_ configuration: TrainingConfiguration, workers count: Int, set: LabeledDataset,
-                       maxSteps: Int? = nil) async throws -> ([Float], [EpochSummary], [WorkerStatistics]) {
+                       maxSteps: Int? = nil, lastWorkerPause: TimeInterval? = nil) async throws -> ([Float], [EpochSummary], [WorkerStatistics]) {
         let initial = SyncSetUp.network()
         let summaries = Summaries()
         let context = try Context()
@@ -23,10 +23,13 @@ import ZeroMQ
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(log: { _ in }, onEpochEnd: summaries.append))
-        let workers = try (0..<count).map { _ in
+        let workers = try (0..<count).map { index in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
                        settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
-                SyncSetUp.network()
+                guard index == count - 1, let lastWorkerPause else { return SyncSetUp.network() }
+                // The same parameters (so the same fingerprint) behind a pause: a slow worker.
+                return Model(Sequential([("fc1", Linear(12, 16) as any Layer), ("relu", ReLU()), ("fc2", Linear(16, 5)),
+                                         ("pause", PauseLayer(seconds: lastWorkerPause))]), seed: 3)
             }
         }
         async let weights = server.run()
@@ -74,5 +77,23 @@ import ZeroMQ
                     "\(summary.ranks.map(\.stepsAhead))")
         }
         #expect(weights.allSatisfy { $0.isFinite })
+    }
+
+    /// A worker held for the slowest has that time counted as its wait, as a sync push waiting for its step is.
+    @Test func aWorkerHeldForTheSlowestHasItsWaitCounted() async throws {
+        let set = SyncSetUp.dataset(count: 96)
+        let config = configuration(mode: .ssp, staleness: 0, momentum: 0, epochs: 2)
+        let pause = 0.04
+        let (_, summaries, _) = try await train(config, workers: 2, set: set, lastWorkerPause: pause)
+        let steps = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: config.batchSizePerWorker).stepsPerEpoch
+        #expect(summaries.count == 2)
+        for summary in summaries {
+            // The fast worker (whichever rank it got) waits about one pause per step for the slow one; the
+            // slow one is never held.
+            let waits = summary.ranks.map(\.waitSeconds)
+            let fast = waits.max() ?? 0, slow = waits.min() ?? 0
+            #expect(fast >= 0.5 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
+            #expect(slow < 0.5 * fast, "epoch \(summary.epoch): waits \(waits) s: the slow worker was held too")
+        }
     }
 }

@@ -126,6 +126,8 @@ import ZeroMQ
         poke(MessageHeader.currentVersion + 1, into: &frames[0], at: 4)
         raw.send(frames.map { Frame($0) })
         let reply = try #require(await mailbox.next(before: .now + .seconds(5)), "no answer to a join in another version")
+        // The refusal is in the peer's version, the only one an older peer reads.
+        #expect(try MessageHeader(decoding: reply[0].bytes).version == MessageHeader.currentVersion + 1)
         let message = try WireMessage.decode(frames: reply, expectedFingerprint: nil, parameterCount: nil)
         guard case .error(let reason) = message.body else {
             Issue.record("expected an error, got \(message.type)")

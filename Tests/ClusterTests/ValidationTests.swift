@@ -33,6 +33,21 @@ import Testing
         #expect(Fixtures.error(decoding: frames) == .versionMismatch(received: 1, supported: MessageHeader.currentVersion))
     }
 
+    /// An error keeps its layout in every version, so a refusal from a peer of another version is read.
+    @Test func anErrorInAnotherVersionIsStillRead() throws {
+        let refusal = WireMessage(sender: MessageHeader.serverSender, body: .error(reason: "protocol version 3 is not supported; this side speaks version 4"))
+        for version: UInt16 in [2, MessageHeader.currentVersion + 1] {
+            var frames = refusal.encodedBytes()
+            poke(version, into: &frames[0], at: 4)
+            let message = try WireMessage.decode(bytes: frames, expectedFingerprint: Fixtures.fingerprint, parameterCount: nil)
+            #expect(message.body == .error(reason: "protocol version 3 is not supported; this side speaks version 4"))
+        }
+        // Any other type in another version is still refused.
+        var hello = WireMessage(sender: MessageHeader.unassignedSender, body: .hello).encodedBytes()
+        poke(MessageHeader.currentVersion + 1, into: &hello[0], at: 4)
+        #expect(Fixtures.error(decoding: hello) == .versionMismatch(received: MessageHeader.currentVersion + 1, supported: MessageHeader.currentVersion))
+    }
+
     @Test func unknownType() {
         var frames = gradient
         poke(UInt16(77), into: &frames[0], at: 6)

@@ -130,4 +130,22 @@ import Testing
         #expect(resumed.status != 0 && resumed.stdout.contains("resuming from \(state)") && resumed.stderr.contains(state),
                 "\(resumed.stdout) \(resumed.stderr)")
     }
+
+    /// $STALENESS reaches a new run as --staleness (which the parser then judges against the mode).
+    @Test func startServerPassesStalenessToANewRun() async throws {
+        let state = temporaryPath("start-server-ssp.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        environment["STALENESS"] = "5"
+        let sync = try await runCommand("/bin/sh", [script, state, "--mode", "sync", "--dataset", "xor"], environment: environment)
+        #expect(sync.status != 0 && sync.stderr.contains("--staleness is for --mode ssp"), "\(sync.stdout) \(sync.stderr)")
+        environment["STALENESS"] = "-2"
+        let ssp = try await runCommand("/bin/sh", [script, state, "--mode", "ssp", "--workers", "1"], environment: environment)
+        #expect(ssp.status != 0 && ssp.stderr.contains("--staleness must lie in 0"), "\(ssp.stdout) \(ssp.stderr)")
+        environment["STALENESS"] = ""
+        let unset = try await runCommand("/bin/sh", [script, state, "--mode", "sync", "--workers", "0"], environment: environment)
+        #expect(unset.status != 0 && unset.stderr.contains("--workers must be at least 1"), "\(unset.stdout) \(unset.stderr)")
+    }
 }

@@ -14,6 +14,29 @@ import Testing
         }
     }
 
+    /// Every numeric flag of the cluster commands takes a negative value as a value, and its own check answers.
+    @Test func negativeClusterNumbersGetTheirOwnChecks() async throws {
+        let cases: [([String], String)] = [
+            (["server", "--mode", "ssp", "--staleness", "-1"], "--staleness must lie in 0"),
+            (["local", "--mode", "ssp", "--staleness", "-1"], "--staleness must lie in 0"),
+            (["server", "--straggler-threshold", "-1"], "--straggler-threshold must be positive"),
+            (["server", "--join-timeout", "-1"], "--join-timeout and --step-timeout must be positive"),
+            (["local", "--step-timeout", "-1"], "--join-timeout and --step-timeout must be positive"),
+            (["server", "--max-workers", "-1"], "--max-workers must be at least --workers"),
+            (["server", "--heartbeat-interval", "-1"], "--heartbeat-interval must be positive"),
+            (["server", "--checkpoint-every", "-1"], "--checkpoint-every must be at least 1"),
+            (["worker", "--connect", "tcp://127.0.0.1:1", "--threads", "-1"], "--threads must be at least 1"),
+            (["worker", "--connect", "tcp://127.0.0.1:1", "--timeout", "-1"], "--timeout must be positive"),
+            (["worker", "--connect", "tcp://127.0.0.1:1", "--reconnect-timeout", "-1"], "--reconnect-timeout must not be negative"),
+            (["download", "mnist", "--timeout", "-1"], "--timeout must be positive"),
+        ]
+        for (arguments, message) in cases {
+            let run = try await runTrainer(arguments, timeout: 60)
+            #expect(run.exitedNormally && run.status != 0, "\(arguments) was accepted")
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+    }
+
     @Test func aWorldSizeBeyondTheProtocolIsRefused() async throws {
         for command in ["local", "server"] {
             let run = try await runTrainer([command, "--workers", "100000000", "--dataset", "xor"], timeout: 60)

@@ -5,9 +5,10 @@ import Datasets
 /// weights only when the slowest catches up. With a bound of 0 every worker waits for every other
 /// at each step, as in sync mode (with plain SGD the weights are then sync's, up to rounding).
 ///
-/// Before the first step every rank counts as the slowest at its clock, joined or not, so nobody runs
-/// ahead of the initial world; after it only the workers taking part that have steps left count, so a
-/// dropped worker holds nobody back, and the worker that takes over its rank goes on at its step.
+/// Nobody is given weights before the initial world has joined (and before the first step every rank
+/// counts as the slowest at its clock, joined or not); after it only the workers taking part that have
+/// steps left count, so a dropped worker holds nobody back, and the worker that takes over its rank
+/// goes on at its step.
 final class BoundedStaleness: FixedRankPolicy {
     let mode = TrainingMode.ssp
     /// The most steps a worker may be ahead of the slowest when it is given weights.
@@ -54,7 +55,9 @@ final class BoundedStaleness: FixedRankPolicy {
 
     func admitted(slot: Int, in roster: Roster) -> [UpdateDirective] {
         held[slot] = .now
-        return release(roster)
+        // Nobody starts before the initial world has joined: every rank's first weights are the
+        // initial ones, as in sync mode, whatever order the workers join in.
+        return roster.started ? release(roster) : []
     }
 
     func vacated(slot: Int, in roster: Roster) -> [UpdateDirective] {
@@ -66,9 +69,13 @@ final class BoundedStaleness: FixedRankPolicy {
     /// Answers every held worker that may now go on: within the bound of the slowest, or done.
     private func release(_ roster: Roster) -> [UpdateDirective] {
         let lowest = slowest(roster)
+        let now = ContinuousClock.now
         var directives: [UpdateDirective] = []
         for slot in held.keys.sorted() where !clocks.owesSteps(slot: slot) || clocks.clocks[slot] - lowest <= bound {
-            held[slot] = nil
+            if let since = held.removeValue(forKey: slot), clocks.owesSteps(slot: slot) {
+                directives.append(.recordWait(slot: slot, epoch: clocks.clocks[slot] / clocks.plan.stepsPerEpoch,
+                                              seconds: (now - since).seconds))
+            }
             directives.append(clocks.reply(slot: slot, slowest: lowest))
         }
         return directives

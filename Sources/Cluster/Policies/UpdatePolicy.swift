@@ -119,6 +119,9 @@ enum UpdateDirective {
     case reportEpoch(Int)
     /// Write the state file.
     case saveState
+    /// The worker in `slot` was held `seconds` for the slowest before its weights: add it to its
+    /// wait in `epoch` (0-based), the epoch of the step it computes next.
+    case recordWait(slot: Int, epoch: Int, seconds: Double)
 }
 
 extension TrainingConfiguration {
