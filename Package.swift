@@ -36,10 +36,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A library user's program: its own model trained by a server and two workers in one process.
+        .executableTarget(name: "ClusterExample", dependencies: ["Cluster", "Engine", "Datasets", "ZeroMQ"], path: "Examples/ClusterExample"),
         .executableTarget(name: "ClusterBenchmark", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"], path: "Benchmarks/ClusterBenchmark"),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "TrainerTests", dependencies: ["trainer", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
