@@ -1,0 +1,30 @@
+/// Every value as an IEEE half (binary16, rounded to nearest, ties to even): half the bytes, 11
+/// significant bits, but a range of only ±65504 (beyond it ±∞) with subnormals below 6.1e−5 —
+/// PyTorch's `fp16_compress_hook` makes the same trade.
+public struct Float16Codec: Codec {
+    public var name: String { "fp16" }
+    public var isLossless: Bool { false }
+
+    /// The binary16 codec.
+    public init() {}
+
+    public func encode(_ values: UnsafeBufferPointer<Float>) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: values.count * 2)
+        bytes.withUnsafeMutableBytes { raw in
+            for (index, value) in values.enumerated() {
+                raw.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: index * 2, as: UInt16.self)
+            }
+        }
+        return bytes
+    }
+
+    public func decode(_ bytes: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) throws(CodecError) {
+        guard bytes.count == destination.count * 2 else {
+            throw .size(codec: name, bytes: bytes.count, expected: "\(destination.count * 2) (\(destination.count) binary16 values)")
+        }
+        for index in destination.indices {
+            let half = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+            destination[index] = Float(Float16(bitPattern: half))
+        }
+    }
+}
