@@ -15,6 +15,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.7.0"),
+        // The /metrics endpoint only (MetricsEndpoint): the Prometheus text format and a small HTTP server.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         // Test-only: DeployYAMLTests and ComposeFileTests parse the YAML files under Deploy/.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
@@ -27,13 +32,21 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Transport"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CSodium"]),
-        .target(name: "Cluster", dependencies: ["Transport", "ZeroMQ", "Engine", "Datasets"]),
+        .target(name: "Cluster", dependencies: [
+            "Transport", "ZeroMQ", "Engine", "Datasets",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        .target(name: "MetricsEndpoint", dependencies: [
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
         .target(name: "Reports"),
         .executableTarget(
             name: "trainer",
             dependencies: [
-                "Engine", "Datasets", "Cluster", "ZeroMQ", "Reports",
+                "Engine", "Datasets", "Cluster", "ZeroMQ", "Reports", "MetricsEndpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // A library user's program: its own model trained by a server and two workers in one process.

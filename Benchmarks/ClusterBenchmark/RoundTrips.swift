@@ -52,10 +52,10 @@ enum RoundTrips {
             configuration: configuration,
             dataset: DatasetDescription(describing: trainingSet, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: steps),
-            events: .init(log: { _ in }, onEpochEnd: { summary.put(.success($0)) }))
+            events: .init(logger: .discarding, onEpochEnd: { summary.put(.success($0)) }))
         let make = model.make
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet,
-                                settings: Worker.Settings(heartbeatTimeout: .seconds(60), log: { _ in })) { _ in make() }
+                                settings: Worker.Settings(heartbeatTimeout: .seconds(60), logger: .discarding)) { _ in make() }
         async let finalWeights = server.run()
         let statistics: WorkerStatistics
         do {

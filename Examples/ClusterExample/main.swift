@@ -76,13 +76,13 @@ let server = try ParameterServer(
     context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
     configuration: configuration, dataset: DatasetDescription(describing: trainingSet, testCount: testSet.count),
     settings: .init(worldSize: workers),
-    events: .init(log: { _ in }, onEpochEnd: { summary in
+    events: .init(logger: .discarding, onEpochEnd: { summary in
         print("epoch \(summary.epoch): training loss \(String(format: "%.4f", summary.trainLoss)), \(summary.samples) samples")
     }))
 print("training on \(name) (\(trainingSet.count) images) with a server at \(server.endpoint) and \(workers) workers")
 let replicas = try (0..<workers).map { _ in
     try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet, testCount: testSet.count,
-               settings: Worker.Settings(heartbeatTimeout: .seconds(60), log: { _ in })) { _ in makeModel() }
+               settings: Worker.Settings(heartbeatTimeout: .seconds(60), logger: .discarding)) { _ in makeModel() }
 }
 async let finalWeights = server.run()
 try await withThrowingTaskGroup(of: Void.self) { group in

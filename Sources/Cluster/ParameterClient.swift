@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Transport
 
 /// The worker's side of the protocol as verbs over a transport: say hello and await the setup, join
@@ -23,21 +24,22 @@ final class ParameterClient {
     private let timeout: Duration
     private let heartbeatInterval: Duration
     private let heartbeatTimeout: Duration
-    private let log: @Sendable (String) -> Void
-    private let trace: (@Sendable (String) -> Void)?
-    /// The rank the server gave, once welcomed: it names this worker in trace lines.
-    var rank: Int?
+    /// Where the client's lines go; every message sent or received is a trace line.
+    private var logger: Logger
+    /// The rank the server gave, once welcomed: it names this worker in trace lines and log metadata.
+    var rank: Int? {
+        didSet { logger[metadataKey: "rank"] = rank.map { "\($0)" } }
+    }
     /// When the client last sent the server anything: a heartbeat is due an interval after it.
     private(set) var lastSent = ContinuousClock.now
 
-    /// A client over `transport` with `settings`' deadlines, heartbeats and log lines.
+    /// A client over `transport` with `settings`' deadlines, heartbeats and logger.
     init(transport: any MessageTransport, settings: Worker.Settings) {
         self.transport = transport
         self.timeout = settings.timeout
         self.heartbeatInterval = settings.heartbeatInterval
         self.heartbeatTimeout = settings.heartbeatTimeout
-        self.log = settings.log
-        self.trace = settings.trace
+        self.logger = settings.logger
     }
 
     /// Asks the server what is trained.
@@ -72,7 +74,7 @@ final class ParameterClient {
             switch message.body {
             case .setup(let setup): return setup
             case .error(let reason): throw ClusterError.refused(reason: reason)
-            default: log("worker: dropped an unexpected \(message.type) message before setup")
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before setup")
             }
         }
     }
@@ -88,7 +90,7 @@ final class ParameterClient {
             case .welcome(let welcome): return (message, welcome)
             case .error(let reason): throw ClusterError.refused(reason: reason)
             case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
-            default: log("worker: dropped an unexpected \(message.type) message before welcome")
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
             }
         }
     }
@@ -113,14 +115,16 @@ final class ParameterClient {
             case .heartbeat:
                 break
             default:
-                log("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)")
+                logger.warning("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)",
+                               metadata: ["step": "\(step)"])
             }
         }
     }
 
     private func send(_ message: WireMessage) {
         lastSent = .now
-        trace?("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        logger.trace("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
+                     metadata: ["step": "\(message.step)"])
         transport.send(message.encoded())
     }
 
@@ -146,11 +150,12 @@ final class ParameterClient {
             }
             do {
                 let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
-                trace?("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), "
-                       + "\(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes")
+                let bytes = frames.reduce(0) { $0 + $1.count } - MessageHeader.size
+                logger.trace("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), \(bytes) bytes",
+                             metadata: ["step": "\(message.step)"])
                 return message
             } catch {
-                log("worker: dropped a message: \(error)")
+                logger.warning("worker: dropped a message: \(error)")
             }
         }
     }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Logging
 
 /// Joining, heartbeats and dropping silent workers.
 extension ParameterServer {
@@ -16,7 +17,8 @@ extension ParameterServer {
         if let slot {
             // A worker that gave up waiting (and tries to reconnect) joins again on its old connection:
             // welcome it back where it is. A push it already made for this step counts; a repeat is dropped.
-            peerLog("parameter server: rank \(slots[slot]!.rank) joined again; welcomed back")
+            peerLog("parameter server: rank \(slots[slot]!.rank) joined again; welcomed back", level: .notice,
+                    metadata: ["rank": "\(slots[slot]!.rank)"])
             slots[slot]!.welcomed = false
             perform(policy.admitted(slot: slot, in: roster))
             return
@@ -37,7 +39,8 @@ extension ParameterServer {
     /// checked when it first joined); false if `identity` is not such a worker.
     func takeBack(_ identity: [UInt8]) -> Bool {
         guard let rank = departed.removeValue(forKey: identity) else { return false }
-        peerLog("parameter server: rank \(rank), dropped as silent, spoke again; taking it back")
+        peerLog("parameter server: rank \(rank), dropped as silent, spoke again; taking it back", level: .notice,
+                metadata: ["rank": "\(rank)"])
         admit(Member(rank: rank, identity: identity, lastHeard: .now, lastSent: .now, sentAtUpdate: updates))
         return true
     }
@@ -53,7 +56,8 @@ extension ParameterServer {
                 return
             }
             slots[free] = member
-            log("parameter server: rank \(member.rank) joined (\(currentWorldSize) of \(worldSize) workers)")
+            logger.info("parameter server: rank \(member.rank) joined (\(currentWorldSize) of \(worldSize) workers)",
+                        metadata: ["rank": "\(member.rank)"])
             report(.joined, rank: member.rank)
             if !started && currentWorldSize == worldSize {
                 started = true
@@ -72,7 +76,7 @@ extension ParameterServer {
             // No step is in progress: start one with the newcomer.
             regroup(abandoning: false)
         } else {
-            log("parameter server: rank \(member.rank) joined; it takes part from the next step")
+            logger.info("parameter server: rank \(member.rank) joined; it takes part from the next step", metadata: ["rank": "\(member.rank)"])
         }
     }
 
@@ -102,14 +106,16 @@ extension ParameterServer {
         lastProgress = .now
         for newcomer in newcomers { report(.joined, rank: newcomer.rank) }
         if slots.isEmpty {
-            log("parameter server: no worker left at step \(policy.roundStep); waiting up to \(stepTimeout.seconds) s for one to join")
+            logger.warning("parameter server: no worker left at step \(policy.roundStep); waiting up to \(stepTimeout.seconds) s for one to join",
+                           metadata: ["step": "\(policy.roundStep)"])
             return
         }
         let (step, cursor, _) = policy.position(slot: 0, in: roster)
-        log("parameter server: step \(step): \(slots.count) worker\(slots.count == 1 ? "" : "s") "
-            + "(rank\(slots.count == 1 ? "" : "s") \(slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", "))) "
-            + "from epoch \(cursor.epoch + 1), "
-            + "sample \(cursor.offset)\(world == slots.count ? "" : ", was \(world)")")
+        let ranks = slots.compactMap { $0?.rank }.map(String.init).joined(separator: ", ")
+        let line = "parameter server: step \(step): \(slots.count) worker\(slots.count == 1 ? "" : "s") "
+            + "(rank\(slots.count == 1 ? "" : "s") \(ranks)) from epoch \(cursor.epoch + 1), "
+            + "sample \(cursor.offset)\(world == slots.count ? "" : ", was \(world)")"
+        logger.info("\(line)", metadata: ["step": "\(step)"])
         for slot in slots.indices { welcome(slot: slot) }
     }
 
@@ -126,7 +132,7 @@ extension ParameterServer {
             let silent = slots.indices.filter { owesSteps($0) && slots[$0].map(isSilent) == true }
             for slot in silent.reversed() { drop(slot: slot, silentFor: (now - slots[slot]!.lastHeard).seconds) }
             for joiner in joiners where isSilent(joiner) {
-                peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten")
+                peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten", metadata: ["rank": "\(joiner.rank)"])
             }
             joiners.removeAll(where: isSilent)
             if !silent.isEmpty && policy.membership == .elastic && started { regroup(abandoning: true) }
@@ -165,8 +171,9 @@ extension ParameterServer {
         let rest = closing
             ? "the others compute step \(policy.roundStep)'s samples again"
             : "its place waits for a worker to take it"
-        log(String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
-                   member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest))
+        let line = String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
+                          member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest)
+        logger.warning("\(line)", metadata: ["rank": "\(member.rank)"])
         report(.dropped, rank: member.rank, silentSeconds: seconds)
     }
 

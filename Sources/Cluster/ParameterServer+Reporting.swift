@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Per-epoch accounting and the epoch reports.
 extension ParameterServer {
@@ -14,11 +15,12 @@ extension ParameterServer {
         progress[rank: rank].stalenessSum += staleness
         progress[rank: rank].maxStaleness = max(progress[rank: rank].maxStaleness, staleness)
         progress[rank: rank].countStepsAhead(stepsAhead)
+        metrics.recordPush(rank: rank, waitSeconds: wait, staleness: staleness, rejected: rejected)
         if rejected {
             progress[rank: rank].rejected += 1
             rejectedPushes += 1
             peerLog("parameter server: rejected the gradient of rank \(rank) in epoch \(epoch + 1): its loss or gradient holds "
-                + "NaN or infinity; not applied (\(rejectedPushes) rejected so far)")
+                + "NaN or infinity; not applied (\(rejectedPushes) rejected so far)", metadata: ["rank": "\(rank)"])
         } else {
             progress.lossSum += push.meanLoss * Double(push.sampleCount)
             progress.samples += push.sampleCount
@@ -31,7 +33,7 @@ extension ParameterServer {
     func reportEpoch(_ epoch: Int) {
         let progress = epochs.removeValue(forKey: epoch) ?? EpochProgress()
         let now = ContinuousClock.now
-        log("parameter server: epoch \(epoch + 1) done after \(updates) updates")
+        logger.info("parameter server: epoch \(epoch + 1) done after \(updates) updates", metadata: ["epoch": "\(epoch + 1)"])
         onEpochEnd?(EpochSummary(
             epoch: epoch + 1, weights: Array(weights.values),
             trainLoss: progress.samples > 0 ? progress.lossSum / Double(progress.samples) : 0,
@@ -74,8 +76,8 @@ extension ParameterServer {
         let waited = now - since
         guard waited >= stragglerThreshold, namedStraggler.map({ $0 != (member.rank, step) }) ?? true else { return }
         namedStraggler = (member.rank, step)
-        log(String(format: "parameter server: step %d waits on rank %d for %.1f s (straggler; heard from %.1f s ago)",
-                   step, member.rank, waited.seconds, (now - member.lastHeard).seconds))
+        logger.warning("\(String(format: "parameter server: step %d waits on rank %d for %.1f s (straggler; heard from %.1f s ago)", step, member.rank, waited.seconds, (now - member.lastHeard).seconds))",
+                       metadata: ["rank": "\(member.rank)", "step": "\(step)"])
         onStraggler?(Straggler(rank: member.rank, step: step, seconds: waited.seconds))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 extension ParameterServer {
     /// How a parameter server runs: its workers, deadlines, heartbeats, security and state file.
@@ -55,10 +56,9 @@ extension ParameterServer {
 
     /// What a parameter server tells its owner as training goes; each is called on the server's actor.
     public struct Events: Sendable {
-        /// A log line (to standard error by default).
-        public var log: @Sendable (String) -> Void
-        /// A line per message sent or received: type, step and size, never the payload (nil: none).
-        public var trace: (@Sendable (String) -> Void)?
+        /// Where log lines go, with a level and metadata (rank, step, peer); every message sent or received
+        /// is a trace line (type, step and size, never the payload).
+        public var logger: Logger
         /// A worker joined or was dropped.
         public var onMembershipChange: (@Sendable (MembershipChange) -> Void)?
         /// The progress and each worker's state, every `Settings.statusInterval`.
@@ -68,15 +68,13 @@ extension ParameterServer {
         /// An epoch's last update was applied.
         public var onEpochEnd: (@Sendable (EpochSummary) -> Void)?
 
-        /// Events with every handler given; by default only log lines, to standard error.
-        public init(log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-                    trace: (@Sendable (String) -> Void)? = nil,
+        /// Events with every handler given; by default only log lines, through swift-log's bootstrapped handler.
+        public init(logger: Logger = Logger(label: "trainer.parameter-server"),
                     onMembershipChange: (@Sendable (MembershipChange) -> Void)? = nil,
                     onStatus: (@Sendable (ServerStatus) -> Void)? = nil,
                     onStraggler: (@Sendable (Straggler) -> Void)? = nil,
                     onEpochEnd: (@Sendable (EpochSummary) -> Void)? = nil) {
-            self.log = log
-            self.trace = trace
+            self.logger = logger
             self.onMembershipChange = onMembershipChange
             self.onStatus = onStatus
             self.onStraggler = onStraggler

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Logging
 
 /// Carrying out the policy's directives: updates, replies, epoch ends and state files.
 extension ParameterServer {
@@ -132,7 +133,7 @@ extension ParameterServer {
             try state.write(to: stateFile)
             stateWrites.succeeded()
         } catch {
-            log("parameter server: could not save the state (\(stateWrites.limit) failures in a row stop the run): \(error)")
+            logger.error("parameter server: could not save the state (\(stateWrites.limit) failures in a row stop the run): \(error)")
             if let reason = stateWrites.failed(error, path: stateFile) { requestStop(reason: reason) }
         }
     }

@@ -10,14 +10,15 @@ extension ParameterServer {
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
-        let socketLog = ThrottledLog(limit: settings.peerLinesPerSecond, log: events.log)
+        let logger = events.logger
+        let socketLog = ThrottledLog(limit: settings.peerLinesPerSecond, logger: logger)
         let transport = try ZeroMQTransport(
             context: context, role: .server(bind: endpoint, curve: settings.security), name: "parameter-server",
             limits: .parameterServer(parameterCount: weights.count),
             maxFrameBytes: ProtocolLimits.maximumFrameBytes(parameterCount: weights.count),
             // Keep queued weights and stop messages for up to a second after close().
             linger: .seconds(1),
-            onError: { socketLog("parameter server: socket error: \($0)") }, log: events.log
+            onError: { socketLog("parameter server: socket error: \($0)") }, log: { logger.warning("\($0)") }
         )
         try self.init(transport: transport, weights: weights, fingerprint: fingerprint, configuration: configuration,
                       dataset: dataset, settings: settings, resume: resume, events: events)

@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 import Foundation
+import Logging
 import Transport
 
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
@@ -44,10 +45,10 @@ public actor ParameterServer {
     let stepTimeout: Duration
     let heartbeatInterval: Duration
     let heartbeatTimeout: Duration
-    let log: @Sendable (String) -> Void
+    /// Where the server's lines go, with their level and metadata (rank, step, peer).
+    let logger: Logger
     /// The lines peers cause (drops, refusals, rejections), rate-limited.
     let peerLog: ThrottledLog
-    let trace: (@Sendable (String) -> Void)?
     let onEpochEnd: (@Sendable (EpochSummary) -> Void)?
     let onMembershipChange: (@Sendable (MembershipChange) -> Void)?
     let onStatus: (@Sendable (ServerStatus) -> Void)?
@@ -57,6 +58,8 @@ public actor ParameterServer {
     let statusInterval: Duration
     /// When the last status was made.
     var lastStatus = ContinuousClock.now
+    /// Progress, traffic and each rank's state, for the process's metrics backend (if any).
+    var metrics = ServerMetrics()
     /// When the server last looked for silent workers.
     var lastKeepAlive: ContinuousClock.Instant?
 
@@ -122,7 +125,7 @@ public actor ParameterServer {
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
-        let worldSize = settings.worldSize, log = events.log
+        let worldSize = settings.worldSize, logger = events.logger
         let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
@@ -132,7 +135,7 @@ public actor ParameterServer {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
                            parameterCount: weights.count)
         }
-        let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, log: log)
+        let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, logger: logger)
         self.transport = transport
         self.endpoint = transport.endpoint
         let snapshots = WeightSnapshots(count: weights.count)
@@ -148,9 +151,8 @@ public actor ParameterServer {
         self.stepTimeout = settings.stepTimeout
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
-        self.log = log
+        self.logger = logger
         self.peerLog = peerLog
-        self.trace = events.trace
         self.onEpochEnd = events.onEpochEnd
         self.onMembershipChange = events.onMembershipChange
         self.onStatus = events.onStatus
@@ -179,7 +181,8 @@ public actor ParameterServer {
                 epochs[resume.epoch] = EpochProgress(pushes: resume.epochPushes, lossSum: resume.epochLossSum,
                                                      samples: resume.epochSamples, updates: resume.epochUpdates)
             }
-            log("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)")
+            logger.info("parameter server: resumed at step \(resume.step) (epoch \(resume.epoch + 1), \(resume.updates) updates)",
+                        metadata: ["step": "\(resume.step)"])
         }
     }
 
@@ -224,12 +227,12 @@ public actor ParameterServer {
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
-                let wake = onStatus == nil ? nextBeat : min(nextBeat, lastStatus + statusInterval)
+                let wake = min(nextBeat, lastStatus + statusInterval)
                 // At least a moment's wait, so the transport looks at its socket before a deadline is called.
                 let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcast(.stop)
-                    log("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
                     return Array(weights.values)
                 }
@@ -239,7 +242,11 @@ public actor ParameterServer {
                     keepAlive(now: now)
                     nextBeat = now + heartbeatInterval
                 }
-                if let onStatus, now - lastStatus >= statusInterval { onStatus(status(now: now)) }
+                if now - lastStatus >= statusInterval {
+                    let status = status(now: now)
+                    metrics.record(status, updates: updates, at: now)
+                    onStatus?(status)
+                }
                 if frames == nil {
                     if transport.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }
@@ -248,11 +255,11 @@ public actor ParameterServer {
         } catch {
             peerLog.flush()
             broadcast(.error(reason: "the server stopped: \(error)"))
-            log("parameter server: \(error)")
+            logger.error("parameter server: \(error)")
             throw error
         }
         peerLog.flush()
-        log("parameter server: done after \(updates) updates")
+        logger.info("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }
 
@@ -293,7 +300,8 @@ public actor ParameterServer {
     func send(_ body: MessageBody, to identity: [UInt8], step: Int? = nil) {
         let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(step ?? policy.roundStep),
                                   fingerprint: fingerprint, body: body)
-        trace?("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes")
+        logger.trace("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
+                     metadata: ["peer": "\(name(of: identity))", "step": "\(message.step)"])
         let now = ContinuousClock.now
         if let slot = slots.firstIndex(where: { $0?.identity == identity }) {
             slots[slot]!.lastSent = now
@@ -307,6 +315,7 @@ public actor ParameterServer {
                 break
             }
         }
+        metrics.sent(bytes: MessageHeader.size + message.payloadByteCount)
         transport.send(message.encoded(to: identity))
     }
 

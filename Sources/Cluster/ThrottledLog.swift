@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Writes the log lines that peers cause (dropped, refused, rejected messages) at most `limit` a
 /// second; the rest are counted and summarised, so a peer that floods bad messages cannot flood the log.
@@ -6,19 +7,19 @@ final class ThrottledLog: @unchecked Sendable {
     // Unchecked: the counters are guarded by `lock`.
     private let lock = NSLock()
     private let limit: Int?
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private var windowStart = ContinuousClock.now
     private var written = 0
     private var suppressed = 0
 
-    /// A log of at most `limit` lines a second (nil: every line) through `log`.
-    init(limit: Int?, log: @escaping @Sendable (String) -> Void) {
+    /// A log of at most `limit` lines a second (nil: every line) through `logger`.
+    init(limit: Int?, logger: Logger) {
         self.limit = limit
-        self.log = log
+        self.logger = logger
     }
 
-    /// Writes `line`, unless this second's allowance is used up.
-    func callAsFunction(_ line: String) {
+    /// Writes `line` at `level` with `metadata`, unless this second's allowance is used up.
+    func callAsFunction(_ line: String, level: Logger.Level = .warning, metadata: Logger.Metadata = [:]) {
         let (summary, pass): (String?, Bool) = lock.withLock {
             guard let limit else { return (nil, true) }
             var summary: String?
@@ -35,13 +36,13 @@ final class ThrottledLog: @unchecked Sendable {
             written += 1
             return (summary, true)
         }
-        if let summary { log(summary) }
-        if pass { log(line) }
+        if let summary { logger.warning("\(summary)") }
+        if pass { logger.log(level: level, "\(line)", metadata: metadata) }
     }
 
     /// Writes the summary of lines held back, if any.
     func flush() {
-        if let summary = lock.withLock({ summaryLocked() }) { log(summary) }
+        if let summary = lock.withLock({ summaryLocked() }) { logger.warning("\(summary)") }
     }
 
     private func summaryLocked() -> String? {

@@ -1,7 +1,8 @@
 import Foundation
+import Logging
 
 extension Worker {
-    /// How a worker talks to its server: its deadlines, heartbeats, security and log lines.
+    /// How a worker talks to its server: its deadlines, heartbeats, security and logger.
     /// Every field has a default; set the ones a run needs.
     public struct Settings: Sendable {
         /// How long each wait for the server may take before the worker takes part (setup, welcome).
@@ -14,24 +15,21 @@ extension Worker {
         public var heartbeatTimeout: Duration
         /// CURVE encryption with the server's public key and the worker's key pair; nil: plain.
         public var security: WorkerSecurity?
-        /// A log line (to standard error by default).
-        public var log: @Sendable (String) -> Void
-        /// A line per message sent or received: type, step and size, never the payload (nil: none).
-        public var trace: (@Sendable (String) -> Void)?
+        /// Where the worker's lines go, with their level and metadata (rank, step); every message sent or
+        /// received is a trace line (type, step and size, never the payload).
+        public var logger: Logger
 
         /// Settings with every field given; the defaults suit a run on one host.
         public init(timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
                     heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
                     security: WorkerSecurity? = nil,
-                    log: @escaping @Sendable (String) -> Void = ParameterServer.standardError,
-                    trace: (@Sendable (String) -> Void)? = nil) {
+                    logger: Logger = Logger(label: "trainer.worker")) {
             self.timeout = timeout
             self.reconnectTimeout = reconnectTimeout
             self.heartbeatInterval = heartbeatInterval
             self.heartbeatTimeout = heartbeatTimeout
             self.security = security
-            self.log = log
-            self.trace = trace
+            self.logger = logger
         }
     }
 }

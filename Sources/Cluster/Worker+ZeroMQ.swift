@@ -8,12 +8,12 @@ extension Worker {
     /// the server's configuration.
     public init(context: Context, connect endpoint: String, settings: Settings = Settings(),
                 prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica) throws {
-        let log = settings.log
+        let logger = settings.logger
         let transport = try ZeroMQTransport(
             context: context, role: .client(connect: endpoint, curve: settings.security), name: "worker", limits: .worker,
             // Keep a last gradient or error for up to a second after close().
             linger: .seconds(1),
-            onError: { log("worker: socket error: \($0)") }
+            onError: { logger.error("worker: socket error: \($0)") }
         )
         self.init(transport: transport, settings: settings, prepare: prepare)
     }

@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 import Foundation
+import Logging
 import Transport
 
 /// What a worker trains with: its model replica and its copy of the data, built from the server's configuration.
@@ -41,7 +42,8 @@ public actor Worker {
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let reconnectTimeout: Duration
-    private let log: @Sendable (String) -> Void
+    /// Where the worker's lines go.
+    private var logger: Logger
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
@@ -54,7 +56,7 @@ public actor Worker {
         self.prepare = prepare
         self.timeout = settings.timeout
         self.reconnectTimeout = settings.reconnectTimeout
-        self.log = settings.log
+        self.logger = settings.logger
     }
 
     /// The rank the server gave this worker, once welcomed.
@@ -86,7 +88,7 @@ public actor Worker {
             } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && client.rank != nil {
                 // The server went silent after this worker had joined: it may be restarting from its state.
                 if reconnectDeadline != nil { throw ClusterError.serverLost(seconds: reconnectTimeout.seconds) }
-                log("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
+                logger.warning("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
                 reconnectDeadline = .now + reconnectTimeout
             }
         }
@@ -204,10 +206,12 @@ public actor Worker {
             throw ClusterError.refused(reason: reason)
         }
         if let previous = assignedSlice, previous != (welcome.rank, welcome.slot, welcome.worldSize) {
-            log("worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
-                + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))")
+            let line = "worker: rank \(welcome.rank) now takes slice \(welcome.slot + 1) of \(welcome.worldSize) from step \(step) "
+                + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))"
+            logger.info("\(line)", metadata: ["step": "\(step)"])
         }
         client.rank = welcome.rank
+        logger[metadataKey: "rank"] = "\(welcome.rank)"
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
         let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
                                  epoch: welcome.epoch, offset: welcome.offset)

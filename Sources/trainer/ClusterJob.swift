@@ -3,6 +3,7 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
 import ZeroMQ
 
 /// The flags `trainer local` and `trainer server` add to the training flags.
@@ -132,14 +133,11 @@ struct ClusterJob {
     private func makeServer(cluster: ClusterOptions, security: ServerSecurity?, stateFile: String?, checkpointEvery: Int,
                             open: (ParameterServer.Settings, ParameterServer.Events) throws -> ParameterServer) throws -> ParameterServer {
         let reporter = reporter, display = display
-        let log: @Sendable (String) -> Void
-        let onStatus: (@Sendable (ServerStatus) -> Void)?
+        // Log lines are written above the live display, which is cleared first.
+        var onStatus: (@Sendable (ServerStatus) -> Void)?
         if let display {
-            log = { display.log($0) }
+            LogSink.shared.clearing { display.clear() }
             onStatus = { display.show($0) }
-        } else {
-            log = ParameterServer.standardError
-            onStatus = nil
         }
         let settings = ParameterServer.Settings(
             worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout),
@@ -147,7 +145,7 @@ struct ClusterJob {
             heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile,
             checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold))
         let events = ParameterServer.Events(
-            log: log, trace: cluster.verbose ? ParameterServer.standardError : nil,
+            logger: Logger(label: "trainer.parameter-server"),
             onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
             onEpochEnd: { summary in
                 display?.clear()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ZeroMQ
 
 /// Reads the one-line Z85 key files `trainer keygen` writes; errors name the file, never its contents.
@@ -30,8 +31,8 @@ enum CurveKeyFile {
             throw CLIError("\(path) holds a public key; give the secret key file (trainer keygen --out NAME writes NAME.secret and NAME.public)")
         }
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            FileHandle.standardError.write(Data(
-                "trainer: warning: \(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)\n".utf8))
+            Logger(label: "trainer").warning(
+                "trainer: warning: \(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
         do {
             return try CurveKeyPair(publicKey: CurveKeyPair.publicKey(fromSecret: secret), secretKey: secret)

@@ -2,6 +2,8 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
+import Metrics
 import Reports
 
 /// Turns a parameter server's end-of-epoch weights into what `trainer train` reports: test loss and
@@ -32,6 +34,8 @@ final class EpochReporter: @unchecked Sendable {
     var onDivergence: (@Sendable () -> Void)?
     /// When the epoch in progress started: the first join, then each report's end.
     private var epochStarted: Date?
+    /// The last epoch's test accuracy and loss, for the metrics endpoint (a no-op without one).
+    private let testAccuracy = Gauge(label: "trainer_test_accuracy"), testLoss = Gauge(label: "trainer_test_loss")
 
     init(experiment: Experiment, model: Model, epochs: Int, workers: Int, metricsLog: MetricsLog?, checkpoint: String?, plot: String?) {
         self.plot = plot
@@ -78,6 +82,8 @@ final class EpochReporter: @unchecked Sendable {
                   + score + "\(Int(samplesPerSecond.rounded())) samples/s")
             fflush(nil)
         }
+        if !regression { testAccuracy.record(evaluation.accuracy) }
+        testLoss.record(evaluation.loss)
         metricsLog?.write(event: "epoch", [
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
@@ -96,7 +102,7 @@ final class EpochReporter: @unchecked Sendable {
                 checkpointFailure = nil
             } catch {
                 checkpointFailure = "\(error)"
-                FileHandle.standardError.write(Data("trainer: \(error)\n".utf8))
+                Logger(label: "trainer").error("trainer: \(error)")
             }
         }
         last = (summary, evaluation)

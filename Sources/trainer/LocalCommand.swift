@@ -3,6 +3,8 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
+import MetricsEndpoint
 import ZeroMQ
 
 /// `trainer local`: a parameter server and N workers in this process, talking over ZeroMQ sockets or
@@ -31,6 +33,8 @@ struct LocalCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var metricsEndpoint: MetricsEndpointOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: "How the server and the workers talk: ZeroMQ over inproc, ipc or tcp (127.0.0.1, a port the OS picks), or direct (the same messages handed from actor to actor in this process, without sockets).")
     var transport: Transport = .inproc
@@ -38,7 +42,10 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         // N workers share this process's cores: one BLAS thread each, so they do not oversubscribe them.
         BLAS.setThreadCount(options.threads ?? 1)
+        logging.bootstrap(verbose: cluster.verbose)
         try OutputPaths.check(options.outputs)
+        // Before the server and the reporter make their metrics, which record into the endpoint's registry.
+        let metricsServer = try await metricsEndpoint.start()
         let job = try ClusterJob(options: options, cluster: cluster)
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -50,7 +57,7 @@ struct LocalCommand: AsyncParsableCommand {
         let server = try direct.map { try job.makeServer(transport: $0, cluster: cluster) }
             ?? job.makeServer(context: context, bind: endpoint, cluster: cluster)
         let experiment = job.experiment, seed = options.seed
-        let settings = Worker.Settings(heartbeatTimeout: .seconds(60), trace: cluster.verbose ? ParameterServer.standardError : nil)
+        let settings = Worker.Settings(heartbeatTimeout: .seconds(60))
         let workers = try (0..<cluster.workers).map { _ in
             let makeReplica: @Sendable (TrainingConfiguration) -> Replica = { _ in
                 Replica(model: experiment.makeModel(seed: seed), trainingSet: experiment.train, testCount: experiment.test.count,
@@ -77,12 +84,14 @@ struct LocalCommand: AsyncParsableCommand {
             }
         } catch {
             await server.close()
+        await metricsServer?.stop()
             job.display?.clear()
             job.reporter.failed(reason: "\(error)")
             for worker in workers { await worker.close() }
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        await metricsServer?.stop()
         job.display?.clear()
         for worker in workers { await worker.close() }
         guard try await job.conclude(server, weights: weights.value) else { return }

@@ -3,6 +3,8 @@ import Cluster
 import Datasets
 import Engine
 import Foundation
+import Logging
+import MetricsEndpoint
 import Reports
 import ZeroMQ
 
@@ -22,6 +24,8 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var metricsEndpoint: MetricsEndpointOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: "The ZeroMQ endpoint to listen on, e.g. tcp://*:5555 (all interfaces) or tcp://127.0.0.1:5555.")
     var bind: String = "tcp://127.0.0.1:5555"
@@ -50,12 +54,16 @@ struct ServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads = options.threads { BLAS.setThreadCount(threads) }
+        logging.bootstrap(verbose: cluster.verbose)
         try OutputPaths.check(options.outputs + [("--state-file", stateFile ?? resume)])
+        // Before the server and the reporter make their metrics, which record into the endpoint's registry.
+        let metricsServer = try await metricsEndpoint.start()
         let security = try serverSecurity()
         let listen = try BindEndpoint(bind)
         if security == nil, !listen.isLocal {
-            FileHandle.standardError.write(Data(("trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
-                + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)\n").utf8))
+            let warning = "trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
+                + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)"
+            Logger(label: "trainer").warning("\(warning)")
         }
         for output in [stateFile ?? resume, options.checkpoint].compactMap({ $0 }) {
             for leftover in DurableFile.removeLeftovers(of: output) {
@@ -106,11 +114,13 @@ struct ServerCommand: AsyncParsableCommand {
             weights = try await server.run()
         } catch {
             await server.close()
+        await metricsServer?.stop()
             job.display?.clear()
             job.reporter.failed(reason: "\(error)")
             throw CLIError("training stopped: \(error)")
         }
         await server.close()
+        await metricsServer?.stop()
         job.display?.clear()
         guard try await job.conclude(server, weights: weights) else { return }
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {

@@ -45,10 +45,4 @@ final class ServerDisplay: @unchecked Sendable {
         bar.clear()
         board.clear()
     }
-
-    /// Prints a log line to standard error above the display.
-    func log(_ line: String) {
-        clear()
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
 }

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +23,7 @@ final class StopSignals {
                     signal(number, SIG_DFL)
                     raise(number)
                 }
-                FileHandle.standardError.write(Data("trainer: \(name): stopping the workers and saving the weights\n".utf8))
+                Logger(label: "trainer").notice("trainer: \(name): stopping the workers and saving the weights")
                 server.requestStop(reason: name)
             }
             source.resume()

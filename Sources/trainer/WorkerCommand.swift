@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Engine
 import Foundation
+import Logging
 import ZeroMQ
 
 /// `trainer worker`: one worker, connecting to a parameter server in another process or on another host.
@@ -43,6 +44,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var curveServerKey: String?
 
     @OptionGroup var curve: CurveSecretKeyOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -55,6 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { BLAS.setThreadCount(threads) }
+        logging.bootstrap(verbose: verbose)
         var security: WorkerSecurity?
         if let curveServerKey, let curveSecretKey = curve.curveSecretKey {
             security = WorkerSecurity(serverPublicKey: try CurveKeyFile.read(curveServerKey, what: "CURVE public key"),
@@ -70,7 +73,7 @@ struct WorkerCommand: AsyncParsableCommand {
             let settings = Worker.Settings(
                 timeout: .seconds(timeout), reconnectTimeout: .seconds(reconnectTimeout),
                 heartbeatInterval: .seconds(heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(heartbeats.heartbeatTimeout),
-                security: security, trace: verbose ? ParameterServer.standardError : nil)
+                security: security, logger: Logger(label: "trainer.worker"))
             worker = try Worker(context: context, connect: connect, settings: settings) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "

@@ -24,9 +24,9 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }))
+            events: .init(logger: .discarding))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         async let finalWeights = server.run()
         let statistics = try await worker.run()
         let weights = try await finalWeights
@@ -60,11 +60,11 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }))
+            events: .init(logger: .lines({ _ in })))
         async let finalWeights = server.run()
         for _ in 0..<2 {
             let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                    settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
+                                    settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
             #expect(try await worker.run().pushes == steps)
             await worker.close()
         }
@@ -112,10 +112,10 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }, onEpochEnd: summaries.append))
+            events: .init(logger: .lines({ _ in }), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

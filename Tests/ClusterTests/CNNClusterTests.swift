@@ -30,10 +30,10 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(20), stepTimeout: .seconds(20)),
-            events: .init(log: { _ in }))
+            events: .init(logger: .lines({ _ in })))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(20), heartbeatTimeout: .seconds(20), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(20), heartbeatTimeout: .seconds(20), logger: .discarding)) { _ in
                 network()
             }
         }

@@ -84,14 +84,14 @@ import ZeroMQ
         let server = try ParameterServer(
             transport: serverTransport, weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0), settings: settings,
-            events: .init(log: { _ in }))
+            events: .init(logger: .discarding))
         let replicas = try (0..<workers).map { _ in
             let transport: any MessageTransport = if let hub = serverTransport as? DirectTransport {
                 DirectTransport(connectingTo: hub, name: "worker")
             } else {
                 try ZeroMQTransport(context: context, role: .client(connect: server.endpoint, curve: nil), name: "worker", limits: .worker)
             }
-            return Worker(transport: transport, settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+            return Worker(transport: transport, settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }

@@ -24,12 +24,12 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: serverLog.append))
+            events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
         let seen = LogLines()
         let stranger = try Worker(context: context, connect: server.endpoint,
-                                  settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { received in
+                                  settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { received in
             seen.append("\(received.model) \(received.batchSizePerWorker)")
             return Replica(model: SyncSetUp.network(), trainingSet: other, testCount: 0, objective: .classification)
         }
@@ -44,7 +44,7 @@ import ZeroMQ
         await stranger.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 3)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("refused a worker: data set differs") }, "\(serverLog.lines)")
@@ -67,16 +67,16 @@ import ZeroMQ
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: serverLog.append))
+            events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
         let broken = try Worker(context: context, connect: server.endpoint,
-                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
             throw MissingData()
         }
         await #expect(throws: MissingData.self) { try await broken.run() }
         await broken.close()
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let statistics = try await worker.run()
         #expect(statistics.rank == 0 && statistics.pushes == 2)
         _ = try await finalWeights
@@ -103,10 +103,10 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }, trace: traced.append, onEpochEnd: summaries.append))
+            events: .init(logger: .lines({ _ in }, trace: traced.append), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

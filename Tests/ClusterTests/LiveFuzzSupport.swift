@@ -29,12 +29,12 @@ struct LiveFuzzRun: Sendable {
             configuration: configuration,
             dataset: dataset,
             settings: .init(worldSize: worldSize, joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil),
-            events: .init(log: log))
+            events: .init(logger: .lines(log)))
     }
 
     func worker(_ context: Context, endpoint: String, log: @escaping @Sendable (String) -> Void) throws -> Worker {
         try Worker(context: context, connect: endpoint, trainingSet: set,
-                   settings: Worker.Settings(timeout: .seconds(30), heartbeatTimeout: .seconds(30), log: log)) { _ in SyncSetUp.network() }
+                   settings: Worker.Settings(timeout: .seconds(30), heartbeatTimeout: .seconds(30), logger: .lines(log))) { _ in SyncSetUp.network() }
     }
 
     /// The run without fuzz: its final weights and the number of updates.

@@ -26,7 +26,7 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: serverLog.append, onEpochEnd: summaries.append))
+            events: .init(logger: .lines(serverLog.append), onEpochEnd: summaries.append))
         async let finalWeights = server.run()
 
         // The scripted peer joins first, so it is rank 0 of the join order only if it wins; read its rank from welcome.
@@ -50,7 +50,7 @@ import ZeroMQ
             return
         }
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
 
         let rank = welcome.rank, count = initial.parameterCount

@@ -24,10 +24,10 @@ import ZeroMQ
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: count, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), stateFile: stateFile, checkpointEvery: every),
             resume: resume,
-            events: .init(log: { _ in }))
+            events: .init(logger: .lines({ _ in })))
         let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

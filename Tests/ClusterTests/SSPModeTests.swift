@@ -22,10 +22,10 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(log: { _ in }, onEpochEnd: summaries.append))
+            events: .init(logger: .discarding, onEpochEnd: summaries.append))
         let workers = try (0..<count).map { index in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 guard index == count - 1, let lastWorkerPause else { return SyncSetUp.network() }
                 // The same parameters (so the same fingerprint) behind a pause: a slow worker.
                 return Model(Sequential([("fc1", Linear(12, 16) as any Layer), ("relu", ReLU()), ("fc2", Linear(16, 5)),
@@ -83,7 +83,7 @@ import ZeroMQ
     @Test func aWorkerHeldForTheSlowestHasItsWaitCounted() async throws {
         let set = SyncSetUp.dataset(count: 96)
         let config = configuration(mode: .ssp, staleness: 0, momentum: 0, epochs: 2)
-        let pause = 0.04
+        let pause = 0.1
         let (_, summaries, _) = try await train(config, workers: 2, set: set, lastWorkerPause: pause)
         let steps = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: config.batchSizePerWorker).stepsPerEpoch
         #expect(summaries.count == 2)
@@ -92,7 +92,7 @@ import ZeroMQ
             // slow one is never held.
             let waits = summary.ranks.map(\.waitSeconds)
             let fast = waits.max() ?? 0, slow = waits.min() ?? 0
-            #expect(fast >= 0.5 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
+            #expect(fast >= 0.25 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
             #expect(slow < 0.5 * fast, "epoch \(summary.epoch): waits \(waits) s: the slow worker was held too")
         }
     }

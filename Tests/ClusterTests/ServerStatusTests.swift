@@ -20,11 +20,11 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), statusInterval: .milliseconds(5)),
-            events: .init(log: { _ in }, onStatus: statuses.append))
+            events: .init(logger: .lines({ _ in }), onStatus: statuses.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), log: { _ in })) { _ in
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

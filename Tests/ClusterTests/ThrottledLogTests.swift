@@ -5,7 +5,7 @@ import Testing
 @Suite struct ThrottledLogTests {
     @Test func aFloodIsCutToTheLimitAndSummarised() {
         let lines = LogLines()
-        let log = ThrottledLog(limit: 5, log: lines.append)
+        let log = ThrottledLog(limit: 5, logger: .lines(lines.append))
         for index in 0..<100 { log("parameter server: dropped a message \(index)") }
         log.flush()
         #expect(lines.lines.count == 6, "\(lines.lines)")
@@ -17,7 +17,7 @@ import Testing
 
     @Test func withoutALimitEveryLinePasses() {
         let lines = LogLines()
-        let log = ThrottledLog(limit: nil, log: lines.append)
+        let log = ThrottledLog(limit: nil, logger: .lines(lines.append))
         for index in 0..<100 { log("line \(index)") }
         log.flush()
         #expect(lines.lines.count == 100)

@@ -114,6 +114,28 @@ import Yams
         }
     }
 
+    /// The server's pod carries Prometheus's scrape annotations, and they name the port its container opens and
+    /// its `--metrics-port` serves on every interface.
+    @Test func theServerPodCarriesScrapeAnnotationsForItsMetricsPort() throws {
+        let documents = try Self.kubernetesDocuments().map(\.document)
+        let servers = documents.filter { $0["kind"] as? String == "Job" && objectLabels(of: $0)["app.kubernetes.io/component"] == "server" }
+        #expect(servers.count == 1, "one server Job")
+        for server in servers {
+            let template = try #require((server["spec"] as? [String: Any])?["template"] as? [String: Any])
+            let annotations = try #require((template["metadata"] as? [String: Any])?["annotations"] as? [String: String])
+            #expect(annotations["prometheus.io/scrape"] == "true" && annotations["prometheus.io/path"] == "/metrics", "\(annotations)")
+            let port = try #require(annotations["prometheus.io/port"].flatMap(Int.init), "prometheus.io/port")
+            let container = try #require(podContainers(of: server).first)
+            let ports = (container["ports"] as? [[String: Any]] ?? []).compactMap { $0["containerPort"] as? Int }
+            #expect(ports.contains(port), "the container opens \(ports), the annotation names \(port)")
+            let args = (container["args"] as? [Any] ?? []).map { "\($0)" }
+            let flag = try #require(args.firstIndex(of: "--metrics-port"), "--metrics-port in \(args)")
+            #expect(args[flag + 1] == String(port))
+            let bind = try #require(args.firstIndex(of: "--metrics-bind"), "--metrics-bind in \(args)")
+            #expect(args[bind + 1] == "0.0.0.0", "Prometheus scrapes the pod's address, not its loopback")
+        }
+    }
+
     @Test func everyTrainerCommandInTheKubernetesManifestsParses() throws {
         let documents = try Self.kubernetesDocuments()
         let configuration = try #require(documents.first { $0.document["kind"] as? String == "ConfigMap" }?.document["data"] as? [String: String])

@@ -34,6 +34,9 @@ final class RunningTrainer {
         kill(process.processIdentifier, signal)
     }
 
+    /// Whether the process has not ended yet.
+    var isRunning: Bool { process.isRunning }
+
     var stdout: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
 
