@@ -101,16 +101,7 @@ public final class Softmax: Layer {
         let width = input.shape.last ?? 1
         let rows = width == 0 ? 0 : input.count / width
         for r in 0..<rows {
-            let x = input.data + r * width, y = output.data + r * width
-            var largest = -Float.infinity
-            for j in 0..<width { largest = max(largest, x[j]) }
-            var sum: Float = 0
-            for j in 0..<width {
-                y[j] = expf(x[j] - largest)
-                sum += y[j]
-            }
-            let scale = 1 / sum
-            for j in 0..<width { y[j] *= scale }
+            SoftmaxRow.write(input.data + r * width, into: output.data + r * width, count: width)
         }
         return output
     }

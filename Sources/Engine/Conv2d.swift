@@ -10,18 +10,16 @@ public final class Conv2d: Layer {
     /// Output channels.
     public let outChannels: Int
     /// Kernel height and width.
-    public let kernelSize: (height: Int, width: Int)
+    public var kernelSize: (height: Int, width: Int) { window.kernel }
     /// Step between applications of the kernel, vertically and horizontally.
-    public let stride: (height: Int, width: Int)
+    public var stride: (height: Int, width: Int) { window.stride }
     /// Zeros added on each side, vertically and horizontally.
-    public let padding: (height: Int, width: Int)
+    public var padding: (height: Int, width: Int) { window.padding }
     /// Whether the layer adds a bias per output channel.
     public let hasBias: Bool
 
-    private var weight: UnsafeMutablePointer<Float>?
-    private var weightGradient: UnsafeMutablePointer<Float>?
-    private var bias: UnsafeMutablePointer<Float>?
-    private var biasGradient: UnsafeMutablePointer<Float>?
+    private let window: SlidingWindow
+    private var tensors: WeightAndBias
     private let output = Tensor()
     private let inputGradient = Tensor()
     private var savedInput: Tensor?
@@ -49,39 +47,23 @@ public final class Conv2d: Layer {
                      "Conv2d needs a positive kernel and stride and a non-negative padding")
         self.inChannels = inChannels
         self.outChannels = outChannels
-        self.kernelSize = (kernelSize.0, kernelSize.1)
-        self.stride = (stride.0, stride.1)
-        self.padding = (padding.0, padding.1)
+        window = SlidingWindow(kernel: kernelSize, stride: stride, padding: padding)
         self.hasBias = bias
+        tensors = WeightAndBias(weightShape: [outChannels, inChannels, kernelSize.0, kernelSize.1], bias: bias)
     }
 
     private var patchSize: Int { inChannels * kernelSize.height * kernelSize.width }
 
-    public var parameterSpecs: [ParameterSpec] {
-        let weight = ParameterSpec("weight", [outChannels, inChannels, kernelSize.height, kernelSize.width])
-        return hasBias ? [weight, ParameterSpec("bias", [outChannels])] : [weight]
-    }
+    public var parameterSpecs: [ParameterSpec] { tensors.specs }
 
-    public func bind(_ slots: [ParameterSlot]) {
-        weight = slots[0].value
-        weightGradient = slots[0].gradient
-        if hasBias {
-            bias = slots[1].value
-            biasGradient = slots[1].gradient
-        }
-    }
+    public func bind(_ slots: [ParameterSlot]) { tensors.bind(slots) }
 
     /// PyTorch's default: weight and bias uniform in ±1/√(in·kh·kw).
-    public func resetParameters(using generator: inout SeededGenerator) {
-        let bound = 1 / Float(patchSize).squareRoot()
-        generator.fillUniform(weight!, count: outChannels * patchSize, low: -bound, high: bound)
-        if let bias { generator.fillUniform(bias, count: outChannels, low: -bound, high: bound) }
-    }
+    public func resetParameters(using generator: inout SeededGenerator) { tensors.reset(using: &generator) }
 
     /// The output height and width for an input of the given height and width.
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + 2 * padding.height - kernelSize.height) / stride.height + 1,
-         (width + 2 * padding.width - kernelSize.width) / stride.width + 1)
+        window.outputSize(height: height, width: width)
     }
 
     private func geometry(of input: Tensor) -> Geometry {
@@ -110,7 +92,7 @@ public final class Conv2d: Layer {
         let threads = min(ComputePool.shared.threadCount, max(batch, 1))
         prepareScratch(threads: threads, pixels: pixels)
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
-        let x = input.data, y = output.data, w = weight!, b = bias, k = patchSize, outChannels = outChannels
+        let x = input.data, y = output.data, w = tensors.weight!, b = tensors.bias, k = patchSize, outChannels = outChannels
         let scratch = scratch
         ComputePool.shared.run(parts: threads) { part in
             let columns = scratch[part].columns.data
@@ -144,7 +126,7 @@ public final class Conv2d: Layer {
         }
         if needsInputGradient { inputGradient.resize(to: input.shape) }
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
-        let x = input.data, dy = outputGradient.data, w = weight!, dx = inputGradient.data
+        let x = input.data, dy = outputGradient.data, w = tensors.weight!, dx = inputGradient.data
         let scratch = scratch, withBias = hasBias
         ComputePool.shared.run(parts: threads) { part in
             let buffers = scratch[part]
@@ -168,11 +150,11 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        let dw = weightGradient!
+        let dw = tensors.weightGradient!
         for buffers in scratch.prefix(threads) {
             let partial = buffers.weightGradient.data
             for i in 0..<outChannels * k { dw[i] += partial[i] }
-            if let biasGradient {
+            if let biasGradient = tensors.biasGradient {
                 for o in 0..<outChannels { biasGradient[o] += buffers.biasGradient[o] }
             }
         }

@@ -17,19 +17,11 @@ public final class CrossEntropyLoss {
         probabilities.resize(to: logits.shape)
         var total: Double = 0
         for r in 0..<rows {
-            let x = logits.data + r * width, p = probabilities.data + r * width
-            var largest = -Float.infinity
-            for j in 0..<width { largest = max(largest, x[j]) }
-            var sum: Float = 0
-            for j in 0..<width {
-                p[j] = expf(x[j] - largest)
-                sum += p[j]
-            }
             let label = Int(labels[r])
             precondition(label >= 0 && label < width, "label \(label) outside 0..<\(width)")
+            let x = logits.data + r * width
+            let (largest, sum) = SoftmaxRow.write(x, into: probabilities.data + r * width, count: width)
             total += Double(logf(sum) - (x[label] - largest))
-            let scale = 1 / sum
-            for j in 0..<width { p[j] *= scale }
         }
         savedLabels = labels
         return rows == 0 ? 0 : Float(total / Double(rows))

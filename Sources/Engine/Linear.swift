@@ -7,10 +7,7 @@ public final class Linear: Layer {
     /// Whether the layer adds a bias.
     public let hasBias: Bool
 
-    private var weight: UnsafeMutablePointer<Float>?
-    private var weightGradient: UnsafeMutablePointer<Float>?
-    private var bias: UnsafeMutablePointer<Float>?
-    private var biasGradient: UnsafeMutablePointer<Float>?
+    private var tensors: WeightAndBias
     private let output = Tensor()
     private let inputGradient = Tensor()
     private var savedInput: Tensor?
@@ -20,40 +17,27 @@ public final class Linear: Layer {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.hasBias = bias
+        tensors = WeightAndBias(weightShape: [outFeatures, inFeatures], bias: bias)
     }
 
-    public var parameterSpecs: [ParameterSpec] {
-        let weight = ParameterSpec("weight", [outFeatures, inFeatures])
-        return hasBias ? [weight, ParameterSpec("bias", [outFeatures])] : [weight]
-    }
+    public var parameterSpecs: [ParameterSpec] { tensors.specs }
 
-    public func bind(_ slots: [ParameterSlot]) {
-        weight = slots[0].value
-        weightGradient = slots[0].gradient
-        if hasBias {
-            bias = slots[1].value
-            biasGradient = slots[1].gradient
-        }
-    }
+    public func bind(_ slots: [ParameterSlot]) { tensors.bind(slots) }
 
     /// PyTorch's default: weight and bias uniform in ±1/√in (kaiming_uniform with a = √5).
-    public func resetParameters(using generator: inout SeededGenerator) {
-        let bound = inFeatures > 0 ? 1 / Float(inFeatures).squareRoot() : 0
-        generator.fillUniform(weight!, count: inFeatures * outFeatures, low: -bound, high: bound)
-        if let bias { generator.fillUniform(bias, count: outFeatures, low: -bound, high: bound) }
-    }
+    public func resetParameters(using generator: inout SeededGenerator) { tensors.reset(using: &generator) }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         let rows = input.rows
         precondition(input.columns == inFeatures, "Linear expects \(inFeatures) features, got shape \(input.shape)")
         output.resize(to: [rows, outFeatures])
         var beta: Float = 0
-        if let bias {
+        if let bias = tensors.bias {
             for r in 0..<rows { (output.data + r * outFeatures).update(from: bias, count: outFeatures) }
             beta = 1
         }
         BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                  a: input.data, lda: inFeatures, b: weight!, ldb: inFeatures, beta: beta, c: output.data, ldc: outFeatures)
+                  a: input.data, lda: inFeatures, b: tensors.weight!, ldb: inFeatures, beta: beta, c: output.data, ldc: outFeatures)
         savedInput = mode == .training ? input : nil
         return output
     }
@@ -64,8 +48,8 @@ public final class Linear: Layer {
         let dy = outputGradient.data
         // dW[out, in] += dyᵀ[out, rows] · x[rows, in]
         BLAS.gemm(transposeA: true, m: outFeatures, n: inFeatures, k: rows,
-                  a: dy, lda: outFeatures, b: input.data, ldb: inFeatures, beta: 1, c: weightGradient!, ldc: inFeatures)
-        if let biasGradient {
+                  a: dy, lda: outFeatures, b: input.data, ldb: inFeatures, beta: 1, c: tensors.weightGradient!, ldc: inFeatures)
+        if let biasGradient = tensors.biasGradient {
             for r in 0..<rows {
                 let row = dy + r * outFeatures
                 for o in 0..<outFeatures { biasGradient[o] += row[o] }
@@ -75,7 +59,7 @@ public final class Linear: Layer {
         // dx[rows, in] = dy[rows, out] · W[out, in]
         inputGradient.resize(to: input.shape)
         BLAS.gemm(m: rows, n: inFeatures, k: outFeatures,
-                  a: dy, lda: outFeatures, b: weight!, ldb: inFeatures, beta: 0, c: inputGradient.data, ldc: inFeatures)
+                  a: dy, lda: outFeatures, b: tensors.weight!, ldb: inFeatures, beta: 0, c: inputGradient.data, ldc: inFeatures)
         return inputGradient
     }
 }

@@ -1,45 +1,65 @@
 /// A network whose parameters and gradients live in two flat Float buffers with a named view per
-/// tensor, in PyTorch `state_dict` order.
+/// tensor, in PyTorch `state_dict` order; buffers (running statistics) live in a third.
 ///
-/// One contiguous buffer makes an optimiser step, a checkpoint or a network transfer one range.
+/// One contiguous buffer makes an optimiser step, a checkpoint or a network transfer one range. Buffers
+/// are kept apart so that nothing that moves or steps `parameters` (optimisers, a cluster's weight
+/// vector) ever touches them; checkpoints hold both.
 public final class Model {
     /// The layer graph.
     public let root: any Layer
-    /// The named tensors in the flat buffers, in `state_dict` order.
+    /// The named parameters in `parameters`, in `state_dict` order.
     public let views: [ParameterView]
+    /// The named buffers in `buffers`, in `state_dict` order.
+    public let bufferViews: [ParameterView]
+    /// Every named tensor, parameters and buffers, in PyTorch's `state_dict` order.
+    public let stateDictViews: [ParameterView]
     /// All parameters, contiguous.
     public let parameters: UnsafeMutableBufferPointer<Float>
     /// All gradients, in the same layout as `parameters`.
     public let gradients: UnsafeMutableBufferPointer<Float>
+    /// All buffers, contiguous: updated by the layers themselves, never by an optimiser.
+    public let buffers: UnsafeMutableBufferPointer<Float>
+    /// The memory behind the three, which every layer bound to it also keeps alive.
+    private let storage: FlatStorage
 
     /// Wraps a layer graph, allocates its flat buffers and initialises it as PyTorch would, from `seed`.
     public init(_ root: any Layer, seed: UInt64 = 0) {
         self.root = root
-        var views: [ParameterView] = []
-        var offset = 0
+        var stateDict: [ParameterView] = []
+        var parameterCount = 0, bufferCount = 0
         for spec in root.parameterSpecs {
-            views.append(ParameterView(name: spec.name, shape: spec.shape, offset: offset))
-            offset += spec.count
+            switch spec.kind {
+            case .parameter:
+                stateDict.append(ParameterView(name: spec.name, shape: spec.shape, offset: parameterCount))
+                parameterCount += spec.count
+            case .buffer:
+                stateDict.append(ParameterView(name: spec.name, shape: spec.shape, offset: bufferCount, kind: .buffer))
+                bufferCount += spec.count
+            }
         }
-        self.views = views
-        parameters = .allocate(capacity: offset)
-        parameters.initialize(repeating: 0)
-        gradients = .allocate(capacity: offset)
-        gradients.initialize(repeating: 0)
-        let base = parameters.baseAddress, gradientBase = gradients.baseAddress
-        root.bind(views.map { view in
-            ParameterSlot(value: base! + view.offset, gradient: gradientBase! + view.offset, count: view.count)
+        stateDictViews = stateDict
+        views = stateDict.filter { $0.kind == .parameter }
+        bufferViews = stateDict.filter { $0.kind == .buffer }
+        let storage = FlatStorage(parameters: parameterCount, buffers: bufferCount)
+        self.storage = storage
+        parameters = storage.parameters
+        gradients = storage.gradients
+        buffers = storage.buffers
+        let base = parameters.baseAddress!, gradientBase = gradients.baseAddress!, bufferBase = buffers.baseAddress!
+        root.bind(stateDict.map { view in
+            switch view.kind {
+            case .parameter:
+                ParameterSlot(value: base + view.offset, gradient: gradientBase + view.offset, count: view.count, owner: storage)
+            case .buffer:
+                ParameterSlot(value: bufferBase + view.offset, gradient: nil, count: view.count, owner: storage)
+            }
         })
         var generator = SeededGenerator(seed: seed)
         root.resetParameters(using: &generator)
     }
 
-    deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-    }
 
-    /// The total number of parameters.
+    /// The total number of parameters (buffers not included).
     public var parameterCount: Int { parameters.count }
 
     /// Runs the network; training mode keeps what `backward` needs, evaluation mode does no gradient work.
@@ -75,14 +95,25 @@ public final class Model {
         view(named: name).map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
     }
 
-    /// A 64-bit fingerprint of the architecture (names and shapes), equal for identical models.
+    /// The values of one named buffer.
+    public func buffer(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        bufferViews.first { $0.name == name }.map { UnsafeMutableBufferPointer(rebasing: buffers[$0.range]) }
+    }
+
+    /// The values behind any view of this model, parameter or buffer.
+    public func values(of view: ParameterView) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: (view.kind == .parameter ? parameters : buffers)[view.range])
+    }
+
+    /// A 64-bit fingerprint of the architecture (names and shapes of parameters, then of buffers), equal
+    /// for identical models; a model without buffers keeps the fingerprint it had before buffers existed.
     public var fingerprint: UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         func mix(_ byte: UInt8) {
             hash ^= UInt64(byte)
             hash &*= 0x100_0000_01B3
         }
-        for view in views {
+        for view in views + bufferViews {
             for byte in view.name.utf8 { mix(byte) }
             mix(0)
             for dimension in view.shape {
@@ -90,5 +121,28 @@ public final class Model {
             }
         }
         return hash
+    }
+}
+
+/// The memory of a model's parameters, gradients and buffers. Layers keep a reference to it
+/// (`ParameterSlot.owner`), so a layer that outlives its `Model` still points at live memory.
+final class FlatStorage {
+    let parameters: UnsafeMutableBufferPointer<Float>
+    let gradients: UnsafeMutableBufferPointer<Float>
+    let buffers: UnsafeMutableBufferPointer<Float>
+
+    init(parameters parameterCount: Int, buffers bufferCount: Int) {
+        parameters = .allocate(capacity: parameterCount)
+        parameters.initialize(repeating: 0)
+        gradients = .allocate(capacity: parameterCount)
+        gradients.initialize(repeating: 0)
+        buffers = .allocate(capacity: bufferCount)
+        buffers.initialize(repeating: 0)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        buffers.deallocate()
     }
 }

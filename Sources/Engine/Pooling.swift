@@ -1,31 +1,6 @@
-/// The window arithmetic shared by the pooling layers over [batch, channels, height, width].
-struct PoolWindow {
-    let kernel: (height: Int, width: Int)
-    let stride: (height: Int, width: Int)
-    let padding: (height: Int, width: Int)
-
-    init(kernelSize: Int, stride: Int?, padding: Int) {
-        precondition(kernelSize > 0 && (stride ?? 1) > 0 && padding >= 0 && padding <= kernelSize / 2,
-                     "pooling needs a positive kernel and stride, and padding at most half the kernel")
-        kernel = (kernelSize, kernelSize)
-        let step = stride ?? kernelSize
-        self.stride = (step, step)
-        self.padding = (padding, padding)
-    }
-
-    /// The output shape [batch, channels, outH, outW] for an input shape.
-    func outputShape(_ input: [Int], layer: String) -> [Int] {
-        precondition(input.count == 4, "\(layer) expects [batch, channels, height, width], got \(input)")
-        let height = (input[2] + 2 * padding.height - kernel.height) / stride.height + 1
-        let width = (input[3] + 2 * padding.width - kernel.width) / stride.width + 1
-        precondition(height > 0 && width > 0, "\(layer): input \(input) is smaller than the window")
-        return [input[0], input[1], height, width]
-    }
-}
-
 /// The maximum over each window (PyTorch's `MaxPool2d`, stride defaulting to the kernel size).
 public final class MaxPool2d: Layer {
-    let window: PoolWindow
+    let window: SlidingWindow
     private let output = Tensor()
     private let inputGradient = Tensor()
     private var argmax: [Int32] = []
@@ -34,7 +9,7 @@ public final class MaxPool2d: Layer {
 
     /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as −∞.
     public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        window = PoolWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+        window = SlidingWindow(poolKernel: kernelSize, stride: stride, padding: padding)
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
@@ -163,14 +138,14 @@ public final class MaxPool2d: Layer {
 
 /// The mean over each window (PyTorch's `AvgPool2d` with `count_include_pad=True`).
 public final class AvgPool2d: Layer {
-    let window: PoolWindow
+    let window: SlidingWindow
     private let output = Tensor()
     private let inputGradient = Tensor()
     private var inputShape: [Int] = []
 
     /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as zeros in the mean.
     public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        window = PoolWindow(kernelSize: kernelSize, stride: stride, padding: padding)
+        window = SlidingWindow(poolKernel: kernelSize, stride: stride, padding: padding)
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {

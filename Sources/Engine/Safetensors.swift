@@ -25,7 +25,8 @@ public struct StoredTensor: Sendable, Equatable {
 
 /// Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
 /// (`dtype`, `shape`, `data_offsets` per tensor, optional `__metadata__` of strings), then raw
-/// little-endian tensor bytes. Only F32 tensors are supported.
+/// little-endian tensor bytes. Writes F32; reads F32 and I64 (PyTorch's `num_batches_tracked`), the
+/// latter as Float (exact up to 2²⁴).
 public enum Safetensors {
     /// The largest header accepted when reading, as the reference implementation limits it.
     public static let maximumHeaderSize = 100_000_000
@@ -93,7 +94,9 @@ public enum Safetensors {
             }
             guard let info = entry as? [String: Any] else { throw fail("entry \(name) is not an object") }
             guard let dtype = info["dtype"] as? String else { throw fail("\(name) has no dtype") }
-            guard dtype == "F32" else { throw fail("\(name) has dtype \(dtype); only F32 is supported") }
+            guard let width = ["F32": 4, "I64": 8][dtype] else {
+                throw fail("\(name) has dtype \(dtype); only F32 is supported (and I64, read as float)")
+            }
             guard let shape = (info["shape"] as? [NSNumber])?.map(\.intValue), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("\(name) has no valid shape")
             }
@@ -105,14 +108,18 @@ public enum Safetensors {
             var elements = shape.contains(0) ? 0 : 1
             for dimension in shape where elements > 0 {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
-                guard !overflow, product <= Int.max / 4 else { throw fail("\(name): shape \(shape) has too many elements") }
+                guard !overflow, product <= Int.max / 8 else { throw fail("\(name): shape \(shape) has too many elements") }
                 elements = product
             }
-            guard offsets[1] - offsets[0] == elements * 4 else {
-                throw fail("\(name): shape \(shape) needs \(elements * 4) bytes but data_offsets span \(offsets[1] - offsets[0])")
+            guard offsets[1] - offsets[0] == elements * width else {
+                throw fail("\(name): shape \(shape) needs \(elements * width) bytes but data_offsets span \(offsets[1] - offsets[0])")
             }
             let values = body.withUnsafeBytes { raw in
-                (0..<elements).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offsets[0] + 4 * $0, as: UInt32.self))) }
+                (0..<elements).map { index -> Float in
+                    let position = offsets[0] + width * index
+                    if width == 8 { return Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: Int64.self))) }
+                    return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
+                }
             }
             tensors[name] = StoredTensor(shape: shape, values: values)
             extents.append((name, offsets[0], offsets[1]))
@@ -142,24 +149,24 @@ public enum Safetensors {
 }
 
 extension Model {
-    /// Writes the parameters as a safetensors file with PyTorch `state_dict` names.
+    /// Writes the parameters and buffers as a safetensors file with PyTorch `state_dict` names and order.
     public func save(to path: String, metadata: [String: String] = [:]) throws {
-        let base = UnsafeBufferPointer(parameters)
-        try Safetensors.write(views.map { ($0.name, $0.shape, UnsafeBufferPointer(rebasing: base[$0.range])) },
+        try Safetensors.write(stateDictViews.map { ($0.name, $0.shape, UnsafeBufferPointer(values(of: $0))) },
                               metadata: metadata, to: path)
     }
 
-    /// Loads parameters from a safetensors file whose names and shapes match this model exactly.
+    /// Loads parameters and buffers from a safetensors file whose names and shapes match this model exactly.
     public func load(from path: String) throws {
         let file = try Safetensors.read(from: path)
-        let expected = Set(views.map(\.name)), found = Set(file.tensors.keys)
+        let names = stateDictViews.map(\.name)
+        let expected = Set(names), found = Set(file.tensors.keys)
         if let missing = expected.subtracting(found).sorted().first {
-            throw CheckpointError(path: path, reason: "no tensor \(missing) (this model has \(views.map(\.name).joined(separator: ", ")))")
+            throw CheckpointError(path: path, reason: "no tensor \(missing) (this model has \(names.joined(separator: ", ")))")
         }
         if let extra = found.subtracting(expected).sorted().first {
             throw CheckpointError(path: path, reason: "unexpected tensor \(extra) for this model")
         }
-        for view in views {
+        for view in stateDictViews {
             let stored = file.tensors[view.name]!
             guard stored.shape == view.shape else {
                 throw CheckpointError(path: path, reason: "\(view.name) has shape \(stored.shape), the model expects \(view.shape)")
@@ -170,9 +177,8 @@ extension Model {
                                       + "the weights of a diverged run, not a usable model")
             }
         }
-        for view in views {
-            let stored = file.tensors[view.name]!
-            stored.values.withUnsafeBufferPointer { (parameters.baseAddress! + view.offset).update(from: $0.baseAddress!, count: view.count) }
+        for view in stateDictViews {
+            _ = values(of: view).update(from: file.tensors[view.name]!.values)
         }
     }
 }

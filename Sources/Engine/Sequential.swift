@@ -23,7 +23,7 @@ public final class Sequential: Layer {
 
     public var parameterSpecs: [ParameterSpec] {
         layers.flatMap { entry in
-            entry.layer.parameterSpecs.map { ParameterSpec("\(entry.name).\($0.name)", $0.shape) }
+            entry.layer.parameterSpecs.map { ParameterSpec("\(entry.name).\($0.name)", $0.shape, kind: $0.kind) }
         }
     }
 
