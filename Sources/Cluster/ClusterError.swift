@@ -53,3 +53,16 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension ClusterError {
+    /// How the reason of the error a server sends every worker when it stops on a failure begins; any
+    /// other error a server sends refuses only the worker it is addressed to.
+    static let serverStoppedPrefix = "the server stopped: "
+
+    /// What an error message from the server with `reason` means to the worker that got it: the
+    /// server failed (it stopped for everyone), or it refused this worker.
+    static func fromServer(reason: String) -> ClusterError {
+        if reason.hasPrefix(serverStoppedPrefix) { return .peerFailed(rank: nil, reason: String(reason.dropFirst(serverStoppedPrefix.count))) }
+        return .refused(reason: reason)
+    }
+}

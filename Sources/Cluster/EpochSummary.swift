@@ -40,7 +40,8 @@ public struct RankStatistics: Sendable, Equatable {
     /// of the slowest worker, at index k (async and SSP; SSP never goes past its bound). Sync and a
     /// rank that was never ahead: one entry.
     public var stepsAhead: [Int] = []
-    /// Pushes rejected because their loss or gradient held NaN or infinity (never applied).
+    /// Pushes rejected because their loss or gradient held NaN or infinity, or their gradient's norm
+    /// was beyond the gradient guard's limit (never applied).
     public var rejected = 0
 
     /// Empty statistics.

@@ -36,6 +36,23 @@ public enum FloatPayload: @unchecked Sendable {
         }
     }
 
+    /// The L2 norm of the values, summed in double precision (NaN if one is NaN, ∞ if one is ±∞).
+    public var norm: Double {
+        func norm(_ raw: UnsafeRawBufferPointer) -> Double {
+            var sum = 0.0
+            for index in 0..<(raw.count / MemoryLayout<Float>.size) {
+                let value = Double(raw.loadUnaligned(fromByteOffset: index &* 4, as: Float.self))
+                sum += value * value
+            }
+            return sum.squareRoot()
+        }
+        switch self {
+        case .array(let floats): return floats.withUnsafeBytes { norm($0) }
+        case .borrowed(let floats, let owner): return withExtendedLifetime(owner) { norm(UnsafeRawBufferPointer(floats)) }
+        case .received(let frame): return frame.withUnsafeBytes { norm($0) }
+        }
+    }
+
     /// Sets `destination[i] = scale · value[i]` (or adds it, when `accumulating`) for the first
     /// min(`count`, `destination.count`) values, reading a received frame in place (unaligned loads);
     /// returns whether every value read was finite (no NaN, no ±∞).

@@ -6,6 +6,8 @@ public struct MembershipChange: Sendable, Equatable {
         case joined
         /// A worker was dropped: nothing was heard from it within the heartbeat timeout.
         case dropped
+        /// A worker was removed: it sent what no healthy worker sends, and was told so with an error.
+        case removed
     }
 
     /// What happened.

@@ -79,16 +79,18 @@ final class ParameterClient {
         }
     }
 
-    /// The welcome (with its header) for a model of `fingerprint`, awaited for `timeout` with heartbeats,
-    /// which keep the place of a worker waiting for the next step to take part.
-    func awaitWelcome(fingerprint: UInt64, isolation: isolated (any Actor)? = #isolation) async throws -> (WireMessage, Welcome) {
+    /// The welcome (with its header) for a model of `fingerprint`, or nil when the server says stop first
+    /// (training ended while the worker waited for a place); awaited for `timeout` with heartbeats, which
+    /// keep the place of a worker waiting for the next step to take part.
+    func awaitWelcome(fingerprint: UInt64, isolation: isolated (any Actor)? = #isolation) async throws -> (WireMessage, Welcome)? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
                                                 heartbeat: (MessageHeader.unassignedSender, fingerprint))
             switch message.body {
             case .welcome(let welcome): return (message, welcome)
-            case .error(let reason): throw ClusterError.refused(reason: reason)
+            case .stop: return nil
+            case .error(let reason): throw ClusterError.fromServer(reason: reason)
             case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
             default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
             }
@@ -111,7 +113,7 @@ final class ParameterClient {
             case .stop:
                 return .stop
             case .error(let reason):
-                throw ClusterError.peerFailed(rank: nil, reason: reason)
+                throw ClusterError.fromServer(reason: reason)
             case .heartbeat:
                 break
             default:

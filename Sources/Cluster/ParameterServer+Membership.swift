@@ -24,6 +24,26 @@ extension ParameterServer {
             return
         }
         if isJoiner { return }  // already waiting for the next step
+        if let queued = waiting.firstIndex(where: { $0.identity == identity }) {
+            waiting[queued].lastHeard = .now  // asked again while waiting for a place
+            return
+        }
+        guard hasPlace else {
+            wait(identity)
+            return
+        }
+        admitNew(identity)
+    }
+
+    /// Whether a new worker can be given a place now: a free slot before the first step or under
+    /// fixed ranks, else (elastic) room among the workers of the next step.
+    private var hasPlace: Bool {
+        if !started || policy.membership == .fixedRanks { return slots.contains { $0 == nil } }
+        return slots.count + joiners.count < maximumWorkers
+    }
+
+    /// Gives a checked worker a rank (its old one if it was dropped as silent) and a place.
+    private func admitNew(_ identity: [UInt8]) {
         let rank = departed.removeValue(forKey: identity) ?? nextRank
         if rank == nextRank {
             guard nextRank < ProtocolLimits.standard.maxWorldSize else {
@@ -33,6 +53,30 @@ extension ParameterServer {
             nextRank += 1
         }
         admit(Member(rank: rank, identity: identity, lastHeard: .now, lastSent: .now, sentAtUpdate: updates))
+    }
+
+    /// Keeps a checked worker that found every place taken until one frees (a worker restarted at once
+    /// after a crash finds its old self still holding a place until it is dropped as silent); its own
+    /// `--timeout` bounds the wait. Refuses it when `maximumWaiting` already wait.
+    private func wait(_ identity: [UInt8]) {
+        let full = policy.membership == .fixedRanks
+            ? "all \(worldSize) ranks are taken (\(configuration.mode.rawValue) mode has a fixed number of workers)"
+            : "the server takes at most \(maximumWorkers) workers"
+        guard waiting.count < maximumWaiting else {
+            refuse(identity, reason: maximumWaiting == 0 ? full : "\(full), and \(waiting.count) more wait for a place")
+            return
+        }
+        waiting.append(WaitingWorker(identity: identity, lastHeard: .now, lastSent: .now))
+        peerLog("parameter server: a worker waits for a place: \(full); it takes the next place a dropped worker frees")
+    }
+
+    /// Gives the waiting workers, first come first served, the places that are free.
+    private func admitWaiting() {
+        while hasPlace && !waiting.isEmpty {
+            let next = waiting.removeFirst()
+            logger.info("parameter server: a worker that waited for a place takes one")
+            admitNew(next.identity)
+        }
     }
 
     /// Takes back a worker dropped as silent that speaks again on the same connection (its data was
@@ -46,7 +90,8 @@ extension ParameterServer {
     }
 
     /// Gives a checked worker a place: a free slot before the first step or under fixed ranks, else
-    /// (elastic) a place among the workers of the next step; refuses it when there is none.
+    /// (elastic) a place among the workers of the next step; refuses it when there is none (a worker
+    /// dropped as silent that speaks again when its place is taken).
     private func admit(_ member: Member) {
         if !started || policy.membership == .fixedRanks {
             guard let free = slots.firstIndex(where: { $0 == nil }) else {
@@ -135,7 +180,12 @@ extension ParameterServer {
                 peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten", metadata: ["rank": "\(joiner.rank)"])
             }
             joiners.removeAll(where: isSilent)
-            if !silent.isEmpty && policy.membership == .elastic && started { regroup(abandoning: true) }
+            waiting.removeAll { drained - $0.lastHeard > heartbeatTimeout }
+            let regrouping = !silent.isEmpty && policy.membership == .elastic && started
+            // Newcomers take the freed places before the regroup, so they take part in the step computed
+            // again (with no worker left, the next round starts a step with them).
+            if !slots.isEmpty || !regrouping { admitWaiting() }
+            if regrouping { regroup(abandoning: true) }
         }
         for slot in slots.indices where owesSteps(slot) {
             if let member = slots[slot], now - member.lastSent >= heartbeatInterval {
@@ -145,6 +195,10 @@ extension ParameterServer {
         for joiner in joiners where now - joiner.lastSent >= heartbeatInterval {
             send(.heartbeat, to: joiner.identity)
         }
+        for index in waiting.indices where now - waiting[index].lastSent >= heartbeatInterval {
+            waiting[index].lastSent = now
+            send(.heartbeat, to: waiting[index].identity)
+        }
         nameStraggler(now: now)
     }
 
@@ -152,12 +206,37 @@ extension ParameterServer {
     /// stop and owes nothing more, so it is neither sent heartbeats nor dropped.
     private func owesSteps(_ slot: Int) -> Bool { policy.owesSteps(slot: slot) }
 
-    /// Removes a silent worker: its slot is freed (before the first step, and under fixed ranks for a
-    /// worker to take over) or closed up (elastic membership, then `regroup(abandoning:)`).
+    /// Removes a silent worker, which is taken back if it speaks again: see `vacate(slot:)`.
     private func drop(slot: Int, silentFor seconds: Double) {
         let member = slots[slot]!
         departed[member.identity] = member.rank
         if departed.count > 4096, let any = departed.keys.first(where: { $0 != member.identity }) { departed[any] = nil }
+        let (rest, directives) = vacate(slot: slot)
+        let line = String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
+                          member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest)
+        logger.warning("\(line)", metadata: ["rank": "\(member.rank)"])
+        report(.dropped, rank: member.rank, silentSeconds: seconds)
+        perform(directives)
+    }
+
+    /// Removes a worker the server has told to go (it is not taken back), and goes on without it: the
+    /// others compute the step in progress again (elastic), or its place waits for a worker to take it.
+    func remove(slot: Int, because reason: String) {
+        let rank = slots[slot]!.rank
+        let closing = policy.membership == .elastic && started
+        let (rest, directives) = vacate(slot: slot)
+        logger.warning("parameter server: rank \(rank) \(reason); removed (\(currentWorldSize) worker\(currentWorldSize == 1 ? "" : "s") left); \(rest)",
+                       metadata: ["rank": "\(rank)"])
+        report(.removed, rank: rank)
+        perform(directives)
+        if !slots.isEmpty || !closing { admitWaiting() }
+        if closing { regroup(abandoning: true) }
+    }
+
+    /// Empties `slot`: it is freed (before the first step, and under fixed ranks for a worker to take
+    /// over) or closed up (elastic membership, then `regroup(abandoning:)`); returns what follows, in
+    /// words, and the policy's directives to carry out.
+    private func vacate(slot: Int) -> (rest: String, directives: [UpdateDirective]) {
         let closing = policy.membership == .elastic && started
         var directives: [UpdateDirective] = []
         if closing {
@@ -167,17 +246,11 @@ extension ParameterServer {
             slots[slot] = nil
             directives = policy.vacated(slot: slot, in: roster)
         }
-        defer { perform(directives) }
-        let rest = closing
-            ? "the others compute step \(policy.roundStep)'s samples again"
-            : "its place waits for a worker to take it"
-        let line = String(format: "parameter server: rank %d silent for %.1f s; dropped (%d worker%@ left); %@",
-                          member.rank, seconds, currentWorldSize, currentWorldSize == 1 ? "" : "s", rest)
-        logger.warning("\(line)", metadata: ["rank": "\(member.rank)"])
-        report(.dropped, rank: member.rank, silentSeconds: seconds)
+        let rest = closing ? "the others compute step \(policy.roundStep)'s samples again" : "its place waits for a worker to take it"
+        return (rest, directives)
     }
 
-    /// Tells `onMembershipChange` of a worker joining or being dropped.
+    /// Tells `onMembershipChange` of a worker joining, being dropped or removed.
     private func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
         let (changeStep, epoch) = policy.changePoint
         onMembershipChange?(MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1,

@@ -27,6 +27,7 @@ extension ParameterServer {
         let now = ContinuousClock.now
         if let slot { slots[slot]!.lastHeard = now }
         if let joiner { joiners[joiner].lastHeard = now }
+        if slot == nil, joiner == nil, let queued = waiting.firstIndex(where: { $0.identity == identity }) { waiting[queued].lastHeard = now }
         logger.trace("parameter server: ← \(name(of: identity)): \(message.type) step \(message.step), \(frames.dropFirst().reduce(0) { $0 + $1.count }) bytes",
                      metadata: ["peer": "\(name(of: identity))", "step": "\(message.step)"])
         switch message.body {
@@ -41,7 +42,7 @@ extension ParameterServer {
                 drop("parameter server: dropped a push-gradient from a peer that has not joined")
             }
         case .heartbeat:
-            if slot == nil && joiner == nil { _ = takeBack(identity) }
+            if slot == nil && joiner == nil && !waiting.contains(where: { $0.identity == identity }) { _ = takeBack(identity) }
         case .error(let reason):
             let peer = slot.flatMap { slots[$0] }.map { "rank \($0.rank)" } ?? "an unjoined peer"
             peerLog("parameter server: \(peer) reports: \(reason)", level: .error, metadata: ["peer": "\(peer)"])
@@ -61,6 +62,11 @@ extension ParameterServer {
         switch policy.receive(push, step: message.step, slot: slot, in: roster, at: .now) {
         case .dropped(let reason):
             drop("parameter server: dropped a push-gradient of rank \(rank) \(reason)", rank: rank)
+        case .refused(let reason):
+            let sentence = "a push-gradient for step \(message.step) \(reason)"
+            peerLog("parameter server: refused \(sentence) from rank \(rank); told the worker and let it go", metadata: ["rank": "\(rank)"])
+            send(.error(reason: sentence), to: slots[slot]!.identity)
+            remove(slot: slot, because: "sent \(sentence)")
         case .accepted(let directives):
             slots[slot]!.samples += push.sampleCount
             perform(directives)

@@ -5,9 +5,9 @@ import Logging
 extension ParameterServer {
     /// Adds one push to its epoch's accounting: how long it waited for its update, how many updates
     /// were applied between the weights it was computed on and its own (`staleness`), and how many
-    /// steps its worker was ahead of the slowest when given those weights. A rejected push counts as
-    /// one without samples.
-    func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double, staleness: Int, stepsAhead: Int, rejected: Bool) {
+    /// steps its worker was ahead of the slowest when given those weights. A push rejected (`rejection`
+    /// says why) counts as one without samples.
+    func record(_ push: GradientPush, rank: Int, epoch: Int, wait: Double, staleness: Int, stepsAhead: Int, rejection: String?) {
         var progress = epochs[epoch] ?? EpochProgress()
         progress.pushes += 1
         progress[rank: rank].pushes += 1
@@ -15,12 +15,12 @@ extension ParameterServer {
         progress[rank: rank].stalenessSum += staleness
         progress[rank: rank].maxStaleness = max(progress[rank: rank].maxStaleness, staleness)
         progress[rank: rank].countStepsAhead(stepsAhead)
-        metrics.recordPush(rank: rank, waitSeconds: wait, staleness: staleness, rejected: rejected)
-        if rejected {
+        metrics.recordPush(rank: rank, waitSeconds: wait, staleness: staleness, rejected: rejection != nil)
+        if let rejection {
             progress[rank: rank].rejected += 1
             rejectedPushes += 1
-            peerLog("parameter server: rejected the gradient of rank \(rank) in epoch \(epoch + 1): its loss or gradient holds "
-                + "NaN or infinity; not applied (\(rejectedPushes) rejected so far)", metadata: ["rank": "\(rank)"])
+            peerLog("parameter server: rejected the gradient of rank \(rank) in epoch \(epoch + 1): \(rejection); "
+                + "not applied (\(rejectedPushes) rejected so far)", metadata: ["rank": "\(rank)"])
         } else {
             progress.lossSum += push.meanLoss * Double(push.sampleCount)
             progress.samples += push.sampleCount

@@ -31,13 +31,19 @@ extension ParameterServer {
         public var statusInterval: Duration
         /// How long a sync or SSP step may wait on one worker before the server names it as a straggler.
         public var stragglerThreshold: Duration
+        /// How large a pushed gradient may be; larger ones are rejected and counted (see `GradientGuard`).
+        public var maxGradientNorm: GradientBound
+        /// The most workers that wait for a place while every place is taken (nil: as many as the server
+        /// takes); a worker beyond them is refused.
+        public var maximumWaiting: Int?
 
         /// Settings for `worldSize` workers; the other defaults suit a run on one host.
         public init(worldSize: Int = 1, maximumWorkers: Int? = nil, maxSteps: Int? = nil, joinTimeout: Duration = .seconds(60),
                     stepTimeout: Duration = .seconds(60), heartbeatInterval: Duration = .seconds(1),
                     heartbeatTimeout: Duration = .seconds(10), security: ServerSecurity? = nil, stateFile: String? = nil,
                     checkpointEvery: Int = 0, peerLinesPerSecond: Int? = 20, statusInterval: Duration = .milliseconds(250),
-                    stragglerThreshold: Duration = .seconds(2)) {
+                    stragglerThreshold: Duration = .seconds(2), maxGradientNorm: GradientBound = .standard,
+                    maximumWaiting: Int? = nil) {
             self.worldSize = worldSize
             self.maximumWorkers = maximumWorkers
             self.maxSteps = maxSteps
@@ -51,6 +57,8 @@ extension ParameterServer {
             self.peerLinesPerSecond = peerLinesPerSecond
             self.statusInterval = statusInterval
             self.stragglerThreshold = stragglerThreshold
+            self.maxGradientNorm = maxGradientNorm
+            self.maximumWaiting = maximumWaiting
         }
     }
 

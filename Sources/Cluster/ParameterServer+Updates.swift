@@ -56,10 +56,22 @@ extension ParameterServer {
     }
 
     /// One optimiser step with the weighted sum of `pushes`' gradients, read straight from the received
-    /// frames; a push whose loss or gradient holds NaN or ±∞ is left out (as if it had no samples) and
-    /// counted as rejected. Every push is recorded in its epoch's accounting.
+    /// frames; a push whose loss or gradient holds NaN or ±∞, or whose gradient's norm is beyond the
+    /// gradient guard's limit, is left out (as if it had no samples) and counted as rejected. Every
+    /// push is recorded in its epoch's accounting.
     private func apply(_ pushes: [HeldPush], weighting: Weighting, start: ContinuousClock.Instant) {
         var usable = pushes.map { $0.push.sampleCount > 0 && $0.push.meanLoss.isFinite }
+        let norms = gradientGuard.bound == .off ? [] : zip(pushes, usable).map { $1 ? $0.push.gradient.norm : 0 }
+        // ‖weights‖ / learning rate, which bounds the gradients of the first updates.
+        let scale = gradientGuard.isWarmingUp
+            ? weights.values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() / Double(configuration.optimizer.learningRate)
+            : nil
+        let ranked = zip(pushes, norms).map { (rank: slots[$0.slot]!.rank, norm: $1) }
+        let limits = norms.isEmpty ? [] : gradientGuard.limits(for: ranked, scale: scale)
+        var outliers = pushes.map { _ in false }
+        for index in norms.indices {
+            if let limit = limits[index].limit, norms[index].isFinite, norms[index] > limit { (usable[index], outliers[index]) = (false, true) }
+        }
         func total() -> Int {
             switch weighting {
             case .meanOfFinite: zip(pushes, usable).reduce(0) { $0 + ($1.1 ? $1.0.push.sampleCount : 0) }
@@ -85,11 +97,18 @@ extension ParameterServer {
         let applied = usable.contains(true) && samples > 0
         let before = updates
         if applied { updateWeights() }
-        for (held, isUsable) in zip(pushes, usable) {
+        if !norms.isEmpty {
+            gradientGuard.record(checked: ranked, applied: norms.indices.filter { usable[$0] }.map { norms[$0] },
+                                 rejectedByScale: norms.indices.filter { outliers[$0] && limits[$0].byScale }.count)
+        }
+        for (index, held) in pushes.enumerated() {
             let member = slots[held.slot]!
+            let rejection: String? = outliers[index]
+                ? String(format: "its gradient's norm %.3g is beyond the limit %.3g (%@)", norms[index], limits[index].limit ?? 0,
+                         limits[index].byScale ? "the factor × ‖weights‖ / lr, before other gradients are known" : gradientGuard.bound.description)
+                : held.push.sampleCount > 0 && !usable[index] ? "its loss or gradient holds NaN or infinity" : nil
             record(held.push, rank: member.rank, epoch: held.epoch, wait: held.arrival.map { (start - $0).seconds } ?? 0,
-                   staleness: before - member.sentAtUpdate, stepsAhead: held.stepsAhead,
-                   rejected: held.push.sampleCount > 0 && !isUsable)
+                   staleness: before - member.sentAtUpdate, stepsAhead: held.stepsAhead, rejection: rejection)
         }
         if applied, let epoch = pushes.first?.epoch { epochs[epoch, default: EpochProgress()].updates += 1 }
         lastProgress = .now
@@ -128,7 +147,7 @@ extension ParameterServer {
     /// Writes the state file, if there is one; a failure is logged and counted, and stops the run
     /// after `stateWrites.limit` in a row.
     func saveState() {
-        guard let stateFile else { return }
+        guard let stateFile, !stopRequest.keepState else { return }
         do {
             try state.write(to: stateFile)
             stateWrites.succeeded()

@@ -31,7 +31,7 @@ public actor ParameterServer {
 
     /// The server's socket: a ROUTER-like transport (each message's first frame names its peer).
     let transport: any MessageTransport
-    private let stopRequest = StopRequest()
+    let stopRequest = StopRequest()
     let stateFile: String?
     /// Failed writes of `stateFile` in a row; the run stops after `limit` of them.
     public nonisolated let stateWrites = StateWriteFailures()
@@ -71,8 +71,10 @@ public actor ParameterServer {
     var gradient: [Float]
     /// The optimiser updates applied so far.
     var updates = 0
-    /// Pushes rejected for NaN or infinity so far.
+    /// Pushes rejected for NaN or infinity, or as outliers, so far.
     var rejectedPushes = 0
+    /// Which gradients are too large to apply.
+    var gradientGuard: GradientGuard
 
     /// The workers taking part, by slot (their slice of each global batch). Before the first step and
     /// under fixed ranks there are `worldSize` slots, nil where no worker is; under elastic membership
@@ -80,6 +82,10 @@ public actor ParameterServer {
     var slots: [Member?]
     /// Elastic membership: workers that joined during a step, waiting to take part from the next one.
     var joiners: [Member] = []
+    /// Workers that asked to join while every place was taken, in order: the first takes the next place that frees.
+    var waiting: [WaitingWorker] = []
+    /// The most workers that wait for a place.
+    let maximumWaiting: Int
     /// Workers dropped as silent, by identity: one that speaks again is taken back with its rank.
     var departed: [[UInt8]: Int] = [:]
     /// The rank the next new worker gets.
@@ -146,7 +152,8 @@ public actor ParameterServer {
         self.configuration = configuration
         self.dataset = dataset
         self.worldSize = worldSize
-        self.maximumWorkers = max(worldSize, min(settings.maximumWorkers ?? worldSize, ProtocolLimits.standard.maxWorldSize))
+        let maximumWorkers = max(worldSize, min(settings.maximumWorkers ?? worldSize, ProtocolLimits.standard.maxWorldSize))
+        self.maximumWorkers = maximumWorkers
         self.joinTimeout = settings.joinTimeout
         self.stepTimeout = settings.stepTimeout
         self.heartbeatInterval = heartbeatInterval
@@ -160,6 +167,8 @@ public actor ParameterServer {
         self.stragglerThreshold = settings.stragglerThreshold
         self.onStraggler = events.onStraggler
         self.stateFile = settings.stateFile
+        self.maximumWaiting = max(0, settings.maximumWaiting ?? maximumWorkers)
+        gradientGuard = GradientGuard(bound: settings.maxGradientNorm)
         slots = .init(repeating: nil, count: worldSize)
         policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
                                               checkpointEvery: settings.checkpointEvery, resume: resume)
@@ -207,7 +216,8 @@ public actor ParameterServer {
     /// The number of optimiser updates applied so far (in sync mode, the number of steps with an update).
     public var completedUpdates: Int { updates }
 
-    /// The number of pushes rejected because their loss or gradient held NaN or infinity.
+    /// The number of pushes rejected because their loss or gradient held NaN or infinity, or their
+    /// gradient's norm was beyond the gradient guard's limit.
     public var rejectedGradients: Int { rejectedPushes }
 
     /// The number of workers taking part now.
@@ -231,7 +241,7 @@ public actor ParameterServer {
                 // At least a moment's wait, so the transport looks at its socket before a deadline is called.
                 let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
                 if let reason = stopRequest.reason {
-                    broadcast(.stop)
+                    broadcastEnd(.stop)
                     logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
                     return Array(weights.values)
@@ -254,19 +264,22 @@ public actor ParameterServer {
             }
         } catch {
             peerLog.flush()
-            broadcast(.error(reason: "the server stopped: \(error)"))
+            broadcastEnd(.error(reason: ClusterError.serverStoppedPrefix + "\(error)"))
             logger.error("parameter server: \(error)")
             throw error
         }
         peerLog.flush()
+        tellTheOthers(.stop)
         logger.info("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }
 
     /// Asks a running server to stop at once, for example on SIGTERM: it tells every joined worker to stop
     /// (a step in progress is dropped) and `run()` returns the current weights; `stoppedBy` names `reason`.
-    public nonisolated func requestStop(reason: String) {
-        stopRequest.set(reason)
+    /// Unless `savingState`, the state file is not written again (it keeps the last state before the
+    /// request: after a divergence, the last good one).
+    public nonisolated func requestStop(reason: String, savingState: Bool = true) {
+        stopRequest.set(reason, savingState: savingState)
         transport.interrupt()
     }
 
@@ -294,6 +307,19 @@ public actor ParameterServer {
     /// Sends `body` to every worker taking part or waiting to (one weights snapshot serves them all, without copies).
     func broadcast(_ body: MessageBody, step: Int? = nil) {
         for member in slots.compactMap({ $0 }) + joiners { send(body, to: member.identity, step: step) }
+    }
+
+    /// Sends `body` (stop, or the error that ends the run) to every worker the run ends for: the ones
+    /// taking part, and the others (see `tellTheOthers(_:)`).
+    func broadcastEnd(_ body: MessageBody) {
+        broadcast(body)
+        tellTheOthers(body)
+    }
+
+    /// Sends `body` to the workers waiting for a place and the ones dropped as silent: a paused worker
+    /// reads it when it goes on, and exits as the run did instead of looking for a server that is gone.
+    func tellTheOthers(_ body: MessageBody) {
+        for peer in waiting.map(\.identity) + departed.keys { send(body, to: peer) }
     }
 
     /// Sends `body` to the peer `identity`, tagged with `step` (by default the policy's round).
@@ -334,12 +360,21 @@ public actor ParameterServer {
 }
 
 /// A stop asked for from outside the actor (a signal handler), read by its run loop.
-private final class StopRequest: @unchecked Sendable {
+final class StopRequest: @unchecked Sendable {
     // Unchecked: `stored` is guarded by `lock`.
     private let lock = NSLock()
     private var stored: String?
 
-    var reason: String? { lock.withLock { stored } }
+    private var keepsState = false
 
-    func set(_ reason: String) { lock.withLock { if stored == nil { stored = reason } } }
+    var reason: String? { lock.withLock { stored } }
+    /// Whether the state file must stay as it was when the stop was asked for.
+    var keepState: Bool { lock.withLock { keepsState } }
+
+    func set(_ reason: String, savingState: Bool) {
+        lock.withLock {
+            if stored == nil { stored = reason }
+            keepsState = keepsState || !savingState
+        }
+    }
 }

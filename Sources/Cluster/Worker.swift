@@ -114,7 +114,10 @@ public actor Worker {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
         client.join(description)
-        let (header, welcome) = try await client.awaitWelcome(fingerprint: model.fingerprint)
+        guard let (header, welcome) = try await client.awaitWelcome(fingerprint: model.fingerprint) else {
+            // Training ended while the worker waited for a place (`assignedRank` stays nil).
+            return statistics ?? WorkerStatistics(rank: -1, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
+        }
         var assignment = try accept(welcome, step: header.step, fingerprint: header.fingerprint, model: model,
                                     sampleCount: trainingSet.count)
         let configuration = welcome.configuration

@@ -20,6 +20,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
     var stragglerThreshold: Double = 2
 
+    @Option(help: "The largest gradient the server applies: 'relative' (default: 1000× the lower median of the last 64 applied gradients' L2 norms; before 8 are known, 1000× the smallest of the other workers' norms), 'relative:F' for F× instead, a number for a fixed L2 norm, or 'off'. Larger gradients are rejected and counted per rank (log line, the epoch's 'rejected').")
+    var maxGradientNorm: GradientBound = .standard
+
     @Option(parsing: .unconditional, help: "Seconds to wait for all workers to join.")
     var joinTimeout: Double = 120
 
@@ -60,6 +63,24 @@ struct ClusterOptions: ParsableArguments {
 }
 
 extension TrainingMode: ExpressibleByArgument {}
+
+extension GradientBound: ExpressibleByArgument {
+    /// `off`, `relative`, `relative:FACTOR` (FACTOR > 1) or a fixed L2 norm > 0.
+    public init?(argument: String) {
+        if argument == "off" {
+            self = .off
+        } else if argument == "relative" {
+            self = .standard
+        } else if argument.hasPrefix("relative:"), let factor = Double(argument.dropFirst("relative:".count)),
+                  factor > 1, factor.isFinite {
+            self = .relative(factor: factor)
+        } else if let norm = Double(argument), norm > 0, norm.isFinite {
+            self = .fixed(norm)
+        } else {
+            return nil
+        }
+    }
+}
 
 /// What a parameter server needs from the command line: the data, the initial model, the
 /// configuration the workers receive, and the reporter that evaluates each finished epoch.
@@ -143,7 +164,8 @@ struct ClusterJob {
             worldSize: cluster.workers, maximumWorkers: cluster.maxWorkers, joinTimeout: .seconds(cluster.joinTimeout),
             stepTimeout: .seconds(cluster.stepTimeout), heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval),
             heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile,
-            checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold))
+            checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold),
+            maxGradientNorm: cluster.maxGradientNorm)
         let events = ParameterServer.Events(
             logger: Logger(label: "trainer.parameter-server"),
             onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
@@ -152,7 +174,7 @@ struct ClusterJob {
                 reporter.report(summary)
             })
         let server = try open(settings, events)
-        reporter.onDivergence = { server.requestStop(reason: "divergence") }
+        reporter.onDivergence = { server.requestStop(reason: "divergence", savingState: false) }
         server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }
         return server
     }

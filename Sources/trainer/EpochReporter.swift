@@ -91,7 +91,7 @@ final class EpochReporter: @unchecked Sendable {
             "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
         ])
         if divergence == nil, let reason = Divergence.check(epoch: summary.epoch, trainLoss: summary.trainLoss, testLoss: evaluation.loss,
-                                                           checkpoint: checkpoint) {
+                                                           firstTrainLoss: history.first?.trainLoss, checkpoint: checkpoint) {
             divergence = reason
             onDivergence?()
         }

@@ -65,7 +65,8 @@ struct TrainCommand: ParsableCommand {
                       + score + "\(Int(report.samplesPerSecond.rounded())) samples/s")
             }
             metricsLog?.write(event: "epoch", fields(report))
-            if let reason = Divergence.check(epoch: epoch, trainLoss: report.trainLoss, testLoss: report.test.loss, checkpoint: checkpoint) {
+            if let reason = Divergence.check(epoch: epoch, trainLoss: report.trainLoss, testLoss: report.test.loss,
+                                             firstTrainLoss: history.first?.trainLoss, checkpoint: checkpoint) {
                 metricsLog?.write(event: "failed", ["reason": .text(reason), "epochs": .integer(epoch - 1), "seconds": .number(totalSeconds)])
                 throw CLIError(reason)
             }

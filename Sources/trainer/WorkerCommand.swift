@@ -100,6 +100,10 @@ struct WorkerCommand: AsyncParsableCommand {
             throw CLIError("\(error)")
         }
         await worker.close()
+        guard await worker.assignedRank != nil else {
+            print("Done: training ended while this worker waited for a place")
+            return
+        }
         print("Done: the server said stop")
         print(describe(statistics, waitSeconds: nil))
     }

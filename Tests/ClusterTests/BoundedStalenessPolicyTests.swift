@@ -110,7 +110,7 @@ import Testing
                 let push = GradientPush(sampleCount: positions.count, meanLoss: 1, gradient: .array([]))
                 run.workers[slot] = .waiting
                 switch policy.receive(push, step: UInt64(step), slot: slot, in: run.roster, at: .now) {
-                case .dropped(let reason):
+                case .dropped(let reason), .refused(let reason):
                     Issue.record("rank \(slot)'s push of step \(step) was dropped: \(reason)")
                 case .accepted(let directives):
                     #expect(run.applied.insert([slot, step]).inserted, "rank \(slot)'s step \(step) applied twice")

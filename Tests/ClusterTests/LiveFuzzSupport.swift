@@ -28,7 +28,9 @@ struct LiveFuzzRun: Sendable {
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: dataset,
-            settings: .init(worldSize: worldSize, joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil),
+            // No waiting for a place: the predictions say a join is refused while every place is taken.
+            settings: .init(worldSize: worldSize, joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil,
+                            maximumWaiting: 0),
             events: .init(logger: .lines(log)))
     }
 

@@ -25,6 +25,22 @@ import Testing
         }
     }
 
+    /// A loss that stays finite but explodes (Adam with lr 1000 on XOR: 0.69 in epoch 1, then
+    /// thousands and more) stops the run as well, naming the first epoch's loss.
+    @Test func aFiniteExplodingLossStopsTheRun() async throws {
+        let metrics = temporaryPath("exploded.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: metrics) }
+        let run = try await runTrainer(["train", "--dataset", "xor", "--lr", "1000", "--epochs", "30", "--threads", "1",
+                                        "--metrics", metrics], timeout: 120)
+        #expect(run.exitedNormally && run.status != 0, "an exploding run exited 0: \(run.stdout)")
+        #expect(run.stderr.contains("is more than 10 times the first epoch's"), "\(run.stderr)")
+        #expect(!run.stdout.contains("Finished Training"), "\(run.stdout)")
+        let events = try metricsEvents(metrics)
+        #expect(events.last?["event"] as? String == "failed", "\(events.last ?? [:])")
+        let losses = events.filter { $0["event"] as? String == "epoch" }.compactMap { $0["train_loss"] as? Double }
+        #expect(losses.allSatisfy { $0.isFinite }, "the loss explodes without becoming NaN: \(losses)")
+    }
+
     @Test func evalRefusesACheckpointOfNaNs() async throws {
         let good = temporaryPath("good.safetensors"), bad = temporaryPath("nan.safetensors")
         defer { for path in [good, bad] { try? FileManager.default.removeItem(atPath: path) } }

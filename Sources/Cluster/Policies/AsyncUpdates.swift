@@ -19,7 +19,7 @@ final class AsyncUpdates: FixedRankPolicy {
 
     func receive(_ push: GradientPush, step: UInt64, slot: Int, in roster: Roster,
                  at arrival: ContinuousClock.Instant) -> PushVerdict {
-        if let reason = clocks.check(push, step: step, slot: slot) { return .dropped(reason) }
+        if let verdict = clocks.check(push, step: step, slot: slot) { return verdict }
         let apply = clocks.advance(push, slot: slot)
         return .accepted([apply, clocks.reply(slot: slot, slowest: clocks.lowestOwing)] + clocks.bookkeeping())
     }

@@ -46,7 +46,7 @@ final class BoundedStaleness: FixedRankPolicy {
 
     func receive(_ push: GradientPush, step: UInt64, slot: Int, in roster: Roster,
                  at arrival: ContinuousClock.Instant) -> PushVerdict {
-        if let reason = clocks.check(push, step: step, slot: slot) { return .dropped(reason) }
+        if let verdict = clocks.check(push, step: step, slot: slot) { return verdict }
         var directives = [clocks.advance(push, slot: slot)]
         held[slot] = arrival
         directives += release(roster)

@@ -65,12 +65,13 @@ struct RankClocks {
         return (behind, behind.map { clocks[$0] }.min() ?? lowest)
     }
 
-    /// Checks that a push of the rank in `slot` is for its clock and covers its slice; the reason to drop it otherwise.
-    func check(_ push: GradientPush, step: UInt64, slot: Int) -> String? {
+    /// Checks that a push of the rank in `slot` is for its clock and covers its slice: nil if it
+    /// does, else why it is dropped (another step) or refused (another sample count).
+    func check(_ push: GradientPush, step: UInt64, slot: Int) -> PushVerdict? {
         let clock = clocks[slot]
-        guard step == UInt64(clock), clock < totalSteps else { return "for step \(step) (expected step \(clock))" }
+        guard step == UInt64(clock), clock < totalSteps else { return .dropped("for step \(step) (expected step \(clock))") }
         let expected = plan.positions(step: clock % plan.stepsPerEpoch, rank: slot).count
-        guard push.sampleCount == expected else { return "with \(push.sampleCount) samples, expected \(expected)" }
+        guard push.sampleCount == expected else { return .refused("with \(push.sampleCount) samples, expected \(expected)") }
         return nil
     }
 

@@ -68,9 +68,9 @@ final class SyncRounds: UpdatePolicy {
     func receive(_ push: GradientPush, step pushStep: UInt64, slot: Int, in roster: Roster,
                  at arrival: ContinuousClock.Instant) -> PushVerdict {
         guard pushStep == UInt64(step), !isFinished else { return .dropped("for step \(pushStep) (expected step \(step))") }
-        let expected = cursor.positions(slot: slot, worldSize: worldSize(roster)).count
-        guard push.sampleCount == expected else { return .dropped("with \(push.sampleCount) samples, expected \(expected)") }
         guard pending[slot] == nil else { return .dropped("a second time for step \(step)") }
+        let expected = cursor.positions(slot: slot, worldSize: worldSize(roster)).count
+        guard push.sampleCount == expected else { return .refused("with \(push.sampleCount) samples, expected \(expected)") }
         pending[slot] = HeldPush(slot: slot, push: push, epoch: cursor.epoch, arrival: arrival)
         guard roster.started, pending.allSatisfy({ $0 != nil }) else { return .accepted([]) }
         let pushes = pending.map { $0! }

@@ -75,8 +75,11 @@ struct Roster {
 
 /// What a policy makes of a push.
 enum PushVerdict {
-    /// Drop it, for this reason (logged).
+    /// Drop it, for this reason (logged): it may be late or repeated, which happens in a healthy run.
     case dropped(String)
+    /// Refuse it and let its worker go, for this reason: no healthy worker sends it (a wrong sample
+    /// count), so the worker is told with an error and its place is freed at once.
+    case refused(String)
     /// It counts: carry out these directives.
     case accepted([UpdateDirective])
 }
