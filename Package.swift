@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "trainer", targets: ["trainer"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Transport", targets: ["Transport"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "Cluster", targets: ["Cluster"]),
         .library(name: "Reports", targets: ["Reports"]),
@@ -27,11 +28,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
-        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "Transport"),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ", "Transport"]),
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CSodium"]),
         .target(name: "Cluster", dependencies: [
-            "ZeroMQ", "Engine", "Datasets",
+            "Transport", "ZeroMQ", "Engine", "Datasets",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "MetricsEndpoint", dependencies: [
@@ -54,9 +56,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "ZeroMQ", "Engine", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
 )

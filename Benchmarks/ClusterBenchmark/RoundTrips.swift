@@ -54,7 +54,8 @@ enum RoundTrips {
             settings: .init(worldSize: 1, maxSteps: steps),
             events: .init(logger: .discarding, onEpochEnd: { summary.put(.success($0)) }))
         let make = model.make
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet, logger: .discarding) { _ in make() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet,
+                                settings: Worker.Settings(heartbeatTimeout: .seconds(60), logger: .discarding)) { _ in make() }
         async let finalWeights = server.run()
         let statistics: WorkerStatistics
         do {

@@ -81,7 +81,8 @@ let server = try ParameterServer(
     }))
 print("training on \(name) (\(trainingSet.count) images) with a server at \(server.endpoint) and \(workers) workers")
 let replicas = try (0..<workers).map { _ in
-    try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet, testCount: testSet.count, logger: .discarding) { _ in makeModel() }
+    try Worker(context: context, connect: server.endpoint, trainingSet: trainingSet, testCount: testSet.count,
+               settings: Worker.Settings(heartbeatTimeout: .seconds(60), logger: .discarding)) { _ in makeModel() }
 }
 async let finalWeights = server.run()
 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,18 +1,18 @@
-import ZeroMQ
+import Transport
 
 /// A vector of float32 values carried in one frame: owned, borrowed for a zero-copy send, or received.
 ///
 /// Equality compares bit patterns, so NaN payloads and signed zeros compare as sent.
 public enum FloatPayload: @unchecked Sendable {
     // Unchecked: `.received` is immutable; `.borrowed` requires an owner that keeps the memory alive
-    // and unchanged until libzmq releases it (the contract of `Frame.init(noCopy:owner:)`).
+    // and unchanged until the transport releases it (the contract of `Frame.init(noCopy:owner:)`).
 
-    /// Values owned by the payload; sent by copying into libzmq.
+    /// Values owned by the payload; sent by copying.
     case array([Float])
-    /// Memory kept alive and unchanged by `owner` until libzmq releases it; sent without a copy.
+    /// Memory kept alive and unchanged by `owner` until the transport releases it; sent without a copy.
     case borrowed(UnsafeBufferPointer<Float>, owner: AnyObject & Sendable)
     /// A received frame whose size has been validated; read it with `copy(into:)`.
-    case received(ReceivedFrame)
+    case received(any IncomingFrame)
 
     /// The number of floats.
     public var count: Int {

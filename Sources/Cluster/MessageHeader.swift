@@ -1,4 +1,4 @@
-import ZeroMQ
+import Transport
 
 /// The fixed 40-byte little-endian header that is frame 0 of every protocol message.
 ///
@@ -101,7 +101,7 @@ public struct MessageHeader: Sendable, Hashable {
     }
 
     /// Decodes and checks the header in a received frame.
-    public init(decoding frame: ReceivedFrame) throws(ProtocolError) {
+    public init(decoding frame: some IncomingFrame) throws(ProtocolError) {
         guard frame.count == Self.size else { throw .headerSize(frame.count) }
         try self.init(decoding: frame.bytes)
     }

@@ -172,7 +172,7 @@ extension ParameterServer {
     func keepAlive(now: ContinuousClock.Instant) {
         let heldUp = lastKeepAlive.map { now - $0 > heartbeatInterval * 3 } ?? false
         lastKeepAlive = now
-        if !heldUp, !mailbox.hasQueued, let drained = mailbox.drainedAt {
+        if !heldUp, !transport.hasQueued, let drained = transport.drainedAt {
             let isSilent = { (member: Member) in drained - member.lastHeard > self.heartbeatTimeout }
             let silent = slots.indices.filter { owesSteps($0) && slots[$0].map(isSilent) == true }
             for slot in silent.reversed() { drop(slot: slot, silentFor: (now - slots[slot]!.lastHeard).seconds) }

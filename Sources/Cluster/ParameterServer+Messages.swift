@@ -1,11 +1,11 @@
 import Foundation
 import Logging
-import ZeroMQ
+import Transport
 
 /// Receiving: each message validated, then answered or handed to membership or the policy.
 extension ParameterServer {
     /// Validates and acts on one received message; throws only when a worker taking part reports a failure.
-    func handle(_ frames: [ReceivedFrame]) throws {
+    func handle(_ frames: [any IncomingFrame]) throws {
         let identity: [UInt8], message: WireMessage
         metrics.received(bytes: frames.dropFirst().reduce(0) { $0 + $1.count })
         do {
@@ -18,7 +18,7 @@ extension ParameterServer {
                 let refusal = WireMessage(sender: MessageHeader.serverSender, step: 0, fingerprint: 0,
                                           body: .error(reason: error.description))
                 metrics.sent(bytes: MessageHeader.size + refusal.payloadByteCount)
-                pump.send([Frame(peer.bytes)] + refusal.encoded(version: received))
+                transport.send([Frame(peer.bytes)] + refusal.encoded(version: received))
             }
             return
         }

@@ -2,7 +2,7 @@ import Datasets
 import Engine
 import Foundation
 import Logging
-import ZeroMQ
+import Transport
 
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
 /// welcomes workers over a ROUTER socket and applies their gradients.
@@ -13,10 +13,10 @@ import ZeroMQ
 /// slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
 /// accounting, and carries out the policy's directives.
 ///
-/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor), which alone touches
+/// The actor runs on its transport's dedicated thread (its serial executor), which alone touches
 /// the socket, so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
 public actor ParameterServer {
-    /// The endpoint the server bound, as libzmq reports it (with the chosen port for `tcp://…:*`).
+    /// The endpoint the server bound, as its transport reports it (with the chosen port for `tcp://…:*`).
     public nonisolated let endpoint: String
     /// The training set-up sent to every worker.
     public nonisolated let configuration: TrainingConfiguration
@@ -29,17 +29,15 @@ public actor ParameterServer {
     /// The model fingerprint every message must carry.
     public nonisolated let fingerprint: UInt64
 
-    let pump: SocketPump
-    let mailbox: Mailbox
+    /// The server's socket: a ROUTER-like transport (each message's first frame names its peer).
+    let transport: any MessageTransport
     let stopRequest = StopRequest()
     let stateFile: String?
     /// Failed writes of `stateFile` in a row; the run stops after `limit` of them.
     public nonisolated let stateWrites = StateWriteFailures()
-    /// Admits only listed workers when the server runs CURVE; it must live as long as the socket.
-    private let zap: ZAPHandler?
 
-    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
+    /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     /// When to apply gradients and whom to answer.
     let policy: any UpdatePolicy
     let optimizer: any Optimizer
@@ -124,16 +122,16 @@ public actor ParameterServer {
         }
     }
 
-    /// Binds a ROUTER socket at `endpoint` and prepares training from `weights` (the model's flat
-    /// parameters, with `fingerprint`) for `configuration.epochs` epochs, as `settings` say, telling
-    /// `events` how it goes; with `settings.security` the socket is a CURVE server and a ZAP handler on
-    /// `context` admits only the listed workers. `resume` starts from a saved state instead of `weights`.
+    /// Serves over `transport` (a ROUTER-like one: each message's first frame names its peer) and
+    /// prepares training from `weights` (the model's flat parameters, with `fingerprint`) for
+    /// `configuration.epochs` epochs, as `settings` say, telling `events` how it goes (the transport
+    /// carries `settings.security`). `resume` starts from a saved state instead of `weights`.
     public init(
-        context: Context, bind endpoint: String, weights: [Float], fingerprint: UInt64,
+        transport: any MessageTransport, weights: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
-        let worldSize = settings.worldSize, security = settings.security, logger = events.logger
+        let worldSize = settings.worldSize, logger = events.logger
         let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
         precondition(worldSize > 0, "a parameter server needs at least one worker")
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
@@ -143,28 +141,9 @@ public actor ParameterServer {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
                            parameterCount: weights.count)
         }
-        let maximumFrame = ProtocolLimits.maximumFrameBytes(parameterCount: weights.count)
-        // The handler runs before the socket binds, so no connection is ever admitted unchecked.
-        let zap = try security.map { try ZAPHandler(context: context, authorizedKeys: $0.authorizedKeys, log: { logger.warning("\($0)") }) }
         let peerLog = ThrottledLog(limit: settings.peerLinesPerSecond, logger: logger)
-        let pump = try SocketPump(
-            context: context, type: .router, name: "parameter-server",
-            limits: .parameterServer(parameterCount: weights.count),
-            onError: { peerLog("parameter server: socket error: \($0)") },
-            setUp: { socket in
-                if let security { try socket.makeCurveServer(secretKey: security.secretKey) }
-                // libzmq drops a peer that sends a larger frame before buffering it; with CURVE it counts
-                // the encrypted frame.
-                try socket.set(.maxMessageSize, Int64(maximumFrame + (security == nil ? 0 : Socket.curveFrameOverhead)))
-                // Keep queued weights and stop messages for up to a second after close().
-                try socket.set(.linger, 1000)
-                try socket.bind(endpoint)
-            }
-        )
-        self.pump = pump
-        self.zap = zap
-        self.endpoint = pump.endpoint
-        self.mailbox = pump.mailbox
+        self.transport = transport
+        self.endpoint = transport.endpoint
         let snapshots = WeightSnapshots(count: weights.count)
         self.snapshots = snapshots
         self.weights = weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
@@ -259,8 +238,8 @@ public actor ParameterServer {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
                 let wake = min(nextBeat, lastStatus + statusInterval)
-                // At least a moment's wait, so the pump looks at its socket before a deadline is called.
-                let frames = await mailbox.next(before: max(min(deadline, wake), .now + .milliseconds(1)))
+                // At least a moment's wait, so the transport looks at its socket before a deadline is called.
+                let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)
                     logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
@@ -279,7 +258,7 @@ public actor ParameterServer {
                     onStatus?(status)
                 }
                 if frames == nil {
-                    if mailbox.isFinished { throw ClusterError.connectionClosed }
+                    if transport.isFinished { throw ClusterError.connectionClosed }
                     if now >= deadline && !isFinished { throw timeoutError() }
                 }
             }
@@ -301,7 +280,7 @@ public actor ParameterServer {
     /// request: after a divergence, the last good one).
     public nonisolated func requestStop(reason: String, savingState: Bool = true) {
         stopRequest.set(reason, savingState: savingState)
-        mailbox.interrupt()
+        transport.interrupt()
     }
 
     /// Why `run()` ended early, if `requestStop(reason:)` ended it.
@@ -310,12 +289,11 @@ public actor ParameterServer {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
-        await pump.closeAndWait()
-        zap?.close()
+        await transport.close()
     }
 
     private func timeoutError() -> ClusterError {
-        if mailbox.isFinished { return .connectionClosed }
+        if transport.isFinished { return .connectionClosed }
         if !started {
             return .joinTimeout(joined: currentWorldSize, expected: worldSize, seconds: joinTimeout.seconds)
         }
@@ -364,7 +342,7 @@ public actor ParameterServer {
             }
         }
         metrics.sent(bytes: MessageHeader.size + message.payloadByteCount)
-        pump.send(message.encoded(to: identity))
+        transport.send(message.encoded(to: identity))
     }
 
     /// How logs name a peer: by rank once it has one.

@@ -1,5 +1,5 @@
 import Engine
-import ZeroMQ
+import Transport
 
 extension ReceiveLimits {
     /// Receive limits for a server's ROUTER (identity + header + payload frames) with a model of `parameterCount` floats.

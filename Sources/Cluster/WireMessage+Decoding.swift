@@ -1,6 +1,6 @@
-import ZeroMQ
+import Transport
 
-/// A frame the decoder can read: a received ZeroMQ frame, or plain bytes.
+/// A frame the decoder can read: a received frame, or plain bytes.
 protocol PayloadFrame {
     /// The frame's size in bytes.
     var byteCount: Int { get }
@@ -10,10 +10,12 @@ protocol PayloadFrame {
     func floatPayload() -> FloatPayload
 }
 
-extension ReceivedFrame: PayloadFrame {
-    var byteCount: Int { count }
-    func copyBytes() -> [UInt8] { bytes }
-    func floatPayload() -> FloatPayload { .received(self) }
+/// A frame a transport delivered.
+private struct Received: PayloadFrame {
+    let frame: any IncomingFrame
+    var byteCount: Int { frame.count }
+    func copyBytes() -> [UInt8] { frame.bytes }
+    func floatPayload() -> FloatPayload { .received(frame) }
 }
 
 extension Array: PayloadFrame where Element == UInt8 {
@@ -33,18 +35,18 @@ extension WireMessage {
     /// Pass the receiver's model fingerprint and parameter count when known (a worker before
     /// welcome knows neither); every size, count and value is checked before any payload is copied.
     public static func decode(
-        frames: [ReceivedFrame], expectedFingerprint: UInt64?, parameterCount: Int?, limits: ProtocolLimits = .standard
+        frames: [any IncomingFrame], expectedFingerprint: UInt64?, parameterCount: Int?, limits: ProtocolLimits = .standard
     ) throws(ProtocolError) -> WireMessage {
-        try decode(frames[...], expectedFingerprint: expectedFingerprint, parameterCount: parameterCount, limits: limits)
+        try decode(frames.map(Received.init)[...], expectedFingerprint: expectedFingerprint, parameterCount: parameterCount, limits: limits)
     }
 
     /// Validates and decodes a message received on a ROUTER: the peer's identity frame, then the message.
     public static func decodeRouted(
-        frames: [ReceivedFrame], expectedFingerprint: UInt64?, parameterCount: Int?, limits: ProtocolLimits = .standard
+        frames: [any IncomingFrame], expectedFingerprint: UInt64?, parameterCount: Int?, limits: ProtocolLimits = .standard
     ) throws(ProtocolError) -> (identity: [UInt8], message: WireMessage) {
         guard let identity = frames.first else { throw .missingHeader }
         guard (1...255).contains(identity.count) else { throw .badIdentity(bytes: identity.count) }
-        let message = try decode(frames.dropFirst(), expectedFingerprint: expectedFingerprint, parameterCount: parameterCount, limits: limits)
+        let message = try decode(frames.dropFirst().map(Received.init)[...], expectedFingerprint: expectedFingerprint, parameterCount: parameterCount, limits: limits)
         return (identity.bytes, message)
     }
 

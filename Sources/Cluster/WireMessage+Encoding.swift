@@ -1,4 +1,4 @@
-import ZeroMQ
+import Transport
 
 extension WireMessage {
     /// The frames of the message, header first; float payloads are zero-copy when borrowed or received.

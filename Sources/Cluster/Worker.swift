@@ -2,7 +2,7 @@ import Datasets
 import Engine
 import Foundation
 import Logging
-import ZeroMQ
+import Transport
 
 /// What a worker trains with: its model replica and its copy of the data, built from the server's configuration.
 public struct Replica {
@@ -29,75 +29,38 @@ public struct Replica {
 /// the mean gradient of its shard of the global batch and waits for the next weights, until the
 /// server says stop. The same code serves sync and async mode: only the server's replies differ.
 ///
-/// The actor runs on its `SocketPump`'s dedicated thread (its serial executor): computing a gradient
+/// The actor runs on its transport's dedicated thread (its serial executor): computing a gradient
 /// there keeps it off Swift's cooperative pool. Every wait for the server has a deadline.
 public actor Worker {
-    private let pump: SocketPump
-    private let mailbox: Mailbox
+    /// The worker's connection to the server (a DEALER-like transport).
+    private let transport: any MessageTransport
+    /// The protocol's verbs over `transport`.
+    private let client: ParameterClient
 
-    /// The actor runs on its socket's pump thread, so receiving, computing and sending need no thread hop.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
+    /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
     private let reconnectTimeout: Duration
-    private let heartbeatInterval: Duration
-    private let heartbeatTimeout: Duration
-    /// Where the worker's lines go; every message sent or received is a trace line.
+    /// Where the worker's lines go.
     private var logger: Logger
-    private var rank: Int?
-    /// When the worker last sent the server anything: a heartbeat is due an interval after it.
-    private var lastSent = ContinuousClock.now
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
 
-    /// Connects a DEALER socket to `endpoint` (as a CURVE client when `security` is given); `prepare`
-    /// builds the replica from the server's configuration, `timeout` bounds each wait for the server
-    /// before taking part (setup, welcome). While taking part the worker sends a heartbeat whenever it
-    /// has waited `heartbeatInterval`, and gives the server up after `heartbeatTimeout` without a
-    /// message from it; it then tries for `reconnectTimeout` to join again. `logger` gets its lines, and a
-    /// trace line per message sent or received (type, step, size; never the payload).
-    public init(
-        context: Context, connect endpoint: String, timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
-        heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
-        security: WorkerSecurity? = nil,
-        logger: Logger = Logger(label: "trainer.worker"),
-        prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica
-    ) throws {
-        let pump = try SocketPump(
-            context: context, type: .dealer, name: "worker", limits: .worker,
-            onError: { logger.error("worker: socket error: \($0)") },
-            setUp: { socket in
-                if let security { try socket.makeCurveClient(serverPublicKey: security.serverPublicKey, keyPair: security.keyPair) }
-                // Keep a last gradient or error for up to a second after close().
-                try socket.set(.linger, 1000)
-                try socket.connect(endpoint)
-            }
-        )
-        self.pump = pump
-        self.mailbox = pump.mailbox
+    /// Talks to the server over `transport` as `settings` say; `prepare` builds the replica from the
+    /// server's configuration.
+    public init(transport: any MessageTransport, settings: Settings = Settings(),
+                prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica) {
+        self.transport = transport
+        self.client = ParameterClient(transport: transport, settings: settings)
         self.prepare = prepare
-        self.timeout = timeout
-        self.reconnectTimeout = reconnectTimeout
-        self.heartbeatInterval = heartbeatInterval
-        self.heartbeatTimeout = heartbeatTimeout
-        self.logger = logger
-    }
-
-    /// A worker for a fixed training set and a model built by `makeModel` from the configuration.
-    public init(
-        context: Context, connect endpoint: String, trainingSet: LabeledDataset, testCount: Int = 0,
-        objective: Objective = .classification, timeout: Duration = .seconds(60),
-        logger: Logger = Logger(label: "trainer.worker"),
-        makeModel: @escaping @Sendable (TrainingConfiguration) throws -> Model
-    ) throws {
-        try self.init(context: context, connect: endpoint, timeout: timeout, heartbeatTimeout: max(timeout, .seconds(2)),
-                      logger: logger) { configuration in
-            Replica(model: try makeModel(configuration), trainingSet: trainingSet, testCount: testCount, objective: objective)
-        }
+        self.timeout = settings.timeout
+        self.reconnectTimeout = settings.reconnectTimeout
+        self.logger = settings.logger
     }
 
     /// The rank the server gave this worker, once welcomed.
-    public var assignedRank: Int? { rank }
+    public var assignedRank: Int? { client.rank }
 
     /// Asks for the set-up, prepares, joins and trains until the server sends stop; returns what the
     /// worker did. Throws if preparing fails, the server refuses the worker, reports a failure or does
@@ -116,13 +79,13 @@ public actor Worker {
                     do {
                         prepared = (setup.configuration, try prepare(setup.configuration))
                     } catch {
-                        send(WireMessage(sender: MessageHeader.unassignedSender, body: .error(reason: "the worker cannot start: \(error)")))
+                        client.reportError("the worker cannot start: \(error)")
                         throw error
                     }
                 }
                 reconnectDeadline = nil
                 return try await train(prepared!.replica, statistics: &statistics)
-            } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && rank != nil {
+            } catch ClusterError.noReply(let expecting, let seconds) where reconnectTimeout > .zero && client.rank != nil {
                 // The server went silent after this worker had joined: it may be restarting from its state.
                 if reconnectDeadline != nil { throw ClusterError.serverLost(seconds: reconnectTimeout.seconds) }
                 logger.warning("worker: no \(expecting) from the server within \(seconds) s; reconnecting for up to \(reconnectTimeout.seconds) s")
@@ -136,10 +99,10 @@ public actor Worker {
     private func handshake(deadline: ContinuousClock.Instant, reconnecting: Bool) async throws -> Setup {
         var pause = Duration.milliseconds(500)
         while true {
-            send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+            client.hello()
             let attemptEnd = reconnecting ? min(deadline, .now + pause) : deadline
             do {
-                return try await awaitSetup(deadline: attemptEnd)
+                return try await client.awaitSetup(deadline: attemptEnd)
             } catch ClusterError.noReply where reconnecting && ContinuousClock.now < deadline {
                 pause = min(pause * 2, .seconds(5))
             }
@@ -150,8 +113,8 @@ public actor Worker {
     private func train(_ replica: Replica, statistics: inout WorkerStatistics?) async throws -> WorkerStatistics {
         let model = replica.model, trainingSet = replica.trainingSet
         let description = DatasetDescription(describing: trainingSet, testCount: replica.testCount)
-        send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
-        guard let (header, welcome) = try await awaitWelcome(fingerprint: model.fingerprint) else {
+        client.join(description)
+        guard let (header, welcome) = try await client.awaitWelcome(fingerprint: model.fingerprint) else {
             // Training ended while the worker waited for a place (`assignedRank` stays nil).
             return statistics ?? WorkerStatistics(rank: -1, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
         }
@@ -185,9 +148,7 @@ public actor Worker {
             let push: GradientPush
             let isEndOfEpoch = assignment.cursor.isLastStepOfEpoch(worldSize: assignment.worldSize)
             if let batch = stepBatch {
-                model.zeroGradients()
-                let loss = criterion.loss(model.forward(batch.inputs), labels: batch.labels, targets: batch.targets)
-                model.backward(criterion.backward())
+                let loss = model.computeGradients(on: batch, criterion: criterion)
                 // Zero-copy: the model's gradient buffer is next written at the following step, which
                 // starts only after the server has answered, and the server drops its frames (inproc) or
                 // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
@@ -196,9 +157,8 @@ public actor Worker {
             } else {
                 push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
-            // On the pump thread this hands the frames to the socket at once.
-            send(WireMessage(sender: UInt32(assignment.rank), step: UInt64(assignment.step), fingerprint: model.fingerprint,
-                             body: .pushGradient(push)))
+            // On the transport's thread this hands the frames to the socket at once.
+            client.push(push, step: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint)
             statistics!.pushes += 1
             statistics!.samples += push.sampleCount
             var next = assignment.cursor
@@ -206,7 +166,7 @@ public actor Worker {
             prefetched = (assignment.step + 1, batch(at: next, of: assignment))
             let prefetchEnd = ContinuousClock.now
             statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
-            let reply = try await awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
+            let reply = try await client.awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
                                              parameterCount: model.parameterCount)
             statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
@@ -240,12 +200,12 @@ public actor Worker {
         guard model.fingerprint == fingerprint, model.parameterCount == welcome.weights.count else {
             let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
                 + "the server's 0x\(String(fingerprint, radix: 16)) with \(welcome.weights.count)"
-            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: detail)))
+            client.reportError(detail, sender: UInt32(welcome.rank), fingerprint: model.fingerprint)
             throw ClusterError.modelMismatch(detail)
         }
         guard welcome.offset < sampleCount else {
             let reason = "the welcome starts at sample \(welcome.offset) of an epoch of \(sampleCount)"
-            send(WireMessage(sender: UInt32(welcome.rank), fingerprint: model.fingerprint, body: .error(reason: reason)))
+            client.reportError(reason, sender: UInt32(welcome.rank), fingerprint: model.fingerprint)
             throw ClusterError.refused(reason: reason)
         }
         if let previous = assignedSlice, previous != (welcome.rank, welcome.slot, welcome.worldSize) {
@@ -253,7 +213,7 @@ public actor Worker {
                 + "(epoch \(welcome.epoch + 1), sample \(welcome.offset))"
             logger.info("\(line)", metadata: ["step": "\(step)"])
         }
-        rank = welcome.rank
+        client.rank = welcome.rank
         logger[metadataKey: "rank"] = "\(welcome.rank)"
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
         let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
@@ -265,111 +225,11 @@ public actor Worker {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
-        await pump.closeAndWait()
-    }
-
-    /// What the server answers a push with.
-    private enum Reply {
-        case weights(FloatPayload, step: Int)
-        /// The workers taking part changed.
-        case welcome(Welcome, step: UInt64, fingerprint: UInt64)
-        case stop
-    }
-
-    private func send(_ message: WireMessage) {
-        lastSent = .now
-        logger.trace("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
-                     metadata: ["step": "\(message.step)"])
-        pump.send(message.encoded())
-    }
-
-    private func awaitSetup(deadline: ContinuousClock.Instant) async throws -> Setup {
-        while true {
-            let message = try await nextMessage(before: deadline, expecting: "setup", fingerprint: nil, parameterCount: nil)
-            switch message.body {
-            case .setup(let setup): return setup
-            case .error(let reason): throw ClusterError.refused(reason: reason)
-            default: logger.warning("worker: dropped an unexpected \(message.type) message before setup")
-            }
-        }
-    }
-
-    /// The server's welcome, or nil when it says stop first (training ended while the worker waited
-    /// for a place); waits up to `timeout`, heartbeats keeping the worker's place in the queue.
-    private func awaitWelcome(fingerprint: UInt64) async throws -> (WireMessage, Welcome)? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            // Heartbeats keep the place of a worker waiting for the next step to take part.
-            let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
-                                                heartbeat: (MessageHeader.unassignedSender, fingerprint))
-            switch message.body {
-            case .welcome(let welcome): return (message, welcome)
-            case .stop: return nil
-            case .error(let reason): throw ClusterError.fromServer(reason: reason)
-            case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
-            default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
-            }
-        }
-    }
-
-    /// The server's answer to the push of `step`: the next weights, a new welcome or stop. Every message
-    /// from the server (heartbeats too) shows it is alive; after `heartbeatTimeout` without one, throws `noReply`.
-    private func awaitReply(after step: Int, rank: Int, fingerprint: UInt64, parameterCount: Int) async throws -> Reply {
-        while true {
-            let message = try await nextMessage(before: .now + heartbeatTimeout, expecting: "weights for step \(step + 1)",
-                                                fingerprint: fingerprint, parameterCount: parameterCount,
-                                                heartbeat: (UInt32(rank), fingerprint), silence: heartbeatTimeout)
-            switch message.body {
-            case .weights(let weights) where message.step == UInt64(step + 1):
-                return .weights(weights, step: step + 1)
-            case .welcome(let welcome):
-                return .welcome(welcome, step: message.step, fingerprint: message.fingerprint)
-            case .stop:
-                return .stop
-            case .error(let reason):
-                throw ClusterError.fromServer(reason: reason)
-            case .heartbeat:
-                break
-            default:
-                logger.warning("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)",
-                               metadata: ["step": "\(step)"])
-            }
-        }
-    }
-
-    /// The next valid message before `deadline`; invalid ones are logged and dropped. With `heartbeat`
-    /// (sender and model fingerprint), sends the server a heartbeat each `heartbeatInterval` of the wait. The error
-    /// on the deadline names `silence` (default: `timeout`) as the time waited.
-    private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
-                             fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
-                             silence: Duration? = nil) async throws -> WireMessage {
-        while true {
-            // Due an interval after the last message sent, however many messages arrive meanwhile.
-            let nextBeat = lastSent + heartbeatInterval
-            let frames = await mailbox.next(before: heartbeat == nil ? deadline : min(deadline, nextBeat))
-            guard let frames else {
-                if mailbox.isFinished { throw ClusterError.connectionClosed }
-                if ContinuousClock.now >= deadline {
-                    throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
-                }
-                if let heartbeat, ContinuousClock.now >= lastSent + heartbeatInterval {
-                    send(WireMessage(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint, body: .heartbeat))
-                }
-                continue
-            }
-            do {
-                let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
-                logger.trace("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), \(frames.reduce(0) { $0 + $1.count } - MessageHeader.size) bytes",
-                             metadata: ["step": "\(message.step)"])
-                return message
-            } catch {
-                logger.warning("worker: dropped a message: \(error)")
-            }
-        }
+        await transport.close()
     }
 }
 
-/// Keeps a model, and so its gradient buffer, alive while libzmq holds a zero-copy frame of it.
+/// Keeps a model, and so its gradient buffer, alive while the transport holds a zero-copy frame of it.
 private final class ModelOwner: @unchecked Sendable {
     // Unchecked: only kept alive, never used.
     let model: Model

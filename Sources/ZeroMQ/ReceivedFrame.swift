@@ -6,12 +6,13 @@ import Glibc
 import Darwin
 #endif
 
+import Transport
+
 /// One frame of a received message; it owns libzmq's buffer (a `zmq_msg_t`) and frees it on deinit.
 ///
-/// The bytes are immutable and may be read from any thread. They are not guaranteed to be aligned
-/// (over tcp, small frames point into libzmq's receive buffer at arbitrary offsets): read them with
-/// `loadUnaligned`, `copyFloats(into:)` or `bytes`, never by binding the memory to a wider type.
-public final class ReceivedFrame: @unchecked Sendable {
+/// The bytes are immutable and may be read from any thread; `IncomingFrame` gives the ways to read
+/// them (they may be unaligned).
+public final class ReceivedFrame: IncomingFrame, @unchecked Sendable {
     // Allocated here, so its address (and the inline data of a small message) never moves.
     private let message: UnsafeMutablePointer<zmq_msg_t>
     /// The frame's size in bytes.
@@ -45,14 +46,9 @@ public final class ReceivedFrame: @unchecked Sendable {
         return ReceivedFrame(message: message)
     }
 
-    // The bytes, valid as long as self is alive.
-    var rawBytes: UnsafeRawBufferPointer {
+    /// The bytes, valid as long as self is alive.
+    public var unsafeBytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: count > 0 ? zmq_msg_data(message) : nil, count: count)
-    }
-
-    /// Calls `body` with the frame's bytes, which are valid only during the call and may be unaligned.
-    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try withExtendedLifetime(self) { try body(rawBytes) }
     }
 
     /// A property of the connection the frame came in on (`zmq_msg_gets`), or nil if it has none.
@@ -62,38 +58,6 @@ public final class ReceivedFrame: @unchecked Sendable {
     public func metadata(_ property: String) -> String? {
         withExtendedLifetime(self) {
             zmq_msg_gets(message, property).map { String(cString: $0) }
-        }
-    }
-
-    /// A copy of the frame's bytes.
-    public var bytes: [UInt8] {
-        withUnsafeBytes { Array($0) }
-    }
-
-    /// The frame's bytes decoded as UTF-8, with invalid sequences replaced.
-    public var string: String {
-        withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// The number of whole float32 values in the frame (`count / 4`).
-    public var floatCount: Int { count / MemoryLayout<Float>.size }
-
-    /// Copies min(`floatCount`, `destination.count`) floats into `destination`; returns how many.
-    @discardableResult
-    public func copyFloats(into destination: UnsafeMutableBufferPointer<Float>) -> Int {
-        let floats = min(floatCount, destination.count)
-        guard floats > 0, let target = destination.baseAddress else { return 0 }
-        withUnsafeBytes { source in
-            // A byte copy: the source may be unaligned, the destination is aligned Float memory.
-            UnsafeMutableRawPointer(target).copyMemory(from: source.baseAddress!, byteCount: floats * MemoryLayout<Float>.size)
-        }
-        return floats
-    }
-
-    /// A copy of the frame's whole float32 values.
-    public var floats: [Float] {
-        [Float](unsafeUninitializedCapacity: floatCount) { buffer, initialized in
-            initialized = copyFloats(into: buffer)
         }
     }
 }

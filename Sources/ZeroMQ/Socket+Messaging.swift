@@ -1,4 +1,5 @@
 import CZeroMQ
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -105,5 +106,14 @@ extension Socket {
             throw ZMQError(code: EMSGSIZE, operation: "\(operation): message discarded, \(exceeded)")
         }
         return frames
+    }
+}
+
+extension ReceiveLimits {
+    /// Which limit a message of `frames` frames and `bytes` bytes so far exceeds, or nil.
+    static func exceeded(frames: Int, bytes: Int, _ limits: ReceiveLimits) -> String? {
+        if frames > limits.maxFrames { return "more than \(limits.maxFrames) frames" }
+        if bytes > limits.maxBytes { return "more than \(limits.maxBytes) bytes" }
+        return nil
     }
 }

@@ -1,5 +1,6 @@
 import CZeroMQ
 import Foundation
+import Transport
 import Synchronization
 
 /// A ZAP 1.0 handler (ZeroMQ RFC 27) that admits CURVE clients whose public key is authorised and
@@ -97,7 +98,7 @@ public final class ZAPHandler: Sendable {
 
 /// What the handler's thread and its owner share: the stop flag and wake-up pipe, start and end signals, counts.
 private final class Control: Sendable {
-    let wakePipe: ZAPWakePipe
+    let wakePipe: WakePipe
     let accepted = Atomic<Int>(0)
     let refused = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
@@ -107,7 +108,7 @@ private final class Control: Sendable {
     private let finishSignal = DispatchSemaphore(value: 0)
 
     init() throws {
-        wakePipe = try ZAPWakePipe()
+        wakePipe = try WakePipe(name: "ZAP handler")
     }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
@@ -241,37 +242,5 @@ private struct Session {
     /// At most 64 characters of `text`, with anything but printable ASCII shown as "?".
     private static func printable(_ text: String) -> String {
         String(text.unicodeScalars.prefix(64).map { (0x20..<0x7F).contains($0.value) ? Character($0) : "?" })
-    }
-}
-
-/// A non-blocking pipe that wakes the handler's poll; both ends close with the last owner.
-private final class ZAPWakePipe: Sendable {
-    let readDescriptor: Int32
-    private let writeDescriptor: Int32
-
-    init() throws {
-        var descriptors: [Int32] = [0, 0]
-        guard pipe(&descriptors) == 0 else { throw ZMQError(code: errno, operation: "start ZAP handler: pipe") }
-        for descriptor in descriptors {
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        }
-        readDescriptor = descriptors[0]
-        writeDescriptor = descriptors[1]
-    }
-
-    deinit {
-        _ = close(readDescriptor)
-        _ = close(writeDescriptor)
-    }
-
-    func wake() {
-        var byte: UInt8 = 1
-        _ = write(writeDescriptor, &byte, 1)  // a full pipe already holds a wake-up
-    }
-
-    func drain() {
-        var bytes = [UInt8](repeating: 0, count: 64)
-        while read(readDescriptor, &bytes, bytes.count) > 0 {}
     }
 }

@@ -134,6 +134,25 @@ struct ClusterJob {
     /// A parameter server for this job bound at `endpoint`.
     func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions, security: ServerSecurity? = nil,
                     stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil) throws -> ParameterServer {
+        try makeServer(cluster: cluster, security: security, stateFile: stateFile, checkpointEvery: checkpointEvery) { settings, events in
+            try ParameterServer(
+                context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
+                configuration: configuration, dataset: dataset, settings: settings, resume: resume, events: events)
+        }
+    }
+
+    /// The parameter server of this job serving over `transport` (in this process), reporting as the one above does.
+    func makeServer(transport: any MessageTransport, cluster: ClusterOptions) throws -> ParameterServer {
+        try makeServer(cluster: cluster, security: nil, stateFile: nil, checkpointEvery: 0) { settings, events in
+            try ParameterServer(
+                transport: transport, weights: Array(model.parameters), fingerprint: model.fingerprint,
+                configuration: configuration, dataset: dataset, settings: settings, events: events)
+        }
+    }
+
+    /// The server `open` makes from this job's settings and events, wired to the reporter.
+    private func makeServer(cluster: ClusterOptions, security: ServerSecurity?, stateFile: String?, checkpointEvery: Int,
+                            open: (ParameterServer.Settings, ParameterServer.Events) throws -> ParameterServer) throws -> ParameterServer {
         let reporter = reporter, display = display
         // Log lines are written above the live display, which is cleared first.
         var onStatus: (@Sendable (ServerStatus) -> Void)?
@@ -154,9 +173,7 @@ struct ClusterJob {
                 display?.clear()
                 reporter.report(summary)
             })
-        let server = try ParameterServer(
-            context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
-            configuration: configuration, dataset: dataset, settings: settings, resume: resume, events: events)
+        let server = try open(settings, events)
         reporter.onDivergence = { server.requestStop(reason: "divergence", savingState: false) }
         server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }
         return server

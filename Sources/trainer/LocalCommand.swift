@@ -7,24 +7,28 @@ import Logging
 import MetricsEndpoint
 import ZeroMQ
 
-/// `trainer local`: a parameter server and N workers in this process, talking over real ZeroMQ sockets.
+/// `trainer local`: a parameter server and N workers in this process, talking over ZeroMQ sockets or
+/// the direct in-process transport.
 struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local",
-        abstract: "Train with a parameter server and N workers in this process, over ZeroMQ.",
+        abstract: "Train with a parameter server and N workers in this process, over ZeroMQ or directly.",
         discussion: """
             --batch-size is per worker, as in DDP: the global batch is workers × batch size, and sync training with \
             N workers of batch b gives the weights one process gets with batch N·b. Each worker uses one BLAS \
             thread, so N workers share the cores without oversubscribing them. The server evaluates the weights on \
-            the test set after every epoch; at the end every worker reports where its time went.
+            the test set after every epoch; at the end every worker reports where its time went. With --transport \
+            direct the same protocol messages go from actor to actor without sockets.
             """
     )
 
-    /// Where the server listens.
+    /// How the server and the workers talk.
     enum Transport: String, CaseIterable, ExpressibleByArgument {
         case inproc
         case ipc
         case tcp
+        /// No socket: each message goes straight to the receiving actor's mailbox.
+        case direct
     }
 
     @OptionGroup var options: TrainingOptions
@@ -32,7 +36,7 @@ struct LocalCommand: AsyncParsableCommand {
     @OptionGroup var metricsEndpoint: MetricsEndpointOptions
     @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "The ZeroMQ transport between the server and the workers: inproc, ipc or tcp (127.0.0.1, a port the OS picks).")
+    @Option(help: "How the server and the workers talk: ZeroMQ over inproc, ipc or tcp (127.0.0.1, a port the OS picks), or direct (the same messages handed from actor to actor in this process, without sockets).")
     var transport: Transport = .inproc
 
     func run() async throws {
@@ -49,11 +53,20 @@ struct LocalCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(context) {} }
         let endpoint = endpoint()
         defer { if transport == .ipc { unlink(String(endpoint.dropFirst("ipc://".count))) } }
-        let server = try job.makeServer(context: context, bind: endpoint, cluster: cluster)
+        let direct = transport == .direct ? DirectTransport(serving: "parameter-server") : nil
+        let server = try direct.map { try job.makeServer(transport: $0, cluster: cluster) }
+            ?? job.makeServer(context: context, bind: endpoint, cluster: cluster)
         let experiment = job.experiment, seed = options.seed
+        let settings = Worker.Settings(heartbeatTimeout: .seconds(60))
         let workers = try (0..<cluster.workers).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: experiment.train, testCount: experiment.test.count,
-                       objective: experiment.objective) { _ in experiment.makeModel(seed: seed) }
+            let makeReplica: @Sendable (TrainingConfiguration) -> Replica = { _ in
+                Replica(model: experiment.makeModel(seed: seed), trainingSet: experiment.train, testCount: experiment.test.count,
+                        objective: experiment.objective)
+            }
+            if let direct {
+                return Worker(transport: DirectTransport(connectingTo: direct, name: "worker"), settings: settings, prepare: makeReplica)
+            }
+            return try Worker(context: context, connect: server.endpoint, settings: settings, prepare: makeReplica)
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)
@@ -95,6 +108,7 @@ struct LocalCommand: AsyncParsableCommand {
         case .inproc: return "inproc://trainer-server-\(process)"
         case .ipc: return "ipc://" + FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(process).sock").path
         case .tcp: return "tcp://127.0.0.1:*"
+        case .direct: return "direct://parameter-server"
         }
     }
 }

@@ -28,10 +28,7 @@ struct TrainingLoop {
         let start = ContinuousClock.now
         let batches = loader.batchesPerEpoch
         for (index, batch) in loader.epoch(epoch).enumerated() {
-            model.zeroGradients()
-            let output = model.forward(batch.inputs, mode: .training)
-            let loss = Double(criterion.loss(output, labels: batch.labels, targets: batch.targets))
-            model.backward(criterion.backward())
+            let loss = Double(model.computeGradients(on: batch, criterion: criterion))
             optimizer.step(model)
             runningLoss += loss
             epochLoss += loss * Double(batch.count)

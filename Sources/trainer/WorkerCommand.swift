@@ -70,10 +70,11 @@ struct WorkerCommand: AsyncParsableCommand {
         let dataDirectory = dataDir
         let worker: Worker
         do {
-            worker = try Worker(context: context, connect: connect, timeout: .seconds(timeout),
-                                reconnectTimeout: .seconds(reconnectTimeout), heartbeatInterval: .seconds(heartbeats.heartbeatInterval),
-                                heartbeatTimeout: .seconds(heartbeats.heartbeatTimeout), security: security,
-                                logger: Logger(label: "trainer.worker")) { configuration in
+            let settings = Worker.Settings(
+                timeout: .seconds(timeout), reconnectTimeout: .seconds(reconnectTimeout),
+                heartbeatInterval: .seconds(heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(heartbeats.heartbeatTimeout),
+                security: security, logger: Logger(label: "trainer.worker"))
+            worker = try Worker(context: context, connect: connect, settings: settings) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "
                       + "\(configuration.mode.rawValue) mode, batch \(configuration.batchSizePerWorker), "

@@ -24,9 +24,9 @@ import ZeroMQ
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 1, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
-            events: .init(logger: .lines({ _ in })))
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+            events: .init(logger: .discarding))
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         async let finalWeights = server.run()
         let statistics = try await worker.run()
         let weights = try await finalWeights
@@ -63,8 +63,8 @@ import ZeroMQ
             events: .init(logger: .lines({ _ in })))
         async let finalWeights = server.run()
         for _ in 0..<2 {
-            let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                    logger: .discarding) { _ in SyncSetUp.network() }
+            let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                    settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
             #expect(try await worker.run().pushes == steps)
             await worker.close()
         }
@@ -114,7 +114,8 @@ import ZeroMQ
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(logger: .lines({ _ in }), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

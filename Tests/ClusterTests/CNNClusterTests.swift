@@ -32,7 +32,8 @@ import ZeroMQ
             settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(20), stepTimeout: .seconds(20)),
             events: .init(logger: .lines({ _ in })))
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(20), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(20), heartbeatTimeout: .seconds(20), logger: .discarding)) { _ in
                 network()
             }
         }

@@ -36,8 +36,8 @@ import ZeroMQ
         async let finalWeights = server.run()
         let peer = try await ScriptedPeer.join(context: context, endpoint: server.endpoint, set: set, name: "huge-gradient-peer")
         let welcome = peer.welcome
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
         var step = 0, pushes = 0
         loop: while step < 1000 {

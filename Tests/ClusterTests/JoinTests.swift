@@ -28,7 +28,8 @@ import ZeroMQ
         async let finalWeights = server.run()
 
         let seen = LogLines()
-        let stranger = try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), logger: .discarding) { received in
+        let stranger = try Worker(context: context, connect: server.endpoint,
+                                  settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { received in
             seen.append("\(received.model) \(received.batchSizePerWorker)")
             return Replica(model: SyncSetUp.network(), trainingSet: other, testCount: 0, objective: .classification)
         }
@@ -42,8 +43,8 @@ import ZeroMQ
         #expect(reason.contains("checksum \(checksums[0])") && reason.contains("checksum \(checksums[1])"), "\(reason)")
         await stranger.close()
 
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 3)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("refused a worker: data set differs") }, "\(serverLog.lines)")
@@ -68,13 +69,14 @@ import ZeroMQ
             settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
-        let broken = try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), logger: .discarding) { _ in
+        let broken = try Worker(context: context, connect: server.endpoint,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
             throw MissingData()
         }
         await #expect(throws: MissingData.self) { try await broken.run() }
         await broken.close()
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let statistics = try await worker.run()
         #expect(statistics.rank == 0 && statistics.pushes == 2)
         _ = try await finalWeights
@@ -103,7 +105,8 @@ import ZeroMQ
             settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(logger: .lines({ _ in }, trace: traced.append), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

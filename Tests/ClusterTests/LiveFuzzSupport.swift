@@ -35,7 +35,8 @@ struct LiveFuzzRun: Sendable {
     }
 
     func worker(_ context: Context, endpoint: String, log: @escaping @Sendable (String) -> Void) throws -> Worker {
-        try Worker(context: context, connect: endpoint, trainingSet: set, timeout: .seconds(30), logger: .lines(log)) { _ in SyncSetUp.network() }
+        try Worker(context: context, connect: endpoint, trainingSet: set,
+                   settings: Worker.Settings(timeout: .seconds(30), heartbeatTimeout: .seconds(30), logger: .lines(log))) { _ in SyncSetUp.network() }
     }
 
     /// The run without fuzz: its final weights and the number of updates.
@@ -44,10 +45,7 @@ struct LiveFuzzRun: Sendable {
         let server = try server(context, log: { _ in })
         async let finalWeights = server.run()
         let workers = try (0..<worldSize).map { _ in try worker(context, endpoint: server.endpoint, log: { _ in }) }
-        let pushes = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in workers { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushes = try await pushCounts(running: workers)
         let weights = try await finalWeights
         let updates = await server.completedUpdates
         #expect(pushes == [totalSteps, totalSteps])
@@ -187,7 +185,7 @@ struct PeerReport: Sendable {
     }
 
     /// Counts the server's answers waiting in `mailbox`.
-    mutating func drain(_ mailbox: Mailbox, fingerprint: UInt64) async {
+    mutating func drain(_ mailbox: Mailbox<[ReceivedFrame]>, fingerprint: UInt64) async {
         while let frames = await mailbox.next(before: .now) { countReply(frames, fingerprint: fingerprint) }
     }
 }

@@ -33,8 +33,8 @@ import ZeroMQ
         // The workers' heartbeat interval is longer than the server's: the server's heartbeats must not
         // keep putting theirs off, or the waiting workers would look silent too.
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval * 2,
-                       heartbeatTimeout: .seconds(5), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint,
+                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval * 2, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -82,8 +82,8 @@ import ZeroMQ
             events: .init(logger: .lines({ _ in }), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
-            try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
-                       logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint,
+                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -124,8 +124,8 @@ import ZeroMQ
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
-            try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
-                       heartbeatTimeout: .seconds(5), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint,
+                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -160,8 +160,8 @@ import ZeroMQ
         }
         // A 2 s silence with heartbeats every 0.1 s: several heartbeats even on a loaded machine.
         let silence = Self.timeout
-        let worker = try Worker(context: context, connect: fakeServer.endpoint, timeout: .seconds(10), heartbeatInterval: Self.interval,
-                                heartbeatTimeout: silence, logger: .discarding) { _ in
+        let worker = try Worker(context: context, connect: fakeServer.endpoint,
+                                settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: silence, logger: .discarding)) { _ in
             Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
         }
         let finished = Flag()

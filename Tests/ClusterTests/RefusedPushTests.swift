@@ -27,8 +27,8 @@ import ZeroMQ
         async let finalWeights = server.run()
         let peer = try await ScriptedPeer.join(context: context, endpoint: server.endpoint, set: set, name: "miscounting-peer")
         let welcome = peer.welcome
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(20),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(20), heartbeatTimeout: .seconds(20), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
         // Once both have joined, so removing the peer does not leave the first step waiting for a second worker.
         _ = try #require(await changes.wait(for: { $0.kind == .joined && $0.worldSize == 2 }), "\(serverLog.lines)")
@@ -50,8 +50,8 @@ import ZeroMQ
         #expect(removed.rank == welcome.rank && removed.worldSize == 1)
 
         // Async ranks are fixed: a new worker takes the freed one over (sync goes on with one worker).
-        let replacement = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(20),
-                                     logger: .discarding) { _ in SyncSetUp.network() }
+        let replacement = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                     settings: Worker.Settings(timeout: .seconds(20), heartbeatTimeout: .seconds(20), logger: .discarding)) { _ in SyncSetUp.network() }
         let replacementRun = Task { mode == .async ? try await replacement.run().pushes : 0 }
         let statistics = try await workerRun.value
         _ = try await finalWeights
@@ -82,8 +82,8 @@ import ZeroMQ
                 try $0.set(.linger, 0)
                 try $0.bind("tcp://127.0.0.1:*")
             }
-            let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                    logger: .discarding) { _ in SyncSetUp.network() }
+            let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                    settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
             let workerRun = Task { try await worker.run() }
             let description = DatasetDescription(describing: set, testCount: 0)
             scripted: for _ in 0..<20 {

@@ -49,8 +49,8 @@ import ZeroMQ
             Issue.record("expected welcome")
             return
         }
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
 
         let rank = welcome.rank, count = initial.parameterCount

@@ -29,8 +29,9 @@ import ZeroMQ
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func worker() throws -> Worker {
-            try Worker(context: context, connect: server.endpoint, timeout: .seconds(15), heartbeatInterval: Self.interval * 2,
-                       heartbeatTimeout: .seconds(5), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint,
+                       settings: Worker.Settings(timeout: .seconds(15), heartbeatInterval: Self.interval * 2,
+                                                 heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -73,7 +74,7 @@ import ZeroMQ
                             heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
-        let worker = try Worker(context: context, connect: server.endpoint, timeout: .seconds(10), logger: .discarding) { _ in
+        let worker = try Worker(context: context, connect: server.endpoint, settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
             Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
         }
         let workerRun = Task { try await worker.run() }

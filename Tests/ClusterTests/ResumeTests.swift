@@ -26,7 +26,8 @@ import ZeroMQ
             resume: resume,
             events: .init(logger: .lines({ _ in })))
         let workers = try (0..<count).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

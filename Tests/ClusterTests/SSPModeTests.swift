@@ -24,7 +24,8 @@ import ZeroMQ
             settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
             events: .init(logger: .discarding, onEpochEnd: summaries.append))
         let workers = try (0..<count).map { index in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 guard index == count - 1, let lastWorkerPause else { return SyncSetUp.network() }
                 // The same parameters (so the same fingerprint) behind a pause: a slow worker.
                 return Model(Sequential([("fc1", Linear(12, 16) as any Layer), ("relu", ReLU()), ("fc2", Linear(16, 5)),

@@ -23,7 +23,8 @@ import ZeroMQ
             events: .init(logger: .lines({ _ in }), onStatus: statuses.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

@@ -94,3 +94,11 @@ func poke<Value: FixedWidthInteger>(_ value: Value, into bytes: inout [UInt8], a
         for (index, byte) in raw.enumerated() { bytes[offset + index] = byte }
     }
 }
+
+/// Runs every worker to its end at once and returns how many pushes each made (in the order they finished).
+func pushCounts(running workers: [Worker]) async throws -> [Int] {
+    try await withThrowingTaskGroup(of: Int.self) { group in
+        for worker in workers { group.addTask { try await worker.run().pushes } }
+        return try await group.reduce(into: [Int]()) { $0.append($1) }
+    }
+}

@@ -31,15 +31,13 @@ import ZeroMQ
             events: .init(logger: .lines({ _ in })))
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
         let replicas = try (0..<workers).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }
         async let finalWeights = server.run()
-        let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in replicas { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushed = try await pushCounts(running: replicas)
         let weights = try await finalWeights
         #expect(pushed == [steps, steps])
         #expect(await server.completedUpdates == steps)
@@ -77,7 +75,7 @@ import ZeroMQ
         async let finalWeights = server.run()
 
         let stranger = try Worker(context: context, connect: server.endpoint, trainingSet: SyncSetUp.dataset(count: 80),
-                                  timeout: .seconds(10), logger: .discarding) { _ in SyncSetUp.network() }
+                                  settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let error = await #expect(throws: ClusterError.self) { try await stranger.run() }
         guard case .refused(let reason)? = error else {
             Issue.record("expected a refusal, got \(String(describing: error))")
@@ -89,14 +87,12 @@ import ZeroMQ
         await stranger.close()
 
         let workers = try (0..<2).map { _ in
-            try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10), logger: .discarding) { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }
-        let pushed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in workers { group.addTask { try await worker.run().pushes } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
-        }
+        let pushed = try await pushCounts(running: workers)
         _ = try await finalWeights
         #expect(pushed == [5, 5])
         #expect(serverLog.lines.contains { $0.contains("refused a worker: data set differs") }, "\(serverLog.lines)")
@@ -140,8 +136,8 @@ import ZeroMQ
         #expect(reason == "protocol version \(MessageHeader.currentVersion + 1) is not supported; this side speaks version \(MessageHeader.currentVersion)")
         raw.close()
 
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version \(MessageHeader.currentVersion + 1) is not supported") }, "\(serverLog.lines)")
@@ -164,9 +160,9 @@ import ZeroMQ
             configuration: SyncSetUp.configuration(.adam),
             dataset: DatasetDescription(describing: set, testCount: 0),
             settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10)),
-            events: .init(logger: .lines({ _ in })))
-        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set, timeout: .seconds(10),
-                                logger: .discarding) { _ in SyncSetUp.network() }
+            events: .init(logger: .discarding))
+        let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerOutcome = Task { try await worker.run() }
         let serverError = await #expect(throws: ClusterError.self) { try await server.run() }
         #expect(serverError == .joinTimeout(joined: 1, expected: 2, seconds: 30))

@@ -18,12 +18,3 @@ public struct ReceiveLimits: Sendable, Equatable {
     /// No limits.
     public static let unlimited = ReceiveLimits()
 }
-
-extension ReceiveLimits {
-    /// Which limit a message of `frames` frames and `bytes` bytes so far exceeds, or nil.
-    static func exceeded(frames: Int, bytes: Int, _ limits: ReceiveLimits) -> String? {
-        if frames > limits.maxFrames { return "more than \(limits.maxFrames) frames" }
-        if bytes > limits.maxBytes { return "more than \(limits.maxBytes) bytes" }
-        return nil
-    }
-}

@@ -1,5 +1,5 @@
 import Foundation
-import ZeroMQ
+import Transport
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +18,7 @@ public final class SocketPump: Sendable {
     /// The endpoint the socket bound or connected to last, as libzmq reports it (the chosen port for `:*`).
     public let endpoint: String
     /// The messages the socket receives, each as its frames (a ROUTER's identity frame first).
-    let mailbox: Mailbox
+    public let mailbox: Mailbox<[ReceivedFrame]>
     private let executor: PumpExecutor
 
     /// Creates a socket of `type` on a new thread and runs `setUp` there (options, bind or connect);
@@ -29,7 +29,7 @@ public final class SocketPump: Sendable {
                 setUp: @escaping @Sendable (Socket) throws -> Void) throws {
         let executor = try PumpExecutor(name: name)
         self.executor = executor
-        let mailbox = Mailbox(onWait: { executor.wakeFromOtherThread() })
+        let mailbox = Mailbox<[ReceivedFrame]>(onWait: { executor.wakeFromOtherThread() })
         self.mailbox = mailbox
 
         let started = DispatchSemaphore(value: 0)
@@ -93,7 +93,7 @@ public final class SocketPump: Sendable {
     }
 
     /// Whether the caller runs on the pump's thread.
-    var isCurrentThread: Bool { executor.isOnPumpThread }
+    public var isCurrentThread: Bool { executor.isOnPumpThread }
 
     /// Closes the socket as `close()` does and returns once the pump thread has closed it (within
     /// `timeout`), so that the context, once released, delivers its last messages before it ends.
@@ -231,7 +231,7 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
 
     /// The pump thread's loop: run the actor's jobs, send, wait for the socket, the wake pipe or the
     /// mailbox's deadline, deliver; after stop, close the socket and keep running jobs until released.
-    func run(socket: Socket, mailbox: Mailbox, limits: ReceiveLimits, onError: @escaping @Sendable (ZMQError) -> Void) {
+    func run(socket: Socket, mailbox: Mailbox<[ReceivedFrame]>, limits: ReceiveLimits, onError: @escaping @Sendable (ZMQError) -> Void) {
         let poller = Poller()
         let socketIndex = poller.register(socket, for: .readable)
         let pipeIndex = poller.register(fileDescriptor: wakePipe.readDescriptor, for: .readable)
@@ -252,7 +252,7 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
             if hasWork { timeout = 0 }
             if let deadline = mailbox.waiterDeadline {
                 let remaining = deadline - ContinuousClock.now
-                timeout = min(timeout, max(0, Int((remaining.seconds * 1000).rounded(.up))))
+                timeout = min(timeout, max(0, Int((remaining / .milliseconds(1)).rounded(.up))))
             }
             let ready: PollResult
             do {
@@ -322,41 +322,4 @@ private final class StartResult: @unchecked Sendable {
     var value: Result<String, any Error>? { lock.withLock { stored } }
 
     func set(_ result: Result<String, any Error>) { lock.withLock { stored = result } }
-}
-
-/// A non-blocking pipe whose write end wakes a poll loop; both ends close when the last owner lets go,
-/// so a wake-up never writes to a pipe whose reader has gone (which would raise SIGPIPE).
-final class WakePipe: Sendable {
-    let readDescriptor: Int32
-    private let writeDescriptor: Int32
-
-    init(name: String) throws {
-        var descriptors: [Int32] = [0, 0]
-        guard pipe(&descriptors) == 0 else { throw ZMQError(code: errno, operation: "pipe for \(name)") }
-        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
-        readDescriptor = descriptors[0]
-        writeDescriptor = descriptors[1]
-    }
-
-    deinit {
-        Glibc.close(readDescriptor)
-        Glibc.close(writeDescriptor)
-    }
-
-    func wake() {
-        var byte: UInt8 = 1
-        _ = write(writeDescriptor, &byte, 1)  // a full pipe already holds a wake-up
-    }
-
-    func drain() {
-        var bytes = [UInt8](repeating: 0, count: 64)
-        while read(readDescriptor, &bytes, bytes.count) > 0 {}
-    }
-
-    /// Sleeps until woken or `milliseconds` pass, then drains.
-    func wait(milliseconds: Int32) {
-        var descriptor = pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)
-        _ = poll(&descriptor, 1, milliseconds)
-        drain()
-    }
 }

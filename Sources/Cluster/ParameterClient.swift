@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import Transport
+
+/// The worker's side of the protocol as verbs over a transport: say hello and await the setup, join
+/// and await the welcome, push a gradient and await the next weights, send heartbeats and errors.
+///
+/// Every wait has a deadline; while taking part (`heartbeat` given to a wait) the client sends a
+/// heartbeat whenever it has sent nothing for `heartbeatInterval`, and a wait gives the server up
+/// after `heartbeatTimeout` without a message from it. It is used on its owner's actor only (the
+/// waits run on `isolation`), which is the transport's thread.
+final class ParameterClient {
+    /// What the server answers a push with.
+    enum Reply {
+        /// The weights of the next step.
+        case weights(FloatPayload, step: Int)
+        /// The workers taking part changed: a new welcome, from its step.
+        case welcome(Welcome, step: UInt64, fingerprint: UInt64)
+        /// Training is over.
+        case stop
+    }
+
+    let transport: any MessageTransport
+    private let timeout: Duration
+    private let heartbeatInterval: Duration
+    private let heartbeatTimeout: Duration
+    /// Where the client's lines go; every message sent or received is a trace line.
+    private var logger: Logger
+    /// The rank the server gave, once welcomed: it names this worker in trace lines and log metadata.
+    var rank: Int? {
+        didSet { logger[metadataKey: "rank"] = rank.map { "\($0)" } }
+    }
+    /// When the client last sent the server anything: a heartbeat is due an interval after it.
+    private(set) var lastSent = ContinuousClock.now
+
+    /// A client over `transport` with `settings`' deadlines, heartbeats and logger.
+    init(transport: any MessageTransport, settings: Worker.Settings) {
+        self.transport = transport
+        self.timeout = settings.timeout
+        self.heartbeatInterval = settings.heartbeatInterval
+        self.heartbeatTimeout = settings.heartbeatTimeout
+        self.logger = settings.logger
+    }
+
+    /// Asks the server what is trained.
+    func hello() {
+        send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+    }
+
+    /// Offers to take part with data described by `description`.
+    func join(_ description: DatasetDescription) {
+        send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
+    }
+
+    /// Pushes the gradient of `step` as `rank`; on the transport's thread the frames leave at once.
+    func push(_ push: GradientPush, step: Int, rank: Int, fingerprint: UInt64) {
+        send(WireMessage(sender: UInt32(rank), step: UInt64(step), fingerprint: fingerprint, body: .pushGradient(push)))
+    }
+
+    /// Tells the server that this worker failed, and why.
+    func reportError(_ reason: String, sender: UInt32 = MessageHeader.unassignedSender, fingerprint: UInt64 = 0) {
+        send(WireMessage(sender: sender, fingerprint: fingerprint, body: .error(reason: reason)))
+    }
+
+    /// Shows the server that this worker is alive.
+    func heartbeat(sender: UInt32, fingerprint: UInt64) {
+        send(WireMessage(sender: sender, fingerprint: fingerprint, body: .heartbeat))
+    }
+
+    /// The server's setup, awaited until `deadline`; throws if the server refuses or stays silent.
+    func awaitSetup(deadline: ContinuousClock.Instant, isolation: isolated (any Actor)? = #isolation) async throws -> Setup {
+        while true {
+            let message = try await nextMessage(before: deadline, expecting: "setup", fingerprint: nil, parameterCount: nil)
+            switch message.body {
+            case .setup(let setup): return setup
+            case .error(let reason): throw ClusterError.refused(reason: reason)
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before setup")
+            }
+        }
+    }
+
+    /// The welcome (with its header) for a model of `fingerprint`, or nil when the server says stop first
+    /// (training ended while the worker waited for a place); awaited for `timeout` with heartbeats, which
+    /// keep the place of a worker waiting for the next step to take part.
+    func awaitWelcome(fingerprint: UInt64, isolation: isolated (any Actor)? = #isolation) async throws -> (WireMessage, Welcome)? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
+                                                heartbeat: (MessageHeader.unassignedSender, fingerprint))
+            switch message.body {
+            case .welcome(let welcome): return (message, welcome)
+            case .stop: return nil
+            case .error(let reason): throw ClusterError.fromServer(reason: reason)
+            case .setup, .heartbeat: break  // an answer to a repeated hello; the server's heartbeat
+            default: logger.warning("worker: dropped an unexpected \(message.type) message before welcome")
+            }
+        }
+    }
+
+    /// The server's answer to the push of `step`: the next weights, a new welcome or stop. Every message
+    /// from the server (heartbeats too) shows it is alive; after `heartbeatTimeout` without one, throws `noReply`.
+    func awaitReply(after step: Int, rank: Int, fingerprint: UInt64, parameterCount: Int,
+                    isolation: isolated (any Actor)? = #isolation) async throws -> Reply {
+        while true {
+            let message = try await nextMessage(before: .now + heartbeatTimeout, expecting: "weights for step \(step + 1)",
+                                                fingerprint: fingerprint, parameterCount: parameterCount,
+                                                heartbeat: (UInt32(rank), fingerprint), silence: heartbeatTimeout)
+            switch message.body {
+            case .weights(let weights) where message.step == UInt64(step + 1):
+                return .weights(weights, step: step + 1)
+            case .welcome(let welcome):
+                return .welcome(welcome, step: message.step, fingerprint: message.fingerprint)
+            case .stop:
+                return .stop
+            case .error(let reason):
+                throw ClusterError.fromServer(reason: reason)
+            case .heartbeat:
+                break
+            default:
+                logger.warning("worker: dropped an unexpected \(message.type) message for step \(message.step) while at step \(step)",
+                               metadata: ["step": "\(step)"])
+            }
+        }
+    }
+
+    private func send(_ message: WireMessage) {
+        lastSent = .now
+        logger.trace("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
+                     metadata: ["step": "\(message.step)"])
+        transport.send(message.encoded())
+    }
+
+    /// The next valid message before `deadline`; invalid ones are logged and dropped. With `heartbeat`
+    /// (sender and model fingerprint), sends the server a heartbeat each `heartbeatInterval` of the wait. The error
+    /// on the deadline names `silence` (default: `timeout`) as the time waited.
+    private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
+                             fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
+                             silence: Duration? = nil, isolation: isolated (any Actor)? = #isolation) async throws -> WireMessage {
+        while true {
+            // Due an interval after the last message sent, however many messages arrive meanwhile.
+            let nextBeat = lastSent + heartbeatInterval
+            let frames = await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: isolation)
+            guard let frames else {
+                if transport.isFinished { throw ClusterError.connectionClosed }
+                if ContinuousClock.now >= deadline {
+                    throw ClusterError.noReply(expecting: expecting, seconds: (silence ?? timeout).seconds)
+                }
+                if let heartbeat, ContinuousClock.now >= lastSent + heartbeatInterval {
+                    self.heartbeat(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint)
+                }
+                continue
+            }
+            do {
+                let message = try WireMessage.decode(frames: frames, expectedFingerprint: fingerprint, parameterCount: parameterCount)
+                let bytes = frames.reduce(0) { $0 + $1.count } - MessageHeader.size
+                logger.trace("worker\(rank.map { " \($0)" } ?? ""): ← server: \(message.type) step \(message.step), \(bytes) bytes",
+                             metadata: ["step": "\(message.step)"])
+                return message
+            } catch {
+                logger.warning("worker: dropped a message: \(error)")
+            }
+        }
+    }
+}
