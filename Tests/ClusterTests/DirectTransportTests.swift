@@ -38,7 +38,7 @@ import ZeroMQ
         let start = ContinuousClock.now
         #expect(await end.next(within: 0.2) == nil)
         let waited = ContinuousClock.now - start
-        #expect(waited >= .milliseconds(200) && waited < .seconds(2), "waited \(waited)")
+        #expect(waited >= .milliseconds(200) && waited < .seconds(10), "waited \(waited)")
         server.interrupt()
         let interrupted = ContinuousClock.now
         #expect(await end.next(within: 5) == nil)

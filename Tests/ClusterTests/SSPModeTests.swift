@@ -83,17 +83,16 @@ import ZeroMQ
     @Test func aWorkerHeldForTheSlowestHasItsWaitCounted() async throws {
         let set = SyncSetUp.dataset(count: 96)
         let config = configuration(mode: .ssp, staleness: 0, momentum: 0, epochs: 2)
-        let pause = 0.1
+        let pause = 0.2
         let (_, summaries, _) = try await train(config, workers: 2, set: set, lastWorkerPause: pause)
         let steps = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: config.batchSizePerWorker).stepsPerEpoch
         #expect(summaries.count == 2)
-        for summary in summaries {
-            // The fast worker (whichever rank it got) waits about one pause per step for the slow one; the
-            // slow one is never held.
-            let waits = summary.ranks.map(\.waitSeconds)
-            let fast = waits.max() ?? 0, slow = waits.min() ?? 0
-            #expect(fast >= 0.25 * pause * Double(steps - 1), "epoch \(summary.epoch): waits \(waits) s over \(steps) steps")
-            #expect(slow < 0.5 * fast, "epoch \(summary.epoch): waits \(waits) s: the slow worker was held too")
-        }
+        // The fast worker (whichever rank it got) waits about one pause per step for the slow one; the
+        // slow one is never held. Summed over the run, so one epoch disturbed by a loaded host does not decide.
+        let ranks = summaries.first?.ranks.indices ?? 0..<0
+        let waits = ranks.map { rank in summaries.reduce(0) { $0 + $1.ranks[rank].waitSeconds } }
+        let fast = waits.max() ?? 0, slow = waits.min() ?? 0
+        #expect(fast >= 0.25 * pause * Double(2 * steps - 1), "waits \(waits) s over \(2 * steps) steps")
+        #expect(slow < 0.5 * fast, "waits \(waits) s: the slow worker was held too")
     }
 }
