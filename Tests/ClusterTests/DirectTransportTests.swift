@@ -41,8 +41,8 @@ import ZeroMQ
         #expect(waited >= .milliseconds(200) && waited < .seconds(10), "waited \(waited)")
         server.interrupt()
         let interrupted = ContinuousClock.now
-        #expect(await end.next(within: 5) == nil)
-        #expect(ContinuousClock.now - interrupted < .seconds(2), "an interrupt ends the next wait at once")
+        #expect(await end.next(within: 30) == nil)
+        #expect(ContinuousClock.now - interrupted < .seconds(10), "an interrupt ends the next wait long before its 30 s deadline")
         await server.close()
     }
 
