@@ -11,12 +11,14 @@ docc=$(command -v docc || true)
 [ -n "$docc" ] || docc="$(dirname "$(readlink -f "$(command -v swift)")")/docc"
 [ -x "$docc" ] || { echo "docs.sh: docc not found on PATH or beside swift ($docc)" >&2; exit 1; }
 graphs="$PWD/.build/docs-build/symbol-graphs"
-rm -rf "$graphs" && mkdir -p "$graphs" .build/docs
+# Kept between runs: an incremental build rewrites the graph of a module only when it recompiles it,
+# so an unchanged module's graph from the last run is still its current one.
+mkdir -p "$graphs" .build/docs
 swift build -c debug --build-path .build/docs-build --target Cluster \
     -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$graphs"
 for module in Engine Cluster; do
     only="$graphs/only-$module"
-    mkdir -p "$only"
+    rm -rf "$only" && mkdir -p "$only"
     cp "$graphs/$module".symbols.json "$only"/
     cp "$graphs/$module"@*.symbols.json "$only"/ 2>/dev/null || true
     "$docc" convert "Sources/$module/$module.docc" --fallback-display-name "$module" \
