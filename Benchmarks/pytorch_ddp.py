@@ -19,8 +19,22 @@ does. Every epoch therefore covers all n = 60,000 samples (469 steps at 2 x 64).
 
 Each epoch is timed in rank 0 between two barriers (drawing the order, gathering every batch by
 index, forward, backward with DDP's allreduce, optimizer step and loss.item() every step, as the
-Swift side does); the first epoch is warm-up. After training rank 0 evaluates accuracy on the 10k
-test images. Prints one JSON object on stdout from rank 0.
+Swift side does); the first epoch is warm-up. After every epoch, outside the timed span, rank 0
+evaluates accuracy on the 10k test images (the others wait at a barrier); with --target, the result
+names the first epoch whose test accuracy reaches it and the training seconds summed up to and
+including that epoch. Prints one JSON object on stdout from rank 0.
+
+--hook: a DDP communication hook (torch.distributed.algorithms.ddp_comm_hooks) registered on the
+model: none (DDP's own allreduce of float32 buckets), fp16 (fp16_compress_hook), bf16
+(bf16_compress_hook) or powersgd (powerSGD_hook with a PowerSGDState of matrix approximation rank
+--powersgd-rank, vanilla allreduce for the first --powersgd-start steps, error feedback and warm
+start on, PyTorch's other defaults).
+
+Processes: by default --world-size processes on this machine (mp.spawn, MASTER_ADDR 127.0.0.1, a
+free port). With --rank R one process of rank R runs in this process instead, rendezvousing at
+--master-addr:--master-port (rank 0 listens there): start one per host, for example one in each of
+two network namespaces (Benchmarks/netns_matrix.sh). Set GLOO_SOCKET_IFNAME to the interface gloo
+should use when the host name does not resolve to it.
 
 --allreduce-only: no data and no training. Times one gloo all_reduce (SUM) of a float32 tensor as
 large as the MLP's parameters and one as large as the tutorial CIFAR CNN's (conv(3->32,3x3,pad 1)-
@@ -29,6 +43,8 @@ pool-conv(32->64,3x3,pad 1)-pool-fc(4096->512)-fc(512->10); counts taken from th
 either --model (it always measures both sizes).
 
     python3 Benchmarks/pytorch_ddp.py --epochs 3 --data-dir /work/shared/data
+    python3 Benchmarks/pytorch_ddp.py --epochs 8 --hook powersgd --powersgd-rank 2 --target 0.97
+    python3 Benchmarks/pytorch_ddp.py --rank 0 --master-addr 10.213.0.2 --master-port 29500 --hook fp16
     python3 Benchmarks/pytorch_ddp.py --allreduce-only --repeats 50
 """
 
@@ -46,6 +62,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.optim as optim
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks, powerSGD_hook as powersgd
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from mnist_idx import load_mnist
@@ -72,6 +89,34 @@ def check_data_dir(data_dir):
     return None
 
 
+def register_hook(model, args):
+    """Registers --hook on the DDP model; returns a description of it for the result."""
+    if args.hook == "fp16":
+        model.register_comm_hook(None, default_hooks.fp16_compress_hook)
+        return {"hook": "fp16_compress_hook"}
+    if args.hook == "bf16":
+        model.register_comm_hook(None, default_hooks.bf16_compress_hook)
+        return {"hook": "bf16_compress_hook"}
+    if args.hook == "powersgd":
+        state = powersgd.PowerSGDState(process_group=None, matrix_approximation_rank=args.powersgd_rank,
+                                       start_powerSGD_iter=args.powersgd_start)
+        model.register_comm_hook(state, powersgd.powerSGD_hook)
+        return {"hook": "powerSGD_hook", "powersgd_rank": args.powersgd_rank,
+                "powersgd_start_iter": args.powersgd_start}
+    return {"hook": None}
+
+
+def test_accuracy(net, test_x, test_y):
+    """The share of the test images NET classifies right."""
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, test_x.shape[0], 1000):
+            correct += (net(test_x[i:i + 1000]).argmax(dim=1) == test_y[i:i + 1000]).sum().item()
+    net.train()
+    return correct / test_x.shape[0]
+
+
 # --- one process ------------------------------------------------------------------------------------
 
 def train(rank, args):
@@ -84,12 +129,14 @@ def train(rank, args):
 
     torch.manual_seed(args.seed)                       # same initial weights everywhere (DDP also broadcasts rank 0's)
     model = DDP(Net())
+    hook = register_hook(model, args)
+    test_x, test_y = load_mnist(args.data_dir, "t10k") if rank == 0 else (None, None)
     criterion = nn.CrossEntropyLoss(reduction="sum")
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.train()
     generator = torch.Generator()
 
-    epoch_seconds, rates, losses = [], [], []
+    epoch_seconds, rates, losses, accuracies = [], [], [], []
     for epoch in range(args.epochs):
         running_loss = 0.0
         dist.barrier()
@@ -116,16 +163,13 @@ def train(rank, args):
         # Rank 0's loss.item() is the mean loss of its own slice on full steps; no extra
         # communication is added to gather the other ranks' losses.
         losses.append(running_loss / steps)
+        if rank == 0:
+            accuracies.append(test_accuracy(model.module, test_x, test_y))
+        dist.barrier()                                 # the others wait for rank 0's evaluation
 
     result = None
     if rank == 0:
-        test_x, test_y = load_mnist(args.data_dir, "t10k")
-        net = model.module
-        net.eval()
-        correct = 0
-        with torch.no_grad():
-            for i in range(0, test_x.shape[0], 1000):
-                correct += (net(test_x[i:i + 1000]).argmax(dim=1) == test_y[i:i + 1000]).sum().item()
+        reached = next((e for e, a in enumerate(accuracies) if args.target is not None and a >= args.target), None)
         result = {
             "implementation": "pytorch-ddp-gloo",
             "model": "mlp",
@@ -135,14 +179,18 @@ def train(rank, args):
             "torch": torch.__version__,
             "epoch_seconds": epoch_seconds,
             "samples_per_second": rates,
-            "test_accuracy": correct / test_x.shape[0],
+            "test_accuracy": accuracies[-1],
+            "test_accuracy_per_epoch": accuracies,
+            "target": args.target,
+            "target_epoch": None if reached is None else reached + 1,
+            "target_training_seconds": None if reached is None else sum(epoch_seconds[:reached + 1]),
+            **hook,
             "global_batch_size": global_batch,
             "steps_per_epoch": steps,
             "samples_per_epoch": n,
             "rank0_train_loss": losses,
             "first_epoch_is_warmup": True,
         }
-    dist.barrier()                                     # the others wait for rank 0's evaluation
     return result
 
 
@@ -184,7 +232,7 @@ def allreduce(rank, args):
 
 
 def run(rank, args, port):
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_ADDR"] = args.master_addr
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(args.threads)
     dist.init_process_group("gloo", rank=rank, world_size=args.world_size,
@@ -223,6 +271,23 @@ def main():
     parser.add_argument("--repeats", type=int, default=50,
                         help=f"timed all_reduce calls per size with --allreduce-only, after "
                              f"{WARMUP_ALLREDUCES} warm-up calls (default 50)")
+    parser.add_argument("--hook", choices=["none", "fp16", "bf16", "powersgd"], default="none",
+                        help="DDP communication hook: none (float32 allreduce, default), fp16 "
+                             "(fp16_compress_hook), bf16 (bf16_compress_hook) or powersgd (powerSGD_hook)")
+    parser.add_argument("--powersgd-rank", type=int, default=2,
+                        help="PowerSGD's matrix approximation rank with --hook powersgd (default 2)")
+    parser.add_argument("--powersgd-start", type=int, default=10,
+                        help="steps of vanilla allreduce before PowerSGD starts, with --hook powersgd "
+                             "(at least 2, PyTorch's minimum with error feedback; default 10)")
+    parser.add_argument("--target", type=float, default=None,
+                        help="test accuracy (0-1) whose first epoch and training seconds the result names")
+    parser.add_argument("--rank", type=int, default=None,
+                        help="run only this rank, in this process (one process per host), instead of "
+                             "spawning --world-size processes here")
+    parser.add_argument("--master-addr", default="127.0.0.1",
+                        help="address of rank 0's rendezvous (default 127.0.0.1)")
+    parser.add_argument("--master-port", type=int, default=None,
+                        help="port of rank 0's rendezvous (default: a free port when spawning, 29500 with --rank)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the initial weights; epoch e's order uses seed + e (default 0)")
     parser.add_argument("--data-dir", default=os.environ.get("TRAINER_DATA_DIR", "/work/shared/data"),
@@ -232,6 +297,14 @@ def main():
 
     if args.world_size < 1 or args.batch_size < 1 or args.threads < 1 or args.epochs < 1 or args.repeats < 1:
         parser.error("--world-size, --batch-size, --threads, --epochs and --repeats must be positive")
+    if args.powersgd_rank < 1 or args.powersgd_start < 2:
+        parser.error("--powersgd-rank must be positive and --powersgd-start at least 2")
+    if args.target is not None and not 0 < args.target <= 1:
+        parser.error("--target must be in (0, 1]")
+    if args.rank is not None and not 0 <= args.rank < args.world_size:
+        parser.error(f"--rank must be in 0..{args.world_size - 1} (--world-size {args.world_size})")
+    if args.master_port is not None and not 0 < args.master_port < 65536:
+        parser.error("--master-port must be in 1..65535")
     if args.model == "cnn" and not args.allreduce_only:
         parser.error("--model cnn is only supported with --allreduce-only")
     if not args.allreduce_only:
@@ -240,7 +313,14 @@ def main():
             print(f"pytorch_ddp.py: {problem}", file=sys.stderr)
             sys.exit(2)
 
-    port = free_port()
+    if args.rank is not None:
+        try:
+            run(args.rank, args, args.master_port or 29500)
+        except Exception as error:
+            print(f"pytorch_ddp.py: rank {args.rank} failed: {error}", file=sys.stderr)
+            sys.exit(1)
+        return
+    port = args.master_port or free_port()
     try:
         mp.spawn(run, args=(args, port), nprocs=args.world_size, join=True)
     except Exception as error:                         # a rank failed; mp.spawn has stopped the others
