@@ -2,7 +2,7 @@
 # Parameter server and 2 workers on three separate hosts, MNIST MLP samples/second over plain links and
 # over links shaped to 1 Gbit/s and 100 Mbit/s (issue 6). Needs root.
 #
-# Builds `trainer` in release, then makes three network namespaces (host0 for the server, host1 and host2
+# Builds `trainer` in release, then makes (Benchmarks/netns_hosts.sh) three network namespaces (host0 for the server, host1 and host2
 # for the workers) joined by veth pairs to a bridge in a fourth namespace, so the root namespace's network
 # is untouched; each host has its address in 10.213.0.0/24 on eth0, MTU 1500. For each link setting:
 #   - plain:   no qdisc (veth's default noqueue)
@@ -40,13 +40,8 @@ SCRATCH=${SCRATCH:-.build-bench}
 PYTHON=${PYTHON:-python3}
 DATA_DIR=$(realpath "${DATA_DIR:-${TRAINER_DATA_DIR:-../shared/data}}")
 DOC=docs/benchmarks.md
-PREFIX=trainer-bench-
-NS=$PREFIX$$-
-SERVER_ADDRESS=10.213.0.1
-LATENCY=50ms
-# Bounds on one training run and on one raw transfer, in seconds.
+# Bound on one training run, in seconds (netns_hosts.sh bounds a raw transfer).
 RUN_LIMIT=$(( 120 + EPOCHS * 150 ))
-PROBE_LIMIT=60
 
 if (( EPOCHS < 2 )); then echo "EPOCHS must be at least 2 (the first epoch is discarded)" >&2; exit 1; fi
 if [[ $(id -u) != 0 ]]; then echo "error: Benchmarks/netns.sh needs root (ip netns, tc)" >&2; exit 1; fi
@@ -55,26 +50,8 @@ for link in $LINKS; do
     case $link in plain|1gbit|100mbit) ;; *) echo "error: unknown link setting $link in LINKS (plain, 1gbit, 100mbit)" >&2; exit 1 ;; esac
 done
 
-# Kills what runs in a namespace (ip netns del would not) and deletes it.
-remove_namespace() {  # name
-    local pid
-    for pid in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$1" 2>/dev/null || true
-}
-namespaces() { ip netns list | awk '{print $1}'; }
-
-OUT=$(mktemp -d)
-cleanup() {
-    local ns
-    for ns in $(namespaces | grep "^$NS" || true); do remove_namespace "$ns"; done
-    rm -rf "$OUT"
-}
-trap cleanup EXIT
-
-for ns in $(namespaces | grep "^$PREFIX" || true); do
-    owner=${ns#"$PREFIX"}; owner=${owner%%-*}
-    if ! kill -0 "$owner" 2>/dev/null; then echo "== removing $ns, left by process $owner"; remove_namespace "$ns"; fi
-done
+# The namespaces, shaping and probe (sets NS, OUT and the EXIT trap that removes them).
+source Benchmarks/netns_hosts.sh
 
 echo "== building trainer (release, scratch path $SCRATCH)"
 if ! swift build -c release --product trainer --scratch-path "$SCRATCH" > "$OUT/build.log" 2>&1; then
@@ -85,71 +62,7 @@ fi
 tail -n 1 "$OUT/build.log"
 TRAINER=$(realpath "$SCRATCH/release/trainer")
 
-echo "== making namespaces ${NS}bridge, ${NS}host0..2"
-ip netns add "${NS}bridge"
-ip -n "${NS}bridge" link add br0 type bridge
-ip -n "${NS}bridge" link set br0 up
-for host in 0 1 2; do
-    ip netns add "${NS}host$host"
-    ip -n "${NS}bridge" link add "port$host" type veth peer name eth0 netns "${NS}host$host"
-    ip -n "${NS}bridge" link set "port$host" master br0 up
-    ip -n "${NS}host$host" addr add "10.213.0.$(( host + 1 ))/24" dev eth0
-    ip -n "${NS}host$host" link set eth0 up
-    ip -n "${NS}host$host" link set lo up
-done
-
-# Sets every link's qdisc (both ends) for a link setting and prints the commands to $OUT/LINK.tc.
-shape() {  # link
-    local link=$1 rate="" burst="" host place namespace device
-    case $link in
-        1gbit) rate=1gbit burst=125000 ;;
-        100mbit) rate=100mbit burst=12500 ;;
-    esac
-    : > "$OUT/$link.tc"
-    for host in 0 1 2; do
-        for place in "${NS}host$host eth0" "${NS}bridge port$host"; do
-            read -r namespace device <<< "$place"
-            tc -n "$namespace" qdisc del dev "$device" root 2>/dev/null || true
-            if [[ -n "$rate" ]]; then
-                tc -n "$namespace" qdisc replace dev "$device" root tbf rate "$rate" burst "$burst" latency "$LATENCY"
-                echo "tc -n $namespace qdisc replace dev $device root tbf rate $rate burst $burst latency $LATENCY" >> "$OUT/$link.tc"
-            fi
-        done
-    done
-}
-
-# A raw TCP transfer of MEGABYTES from host1 to host0, its goodput in Mbit/s written to $OUT/LINK.probe.
-cat > "$OUT/probe.py" <<'EOF'
-import socket, sys, time
-if sys.argv[1] == "receive":
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", 7000))
-    listener.listen(1)
-    print("ready", flush=True)
-    connection, _ = listener.accept()
-    received, start = 0, time.perf_counter()
-    while chunk := connection.recv(1 << 20):
-        received += len(chunk)
-    print(f"{received * 8 / (time.perf_counter() - start) / 1e6:.1f}")
-else:
-    connection = socket.create_connection((sys.argv[2], 7000))
-    block = b"\0" * (1 << 20)
-    for _ in range(int(sys.argv[3])):
-        connection.sendall(block)
-    connection.close()
-EOF
-probe() {  # link megabytes
-    ip netns exec "${NS}host0" timeout "$PROBE_LIMIT" "$PYTHON" "$OUT/probe.py" receive > "$OUT/$1.probe" &
-    local receiver=$! tries=0
-    until grep -q ready "$OUT/$1.probe" 2>/dev/null; do
-        sleep 0.1; tries=$(( tries + 1 ))
-        if (( tries > 100 )); then echo "error: the probe receiver in ${NS}host0 did not start" >&2; exit 1; fi
-    done
-    ip netns exec "${NS}host1" timeout "$PROBE_LIMIT" "$PYTHON" "$OUT/probe.py" send "$SERVER_ADDRESS" "$2"
-    wait "$receiver"
-    echo "   raw TCP host1 → host0, $2 MB: $(tail -n 1 "$OUT/$1.probe") Mbit/s"
-}
+make_hosts
 
 # cpu_busy, cpu_steal, own_cpu: CPU time in clock ticks, to tell other processes' load from a run's own.
 source Benchmarks/common.sh
