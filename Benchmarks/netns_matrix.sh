@@ -46,7 +46,8 @@
 #   EPOCH_LIMIT (seconds an epoch may take before a run is stopped as failed, default 300), DATA_DIR
 #   (default $TRAINER_DATA_DIR, else ../shared/data), SCRATCH (default .build-bench), PYTHON (default python3),
 #   COMMIT (what to record as the measured source when the tree is not a git checkout), NO_DOC (set: print
-#   the summary, do not write docs/benchmarks.md).
+#   the summary, do not write docs/benchmarks.md), KEEP (a folder to copy the runs' files to, with report.env to
+#   re-run the report on them).
 #
 # Other processes distort every figure on a shared machine: as netns.sh does, the script measures the CPU time
 # the machine spent outside each run (and steal) and reports it per run with the load average.
@@ -289,4 +290,10 @@ for var in RUNS CNN_RUNS DDP_RUNS EPOCHS CNN_EPOCHS; do
 done
 export BENCH_COMMAND="$command Benchmarks/netns_matrix.sh"
 
+# The settings, for re-running the report on kept files.
+export -p | grep ' BENCH_' | sed 's/^declare -x //' > "$OUT/report.env"
+if [[ -n "${KEEP:-}" ]]; then
+    mkdir -p "$KEEP" && cp -r "$OUT"/. "$KEEP"/ && echo "== kept the runs' files in $KEEP (report again:" \
+        "set -a; source $KEEP/report.env; BENCH_OUT=$KEEP BENCH_NO_DOC= $PYTHON Benchmarks/netns_matrix_report.py)"
+fi
 "$PYTHON" Benchmarks/netns_matrix_report.py

@@ -23,6 +23,12 @@ HOOK_NAMES = {"none": "no hook", "fp16": "fp16_compress_hook", "bf16": "bf16_com
 TARGET_LINK = "1gbit"
 
 
+def steal_share(path):
+    """The share of the machine the hypervisor gave to others (steal) during one run."""
+    _, steal, wall = open(path).read().split()
+    return int(steal) / tick / (float(wall) * ncpu)
+
+
 def read_runs():
     runs = []
     for line in open(f"{out}/runs.tsv"):
@@ -55,7 +61,7 @@ def measure(run):
                bytes_per_sample=sent / samples if samples else float("nan"),
                target_epoch=None if reached is None else reached + 1,
                target_seconds=None if reached is None else sum(seconds[:reached + 1]),
-               load=other_load(f"{out}/{name}.load", tick, ncpu),
+               load=other_load(f"{out}/{name}.load", tick, ncpu), steal=steal_share(f"{out}/{name}.load"),
                wall=float(open(f"{out}/{name}.load").read().split()[2]))
     return run
 
@@ -131,7 +137,7 @@ for link in links:
         for k in keys:
             s = S[k]
             plain = S.get(("plain",) + k[1:])
-            reached = s["target_epoch"] or f"not in {s['epochs']}"
+            reached = (s["target_epoch"] or f"not in {s['epochs']}") if model == "mlp" else "—"
             rows.append(
                 f"| {label(k)} | `{s['flags']}` | {fmt(s['rate'])} | {fmt(s['low'])}–{fmt(s['high'])} ({s['n']}) "
                 f"| {percent_or_share(s['rate'], plain['rate'] if plain else None)} "
@@ -220,7 +226,7 @@ def probe(link):
 
 
 probes = "; ".join(p for p in map(probe, links) if p)
-loads = ", ".join(f"{r['name']} {r['load']:.0%}" for r in runs)
+loads = ", ".join(f"{r['name']} {r['load']:.0%} (steal {r['steal']:.0%})" for r in runs)
 disturbed = [r["name"] for r in runs if r["load"] > DISTURBED]
 torch_version = next((r["torch"] for r in runs if "torch" in r), None)
 checks = [r for r in runs if r["kind"] == "trainer" and r["server_link"] and abs(r["sent"] / r["server_link"] - 1) > 0.01]
@@ -242,11 +248,13 @@ reverse order). Epochs per run: {epochs_note}.
   epoch time between two barriers); "vs plain-link sync" divides by uncompressed sync on plain links.
 - **bytes per sample**: the bytes all three hosts' `eth0` sent over the whole run (their `tx_bytes`: Ethernet
   frames without the FCS, so TCP/IP/Ethernet headers included; set-up, the first epoch and the last included),
-  divided by the samples trained. For the parameter server this is its `eth0`'s rx + tx
+  divided by the samples trained. The veths pass segmentation-offloaded packets of up to 64 KB with one set of
+  headers, so the counts are close to the payload: the dense frames of a sync step (two gradients in, two weights
+  out, 437,544 bytes each for the MLP) are {4 * 437544 / 128:,.0f} bytes per sample. For the parameter server this is its `eth0`'s rx + tx
   ({'checked: within 1 % for every trainer run' if not checks else 'not within 1 % for ' + ', '.join(r['name'] for r in checks)}); for DDP it is everything the two ranks sent each other.
 - **training s to {target:.0%}**: the training seconds summed over the epochs up to the first whose test accuracy
   (10,000 MNIST test images, evaluated after every epoch outside the timed span) reaches {target:.0%}; start-up and
-  evaluation are left out on both sides.
+  evaluation are left out on both sides (MLP only: the CNN rows show "—").
 - PowerSGD: `powerSGD_hook` with `PowerSGDState(matrix_approximation_rank=R, start_powerSGD_iter={env['BENCH_POWERSGD_START']})`
   (vanilla allreduce for the first {env['BENCH_POWERSGD_START']} steps), error feedback and warm start on.
 
@@ -261,7 +269,7 @@ reverse order). Epochs per run: {epochs_note}.
 - Date: {env['BENCH_DATE']}; commit {env['BENCH_COMMIT']}
 - Raw TCP host1 → host0 (Python sockets): {probes}
 - Load average (1, 5, 15 min) {load_before} before and {load_after} after. CPU share other processes and steal took
-  during each run: {loads}{'; more than ' + f'{DISTURBED:.0%}' + ' in ' + str(len(disturbed)) + ' of ' + str(len(runs)) + ' runs, so those figures are pessimistic' if disturbed else ''}.
+  during each run (the largest of a configuration's rounds is in the tables): {loads}{'; more than ' + f'{DISTURBED:.0%}' + ' in ' + str(len(disturbed)) + ' of ' + str(len(runs)) + ' runs, so those figures are pessimistic' if disturbed else ''}.
 """
 
 print()
