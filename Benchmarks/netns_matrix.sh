@@ -43,6 +43,8 @@
 #   DDP_RUNS    DDP hooks (default "none fp16 powersgd"; empty: no DDP)
 #   EPOCHS, CNN_EPOCHS   epochs per MLP and CNN run (default 10 and 3; at least 2)
 #   ROUNDS (default 1), TARGET (default 0.97), POWERSGD_RANK (default 2), POWERSGD_START (default 10),
+#   DDP_STOP (default 1; empty: DDP runs train all their epochs): a DDP run ends after the first epoch, from the
+#   second on, that reaches TARGET (pytorch_ddp.py --stop-at-target; trainer runs always train all their epochs),
 #   EPOCH_LIMIT (seconds an epoch may take before a run is stopped as failed, default 300), DATA_DIR
 #   (default $TRAINER_DATA_DIR, else ../shared/data), SCRATCH (default .build-bench), PYTHON (default python3),
 #   COMMIT (what to record as the measured source when the tree is not a git checkout), NO_DOC (set: print
@@ -65,6 +67,7 @@ TARGET=${TARGET:-0.97}
 POWERSGD_RANK=${POWERSGD_RANK:-2}
 POWERSGD_START=${POWERSGD_START:-10}
 EPOCH_LIMIT=${EPOCH_LIMIT:-300}
+DDP_STOP=${DDP_STOP-1}
 SCRATCH=${SCRATCH:-.build-bench}
 PYTHON=${PYTHON:-python3}
 DATA_DIR=$(realpath "${DATA_DIR:-${TRAINER_DATA_DIR:-../shared/data}}")
@@ -220,6 +223,7 @@ run_ddp() {  # name hook epochs
     local -a flags=(Benchmarks/pytorch_ddp.py --world-size 2 --batch-size 64 --threads 1 --epochs "$epochs"
                     --data-dir "$DATA_DIR" --hook "$hook" --powersgd-rank "$rank" --powersgd-start "$POWERSGD_START"
                     --target "$TARGET" --master-addr 10.213.0.2 --master-port "$DDP_PORT")
+    [[ -z "$DDP_STOP" ]] || flags+=(--stop-at-target)
     begin_measure
     ip netns exec "${NS}host1" env GLOO_SOCKET_IFNAME=eth0 timeout -k 5 "$limit" "$PYTHON" "${flags[@]}" --rank 0 \
         > "$OUT/$name.json" 2> "$OUT/$name.rank0.err" &
@@ -269,7 +273,7 @@ done
 echo "$(cut -d ' ' -f 1-3 /proc/loadavg)" > "$OUT/loadavg.after"
 
 export BENCH_OUT="$OUT" BENCH_DOC="$DOC" BENCH_TARGET="$TARGET" BENCH_LINKS="$LINKS" BENCH_LATENCY="$LATENCY" BENCH_ROUNDS="$ROUNDS"
-export BENCH_POWERSGD_START="$POWERSGD_START" BENCH_POWERSGD_RANK="$POWERSGD_RANK" BENCH_NO_DOC="${NO_DOC:-}"
+export BENCH_POWERSGD_START="$POWERSGD_START" BENCH_POWERSGD_RANK="$POWERSGD_RANK" BENCH_DDP_STOP="$DDP_STOP" BENCH_NO_DOC="${NO_DOC:-}"
 export BENCH_CLK_TCK=$(getconf CLK_TCK) BENCH_NPROC=$(nproc)
 export BENCH_CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 export BENCH_KERNEL="$(uname -r)"

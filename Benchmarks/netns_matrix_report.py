@@ -254,7 +254,7 @@ reverse order). Epochs per run: {epochs_note}.
   ({'checked: within 1 % for every trainer run' if not checks else 'not within 1 % for ' + ', '.join(r['name'] for r in checks)}); for DDP it is everything the two ranks sent each other.
 - **training s to {target:.0%}**: the training seconds summed over the epochs up to the first whose test accuracy
   (10,000 MNIST test images, evaluated after every epoch outside the timed span) reaches {target:.0%}; start-up and
-  evaluation are left out on both sides (MLP only: the CNN rows show "—").
+  evaluation are left out on both sides (MLP only: the CNN rows show "—"). {'A DDP run ends after the first epoch from the second on that reaches it (`--stop-at-target`), so its epoch count can be smaller; trainer runs train all their epochs.' if env.get('BENCH_DDP_STOP') else ''}
 - PowerSGD: `powerSGD_hook` with `PowerSGDState(matrix_approximation_rank=R, start_powerSGD_iter={env['BENCH_POWERSGD_START']})`
   (vanilla allreduce for the first {env['BENCH_POWERSGD_START']} steps), error feedback and warm start on.
 

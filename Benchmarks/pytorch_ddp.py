@@ -22,7 +22,8 @@ index, forward, backward with DDP's allreduce, optimizer step and loss.item() ev
 Swift side does); the first epoch is warm-up. After every epoch, outside the timed span, rank 0
 evaluates accuracy on the 10k test images (the others wait at a barrier); with --target, the result
 names the first epoch whose test accuracy reaches it and the training seconds summed up to and
-including that epoch. Prints one JSON object on stdout from rank 0.
+including that epoch; with --stop-at-target as well, training ends after that epoch (but not before
+the second, so a rate after the warm-up epoch is measured). Prints one JSON object on stdout from rank 0.
 
 --hook: a DDP communication hook (torch.distributed.algorithms.ddp_comm_hooks) registered on the
 model: none (DDP's own allreduce of float32 buckets), fp16 (fp16_compress_hook), bf16
@@ -165,7 +166,14 @@ def train(rank, args):
         losses.append(running_loss / steps)
         if rank == 0:
             accuracies.append(test_accuracy(model.module, test_x, test_y))
-        dist.barrier()                                 # the others wait for rank 0's evaluation
+        if args.stop_at_target:
+            # Rank 0 tells the others whether the target is reached (this also makes them wait for its evaluation).
+            stop = torch.tensor([int(rank == 0 and epoch >= 1 and accuracies[-1] >= args.target)])
+            dist.broadcast(stop, src=0)
+            if stop.item():
+                break
+        else:
+            dist.barrier()                             # the others wait for rank 0's evaluation
 
     result = None
     if rank == 0:
@@ -184,6 +192,7 @@ def train(rank, args):
             "target": args.target,
             "target_epoch": None if reached is None else reached + 1,
             "target_training_seconds": None if reached is None else sum(epoch_seconds[:reached + 1]),
+            "stopped_at_target": args.stop_at_target and reached is not None and len(epoch_seconds) < args.epochs,
             **hook,
             "global_batch_size": global_batch,
             "steps_per_epoch": steps,
@@ -281,6 +290,8 @@ def main():
                              "(at least 2, PyTorch's minimum with error feedback; default 10)")
     parser.add_argument("--target", type=float, default=None,
                         help="test accuracy (0-1) whose first epoch and training seconds the result names")
+    parser.add_argument("--stop-at-target", action="store_true",
+                        help="end training after the first epoch (from the second on) whose test accuracy reaches --target")
     parser.add_argument("--rank", type=int, default=None,
                         help="run only this rank, in this process (one process per host), instead of "
                              "spawning --world-size processes here")
@@ -301,6 +312,8 @@ def main():
         parser.error("--powersgd-rank must be positive and --powersgd-start at least 2")
     if args.target is not None and not 0 < args.target <= 1:
         parser.error("--target must be in (0, 1]")
+    if args.stop_at_target and args.target is None:
+        parser.error("--stop-at-target needs --target")
     if args.rank is not None and not 0 <= args.rank < args.world_size:
         parser.error(f"--rank must be in 0..{args.world_size - 1} (--world-size {args.world_size})")
     if args.master_port is not None and not 0 < args.master_port < 65536:
