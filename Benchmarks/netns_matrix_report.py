@@ -1,7 +1,8 @@
 """The summary of Benchmarks/netns_matrix.sh: per link and model, each trainer run and each DDP run's samples/s,
 bytes on the wire per training sample and training time to the target accuracy, the issue's targets at
 1 Gbit/s judged, written as a section of docs/benchmarks.md. Run by the script (from the project root) with its
-settings in BENCH_* environment variables and its files in BENCH_OUT."""
+settings in BENCH_* environment variables and its files in BENCH_OUT; with ALSO (folders kept by earlier runs of
+the script with KEEP), their runs join the summary, each listed with its own command, date and load."""
 
 import json
 import os
@@ -15,7 +16,22 @@ env = os.environ
 out, doc = env["BENCH_OUT"], env["BENCH_DOC"]
 target = float(env["BENCH_TARGET"])
 tick, ncpu = int(env["BENCH_CLK_TCK"]), int(env["BENCH_NPROC"])
-links = env["BENCH_LINKS"].split()
+folders = [out] + env.get("ALSO", "").split()
+
+
+def settings(folder):
+    """The BENCH_* settings a run of the script recorded in FOLDER/report.env (the current run: the environment)."""
+    if folder == out:
+        return env
+    found = {}
+    for line in open(f"{folder}/report.env"):
+        key, _, value = line.rstrip("\n").partition("=")
+        found[key] = value[1:-1].replace('\\"', '"') if value.startswith('"') else value
+    return found
+
+
+ORDER = ["plain", "1gbit", "100mbit"]
+links = sorted({l for f in folders for l in settings(f)["BENCH_LINKS"].split()}, key=ORDER.index)
 LINK_NAMES = {"plain": "plain (no qdisc)", "1gbit": "tbf 1 Gbit/s", "100mbit": "tbf 100 Mbit/s"}
 MODEL_NAMES = {"mlp": "MNIST MLP (784-128-64-10, 109,386 parameters)",
                "cnn": "CIFAR-10 CNN (conv 3→32, conv 32→64, fc 4096→512, fc 512→10; 2,122,186 parameters)"}
@@ -31,16 +47,17 @@ def steal_share(path):
 
 def read_runs():
     runs = []
-    for line in open(f"{out}/runs.tsv"):
-        name, link, model, kind, spec, round_, epochs, flags = line.rstrip("\n").split("\t")
-        runs.append(dict(name=name, link=link, model=model, kind=kind, spec=spec, round=int(round_),
-                         epochs=int(epochs), flags=flags))
+    for folder in folders:
+        for line in open(f"{folder}/runs.tsv"):
+            name, link, model, kind, spec, round_, epochs, flags = line.rstrip("\n").split("\t")
+            runs.append(dict(name=name, link=link, model=model, kind=kind, spec=spec, round=int(round_),
+                             epochs=int(epochs), flags=flags, dir=folder))
     return runs
 
 
 def measure(run):
     """Per-epoch rates, accuracies, seconds and samples of one run, its bytes and the load beside it."""
-    name = run["name"]
+    name, out = run["name"], run["dir"]
     if run["kind"] == "trainer":
         events = [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
         epochs = [e for e in events if e.get("event") == "epoch"]
@@ -218,22 +235,35 @@ def judge():
 
 
 def probe(link):
-    path = f"{out}/{link}.probe"
-    if not os.path.exists(path):
+    path = next((f"{f}/{link}.probe" for f in folders if os.path.exists(f"{f}/{link}.probe")), None)
+    if path is None:
         return None
     mbits = float(open(path).read().split()[-1])
     return f"{LINK_NAMES[link]} {mbits:,.0f} Mbit/s"
 
 
 probes = "; ".join(p for p in map(probe, links) if p)
-loads = ", ".join(f"{r['name']} {r['load']:.0%} (steal {r['steal']:.0%})" for r in runs)
+def loads(folder):
+    return ", ".join(f"{r['name']} {r['load']:.0%} (steal {r['steal']:.0%})" for r in runs if r["dir"] == folder)
+
+
+
 disturbed = [r["name"] for r in runs if r["load"] > DISTURBED]
 torch_version = next((r["torch"] for r in runs if "torch" in r), None)
 checks = [r for r in runs if r["kind"] == "trainer" and r["server_link"] and abs(r["sent"] / r["server_link"] - 1) > 0.01]
 epochs_note = "; ".join(f"{LINK_NAMES[l]}: " + ", ".join(
     sorted({f"{m} {S[k]['epochs']}" for k in configs for m in [k[1]] if k[0] == l})) for l in links)
-load_before = open(f"{out}/loadavg.before").read().strip()
-load_after = open(f"{out}/loadavg.after").read().strip()
+
+
+def invocation(folder):
+    """Command, date, commit and load of one run of the script."""
+    e = settings(folder)
+    before, after = (open(f"{folder}/loadavg.{w}").read().strip() for w in ("before", "after"))
+    return (f"- Command: `{e['BENCH_COMMAND']}`, as root; {e['BENCH_DATE']}; commit {e['BENCH_COMMIT']}. Load average "
+            f"(1, 5, 15 min) {before} before and {after} after; CPU share other processes and steal took during each run "
+            f"(the largest of a configuration's rounds is in the tables): {loads(folder)}")
+
+
 
 section = f"""## Separate hosts: codecs, local SGD and DDP hooks (issue 12)
 
@@ -263,13 +293,11 @@ reverse order). Epochs per run: {epochs_note}.
 
 {chr(10).join(judge())}
 
-- Command: `{env['BENCH_COMMAND']}`, as root
+{chr(10).join(invocation(f) for f in folders)}
 - Machine: {env['BENCH_CPU']}, `nproc` {ncpu}; kernel {env['BENCH_KERNEL']}; OpenBLAS `OPENBLAS_CORETYPE={env['BENCH_CORETYPE']}`;
   Swift {env['BENCH_SWIFT']}{f'; PyTorch {torch_version}' if torch_version else ''}
-- Date: {env['BENCH_DATE']}; commit {env['BENCH_COMMIT']}
 - Raw TCP host1 → host0 (Python sockets): {probes}
-- Load average (1, 5, 15 min) {load_before} before and {load_after} after. CPU share other processes and steal took
-  during each run (the largest of a configuration's rounds is in the tables): {loads}{'; more than ' + f'{DISTURBED:.0%}' + ' in ' + str(len(disturbed)) + ' of ' + str(len(runs)) + ' runs, so those figures are pessimistic' if disturbed else ''}.
+{f"- Other processes took more than {DISTURBED:.0%} of the machine in {len(disturbed)} of {len(runs)} runs: those figures are pessimistic, and the CPU-bound ones (plain links, compressed runs) most." if disturbed else ""}
 """
 
 print()
