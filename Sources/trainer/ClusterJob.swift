@@ -187,7 +187,8 @@ struct ClusterJob {
             throw CLIError("training stopped: \(reason)")
         }
         if let reason = server.stoppedBy {
-            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
+            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates,
+                                 unreported: await server.unreportedRanks)
             return false
         }
         try reporter.finish()
