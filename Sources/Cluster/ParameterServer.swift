@@ -172,7 +172,7 @@ public actor ParameterServer {
         slots = .init(repeating: nil, count: worldSize)
         policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
                                               checkpointEvery: settings.checkpointEvery, resume: resume)
-        optimizer = configuration.optimizer.makeOptimizer(parameterCount: weights.count)
+        optimizer = configuration.serverOptimizer.makeOptimizer(parameterCount: weights.count)
         if let resume {
             do {
                 try optimizer.restore(stepCount: resume.optimizerStepCount, buffers: resume.optimizerBuffers)

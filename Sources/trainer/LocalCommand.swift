@@ -108,7 +108,7 @@ struct LocalCommand: AsyncParsableCommand {
         guard try await job.conclude(server, weights: weights.value) else { return }
         let waits = job.reporter.rankTotals
         for worker in statistics.sorted(by: { $0.rank < $1.rank }) {
-            print(describe(worker, waitSeconds: cluster.mode == .sync && worker.rank < waits.count ? waits[worker.rank].waitSeconds : nil))
+            print(describe(worker, waitSeconds: (cluster.mode == .sync || cluster.mode == .localSGD) && worker.rank < waits.count ? waits[worker.rank].waitSeconds : nil))
         }
     }
 
