@@ -11,7 +11,9 @@
 #   state file; --data-dir, --metrics, --checkpoint, --threads and the timeouts from FLAGS.)
 # A finished run's state file makes the server say so and exit 0: remove it to start a new run.
 # $TRAINER names the trainer executable (default: trainer, from PATH). $STALENESS, when set and not
-# empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own).
+# empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own);
+# $COMPRESS and $COMPRESS_WEIGHTS likewise add --compress and --compress-weights (none, bf16, fp16,
+# topk:FRACTION: the codecs of pushes and of weights; a resumed run keeps its own).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -26,5 +28,11 @@ if [ -s "$state" ]; then
 fi
 if [ -n "${STALENESS:-}" ]; then
     set -- "$@" --staleness "$STALENESS"
+fi
+if [ -n "${COMPRESS:-}" ]; then
+    set -- "$@" --compress "$COMPRESS"
+fi
+if [ -n "${COMPRESS_WEIGHTS:-}" ]; then
+    set -- "$@" --compress-weights "$COMPRESS_WEIGHTS"
 fi
 exec "$trainer" server --state-file "$state" "$@"

@@ -17,6 +17,17 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
     var staleness: Int?
 
+    @Option(help: ArgumentHelp("How each push (worker → server) is written: none (float32), bf16 or fp16 (half the bytes), or topk:FRACTION (only the FRACTION of the values largest in magnitude, 0 < FRACTION <= 1, e.g. topk:0.01: 1/125 of the bytes). Lossy codecs keep error feedback: each worker adds what a push left out to its next one.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress") })
+    var compress: CodecChoice = .none
+
+    @Option(help: ArgumentHelp("How weights (server → worker) are written, with the names --compress takes (default: the --compress codec). With a codec other than none the server sends each step's change of the weights (a weights-delta) against a replica it mirrors, so nothing is lost, and whole weights after every epoch: each worker's replica then equals the server's weights bit for bit.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress-weights") })
+    var compressWeights: CodecChoice?
+
+    /// The codec of the weights: --compress-weights, else the one of --compress.
+    var weightsCodec: CodecChoice { compressWeights ?? compress }
+
     @Option(parsing: .unconditional, help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
     var stragglerThreshold: Double = 2
 
@@ -64,6 +75,15 @@ struct ClusterOptions: ParsableArguments {
 
 extension TrainingMode: ExpressibleByArgument {}
 
+/// Parses the codec `text` given to `flag`; the error names the flag and what it takes.
+func codecChoice(_ text: String, flag: String) throws -> CodecChoice {
+    do {
+        return try CodecChoice(parsing: text)
+    } catch {
+        throw ValidationError("\(flag): \(error)")
+    }
+}
+
 extension GradientBound: ExpressibleByArgument {
     /// `off`, `relative`, `relative:FACTOR` (FACTOR > 1) or a fixed L2 norm > 0.
     public init?(argument: String) {
@@ -101,10 +121,12 @@ struct ClusterJob {
             configuration = saved
         } else {
             let settings = options.hyperparameters
-            configuration = TrainingConfiguration(
+            var flags = TrainingConfiguration(
                 model: options.model.rawValue, dataset: options.dataset.rawValue, optimizer: settings.optimizerSettings,
                 batchSizePerWorker: settings.batchSize, epochs: settings.epochs, seed: options.seed, mode: cluster.mode,
                 staleness: cluster.stalenessBound)
+            (flags.compress, flags.compressWeights) = (cluster.compress, cluster.weightsCodec)
+            configuration = flags
         }
         guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
             throw CLIError("the saved run trains \(configuration.model) on \(configuration.dataset), which this trainer does not know")
@@ -121,6 +143,7 @@ struct ClusterJob {
             "lr": .float(optimizer.learningRate), "momentum": .float(optimizer.momentum),
             "weight_decay": .float(optimizer.weightDecay), "mode": .text(configuration.mode.rawValue),
             "staleness": configuration.staleness.map { .integer($0) } ?? .number(.nan),
+            "compress": .text(configuration.compress.description), "compress_weights": .text(configuration.compressWeights.description),
             "workers": .integer(cluster.workers), "batch_size": .integer(configuration.batchSizePerWorker),
             "epochs": .integer(configuration.epochs), "seed": .integer(Int(configuration.seed)),
         ])
@@ -198,7 +221,10 @@ struct ClusterJob {
     func banner(workers: Int, place: String) -> String {
         let settings = configuration
         let optimizer = settings.optimizer.description
-        let mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
+        var mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
+        if settings.compress != .none || settings.compressWeights != .none {
+            mode += ", pushes \(settings.compress), weights \(settings.compressWeights)"
+        }
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
             + "\(optimizer), \(mode), batch \(settings.batchSizePerWorker) per worker "
