@@ -13,7 +13,9 @@
 # $TRAINER names the trainer executable (default: trainer, from PATH). $STALENESS, when set and not
 # empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own);
 # $COMPRESS and $COMPRESS_WEIGHTS likewise add --compress and --compress-weights (none, bf16, fp16,
-# topk:FRACTION: the codecs of pushes and of weights; a resumed run keeps its own).
+# topk:FRACTION: the codecs of pushes and of weights; a resumed run keeps its own);
+# likewise $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM add --sync-every, --outer-lr and
+# --outer-momentum (for --mode local-sgd).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -34,5 +36,14 @@ if [ -n "${COMPRESS:-}" ]; then
 fi
 if [ -n "${COMPRESS_WEIGHTS:-}" ]; then
     set -- "$@" --compress-weights "$COMPRESS_WEIGHTS"
+fi
+if [ -n "${SYNC_EVERY:-}" ]; then
+    set -- "$@" --sync-every "$SYNC_EVERY"
+fi
+if [ -n "${OUTER_LR:-}" ]; then
+    set -- "$@" --outer-lr "$OUTER_LR"
+fi
+if [ -n "${OUTER_MOMENTUM:-}" ]; then
+    set -- "$@" --outer-momentum "$OUTER_MOMENTUM"
 fi
 exec "$trainer" server --state-file "$state" "$@"
