@@ -43,6 +43,10 @@ public struct RankStatistics: Sendable, Equatable {
     /// Pushes rejected because their loss or gradient held NaN or infinity, or their gradient's norm
     /// was beyond the gradient guard's limit (never applied).
     public var rejected = 0
+    /// The bytes the server sent the rank (headers and payloads) while the epoch was in progress.
+    public var sentBytes = 0
+    /// The bytes the server received from the rank (headers and payloads) while the epoch was in progress.
+    public var receivedBytes = 0
 
     /// Empty statistics.
     public init() {}
@@ -61,6 +65,8 @@ public struct RankStatistics: Sendable, Equatable {
         stalenessSum += other.stalenessSum
         maxStaleness = max(maxStaleness, other.maxStaleness)
         rejected += other.rejected
+        sentBytes += other.sentBytes
+        receivedBytes += other.receivedBytes
         for (steps, count) in other.stepsAhead.enumerated() where count > 0 { countStepsAhead(steps, pushes: count) }
     }
 }

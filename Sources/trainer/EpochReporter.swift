@@ -88,7 +88,10 @@ final class EpochReporter: @unchecked Sendable {
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
             "seconds": .number(seconds), "world_size": .integer(summary.worldSize), "updates": .integer(summary.updates),
-            "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
+            "update_seconds": .number(summary.updateSeconds),
+            "sent_bytes": .integer(summary.ranks.reduce(0) { $0 + $1.sentBytes }),
+            "received_bytes": .integer(summary.ranks.reduce(0) { $0 + $1.receivedBytes }),
+            "workers": Self.ranks(summary.ranks),
         ])
         if divergence == nil, let reason = Divergence.check(epoch: summary.epoch, trainLoss: summary.trainLoss, testLoss: evaluation.loss,
                                                            firstTrainLoss: history.first?.trainLoss, checkpoint: checkpoint) {
@@ -151,14 +154,16 @@ final class EpochReporter: @unchecked Sendable {
         totalSamples += samples
     }
 
-    /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.
+    /// Per-rank counts as a metrics list: steps, samples, (sync mode) seconds spent waiting for the others,
+    /// staleness, rejections, and the bytes the server sent the rank and received from it.
     private static func ranks(_ ranks: [RankStatistics]) -> MetricValue {
         .list(ranks.enumerated().map { rank, statistics in
             .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
                      ("wait_seconds", .number(statistics.waitSeconds)),
                      ("mean_staleness", .number(Double(statistics.stalenessSum) / Double(max(statistics.pushes, 1)))),
                      ("max_staleness", .integer(statistics.maxStaleness)),
-                     ("steps_ahead", .list(statistics.stepsAhead.map { .integer($0) })), ("rejected", .integer(statistics.rejected))])
+                     ("steps_ahead", .list(statistics.stepsAhead.map { .integer($0) })), ("rejected", .integer(statistics.rejected)),
+                     ("sent_bytes", .integer(statistics.sentBytes)), ("received_bytes", .integer(statistics.receivedBytes))])
         })
     }
 
