@@ -103,7 +103,7 @@ def summary(key):
         "target_seconds": statistics.median(reached) if all(x is not None for x in reached) else None,
         "target_epoch": max((r["target_epoch"] for r in same), default=None) if all(x is not None for x in reached) else None,
         "accuracy": statistics.median(r["accuracy"][-1] for r in same),
-        "epochs": same[0]["epochs"], "flags": same[0]["flags"], "load": max(r["load"] for r in same),
+        "epochs": max(len(r["accuracy"]) for r in same), "configured": same[0]["epochs"], "flags": same[0]["flags"], "load": max(r["load"] for r in same),
     }
 
 
@@ -252,7 +252,7 @@ disturbed = [r["name"] for r in runs if r["load"] > DISTURBED]
 torch_version = next((r["torch"] for r in runs if "torch" in r), None)
 checks = [r for r in runs if r["kind"] == "trainer" and r["server_link"] and abs(r["sent"] / r["server_link"] - 1) > 0.01]
 epochs_note = "; ".join(f"{LINK_NAMES[l]}: " + ", ".join(
-    sorted({f"{m} {S[k]['epochs']}" for k in configs for m in [k[1]] if k[0] == l})) for l in links)
+    sorted({f"{m} {S[k]['configured']}" for k in configs for m in [k[1]] if k[0] == l})) for l in links)
 
 
 def invocation(folder):
