@@ -17,7 +17,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
     var staleness: Int?
 
-    @Option(help: ArgumentHelp("How each push (worker → server) is written: none (float32), bf16 or fp16 (half the bytes), or topk:FRACTION (only the FRACTION of the values largest in magnitude, 0 < FRACTION <= 1, e.g. topk:0.01: 1/125 of the bytes). Lossy codecs keep error feedback: each worker adds what a push left out to its next one.", valueName: "codec"),
+    @Option(help: ArgumentHelp("How each push (worker → server) is written: none (float32), bf16 or fp16 (half the bytes), or topk:FRACTION (only the FRACTION of the values largest in magnitude, 0 < FRACTION <= 1, e.g. topk:0.01: 8 bytes per value kept, 1/50 of the bytes). Lossy codecs keep error feedback: each worker adds what a push left out to its next one.", valueName: "codec"),
             transform: { try codecChoice($0, flag: "--compress") })
     var compress: CodecChoice = .none
 
