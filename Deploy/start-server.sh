@@ -12,6 +12,8 @@
 # A finished run's state file makes the server say so and exit 0: remove it to start a new run.
 # $TRAINER names the trainer executable (default: trainer, from PATH). $STALENESS, when set and not
 # empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own);
+# $COMPRESS and $COMPRESS_WEIGHTS likewise add --compress and --compress-weights (none, bf16, fp16,
+# topk:FRACTION: the codecs of pushes and of weights; a resumed run keeps its own);
 # likewise $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM add --sync-every, --outer-lr and
 # --outer-momentum (for --mode local-sgd).
 set -eu
@@ -28,6 +30,12 @@ if [ -s "$state" ]; then
 fi
 if [ -n "${STALENESS:-}" ]; then
     set -- "$@" --staleness "$STALENESS"
+fi
+if [ -n "${COMPRESS:-}" ]; then
+    set -- "$@" --compress "$COMPRESS"
+fi
+if [ -n "${COMPRESS_WEIGHTS:-}" ]; then
+    set -- "$@" --compress-weights "$COMPRESS_WEIGHTS"
 fi
 if [ -n "${SYNC_EVERY:-}" ]; then
     set -- "$@" --sync-every "$SYNC_EVERY"

@@ -36,7 +36,7 @@ shutil.copy(os.path.join(runs, "seed.state"), os.path.join(here, "Corpus", "Serv
 
 
 def message(kind, sender, step=0, fingerprint=0x1122334455667788, flags=0, payload=()):
-    header = b"ATPS" + struct.pack("<HHIIQQQ", 3, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
+    header = b"ATPS" + struct.pack("<HHIIQQQ", 4, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
     return b"".join(struct.pack("<H", len(f)) + f for f in [header, *payload])
 
 description = json.dumps({"name": "xor", "train_count": 4, "test_count": 4, "checksum": "0123456789abcdef"}).encode()
@@ -45,6 +45,11 @@ put("Wire", "join", message(1, 0xFFFFFFFE, fingerprint=0, payload=[description])
 put("Wire", "heartbeat", message(10, 0))
 put("Wire", "push", message(3, 0, step=3, flags=1, payload=[struct.pack("<Qd", 4, 0.69), struct.pack("<105f", *([0.01] * 105))]))
 put("Wire", "error", message(9, 1, payload=[b"out of memory"]))
+bf16 = b"".join(struct.pack("<H", 0x3C23) for _ in range(105))
+put("Wire", "push-bf16", message(3, 0, step=3, flags=2, payload=[struct.pack("<Qd", 4, 0.69), bf16]))
+topk = struct.pack("<I", 3) + struct.pack("<3I", 1, 50, 104) + struct.pack("<3f", 0.5, -0.25, 2)
+put("Wire", "push-topk", message(3, 0, step=3, flags=3, payload=[struct.pack("<Qd", 4, 0.69), topk]))
+put("Wire", "weights-delta", message(13, 0xFFFFFFFF, step=4, payload=[topk]))
 put("Wire", "epoch-end", message(5, 0, payload=[struct.pack("<Q", 1)]))
 put("Wire", "evaluation-result", message(7, 0, payload=[struct.pack("<Qdd", 4, 0.5, 0.75)]))
 

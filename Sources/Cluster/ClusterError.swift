@@ -22,6 +22,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case serverLost(seconds: Double)
     /// A saved server state cannot be used, with the reason.
     case cannotResume(String)
+    /// The worker was told to expect other codecs than the server's run uses, with both.
+    case codecMismatch(String)
+    /// The server sent weights the worker cannot use (a weights-delta frame that does not decode), with the reason.
+    case unreadableWeights(String)
 
     /// A sentence naming what went wrong.
     public var description: String {
@@ -50,6 +54,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
             "lost the server, and it did not come back within \(seconds) s"
         case .cannotResume(let reason):
             "cannot resume from the saved state: \(reason)"
+        case .codecMismatch(let detail):
+            "the worker and the server disagree on compression: \(detail)"
+        case .unreadableWeights(let reason):
+            "the server sent weights the worker cannot use: \(reason)"
         }
     }
 }

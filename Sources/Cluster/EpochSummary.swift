@@ -43,6 +43,10 @@ public struct RankStatistics: Sendable, Equatable {
     /// Pushes rejected because their loss or gradient held NaN or infinity, or their gradient's norm
     /// was beyond the gradient guard's limit (never applied).
     public var rejected = 0
+    /// The bytes the server sent the rank (headers and payloads) while the epoch was in progress.
+    public var sentBytes = 0
+    /// The bytes the server received from the rank (headers and payloads) while the epoch was in progress.
+    public var receivedBytes = 0
 
     /// Empty statistics.
     public init() {}
@@ -51,6 +55,19 @@ public struct RankStatistics: Sendable, Equatable {
     public mutating func countStepsAhead(_ steps: Int, pushes: Int = 1) {
         if steps >= stepsAhead.count { stepsAhead += [Int](repeating: 0, count: steps + 1 - stepsAhead.count) }
         stepsAhead[steps] += pushes
+    }
+
+    /// Adds `other`'s counts to these (the largest staleness is the larger of the two).
+    public mutating func add(_ other: RankStatistics) {
+        pushes += other.pushes
+        samples += other.samples
+        waitSeconds += other.waitSeconds
+        stalenessSum += other.stalenessSum
+        maxStaleness = max(maxStaleness, other.maxStaleness)
+        rejected += other.rejected
+        sentBytes += other.sentBytes
+        receivedBytes += other.receivedBytes
+        for (steps, count) in other.stepsAhead.enumerated() where count > 0 { countStepsAhead(steps, pushes: count) }
     }
 }
 

@@ -93,6 +93,15 @@ public enum FloatPayload: @unchecked Sendable {
         return carries & 0x8000_0000 == 0
     }
 
+    /// Calls `body` with the values: in place when owned or borrowed, else a copy.
+    public func withUnsafeFloats<Result>(_ body: (UnsafeBufferPointer<Float>) -> Result) -> Result {
+        switch self {
+        case .array(let floats): floats.withUnsafeBufferPointer(body)
+        case .borrowed(let floats, let owner): withExtendedLifetime(owner) { body(floats) }
+        case .received: floats.withUnsafeBufferPointer(body)
+        }
+    }
+
     /// A copy of the values as an array.
     public var floats: [Float] {
         [Float](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -15,4 +15,7 @@ struct Member {
     /// The samples of the worker's accepted pushes, and that count at the previous status.
     var samples = 0
     var samplesAtStatus = 0
+    /// The bytes sent to and received from the worker, and that count at the previous status.
+    var bytes = 0
+    var bytesAtStatus = 0
 }

@@ -11,6 +11,10 @@ public struct MessageFlags: OptionSet, Sendable, Hashable {
     /// Push-gradient only: the sender has no samples left in the current epoch.
     public static let endOfEpoch = MessageFlags(rawValue: 1 << 0)
 
+    /// Push-gradient only: the vector frame is written with the run's push codec
+    /// (`TrainingConfiguration.compress`), not as float32 values.
+    public static let encoded = MessageFlags(rawValue: 1 << 1)
+
     /// Every flag this protocol version defines.
-    public static let all: MessageFlags = [.endOfEpoch]
+    public static let all: MessageFlags = [.endOfEpoch, .encoded]
 }

@@ -24,6 +24,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case hello = 11
     /// Server → worker: the training configuration and a description of the server's data set.
     case setup = 12
+    /// Server → worker: the change of the weights since the last weights the worker got, written with
+    /// the run's weights codec (`TrainingConfiguration.compressWeights`); the worker adds it to its replica.
+    case weightsDelta = 13
 
     /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
     public var description: String {
@@ -40,6 +43,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .heartbeat: "heartbeat"
         case .hello: "hello"
         case .setup: "setup"
+        case .weightsDelta: "weights-delta"
         }
     }
 }

@@ -32,6 +32,10 @@ final class ParameterClient {
     }
     /// When the client last sent the server anything: a heartbeat is due an interval after it.
     private(set) var lastSent = ContinuousClock.now
+    /// The run's push codec with the worker's error feedback; nil when pushes are float32.
+    private(set) var pushEncoder: ErrorFeedback?
+    /// The worker's replica when weights arrive as deltas; nil when they arrive whole.
+    private(set) var replica: WeightDeltaReceiver?
 
     /// A client over `transport` with `settings`' deadlines, heartbeats and logger.
     init(transport: any MessageTransport, settings: Worker.Settings) {
@@ -52,8 +56,35 @@ final class ParameterClient {
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .join(description)))
     }
 
-    /// Pushes the gradient of `step` as `rank`; on the transport's thread the frames leave at once.
+    /// Sets up the run's codecs for a model of `parameterCount` floats (kept when they stay the same,
+    /// so a new welcome keeps the residual of what was not sent yet).
+    func configure(for configuration: TrainingConfiguration, parameterCount: Int) {
+        if configuration.compress == .none {
+            pushEncoder = nil
+        } else if pushEncoder?.codec.name != configuration.compress.codec.name || pushEncoder?.count != parameterCount {
+            pushEncoder = ErrorFeedback(codec: configuration.compress.codec, count: parameterCount)
+        }
+        if configuration.compressWeights == .none {
+            replica = nil
+        } else if replica?.codec.name != configuration.compressWeights.codec.name || replica?.count != parameterCount {
+            replica = WeightDeltaReceiver(codec: configuration.compressWeights.codec, count: parameterCount)
+        }
+    }
+
+    /// Whole weights arrived (a welcome, a weights message): the replica, if any, becomes them.
+    func received(whole weights: FloatPayload) {
+        replica?.reset(to: weights)
+    }
+
+    /// Pushes the vector of `step` as `rank`; on the transport's thread the frames leave at once.
+    /// With a push codec, the vector plus the residual of earlier pushes is encoded, and the
+    /// residual becomes what this frame leaves out (whatever the vector is: a gradient, a delta).
     func push(_ push: GradientPush, step: Int, rank: Int, fingerprint: UInt64) {
+        var push = push
+        if let pushEncoder, push.gradient.count == pushEncoder.count {
+            let bytes = push.gradient.withUnsafeFloats { pushEncoder.encodeFrame($0) }
+            (push.gradient, push.encodedGradient) = (.array([]), .bytes(bytes))
+        }
         send(WireMessage(sender: UInt32(rank), step: UInt64(step), fingerprint: fingerprint, body: .pushGradient(push)))
     }
 
@@ -111,8 +142,18 @@ final class ParameterClient {
                                                 fingerprint: fingerprint, parameterCount: parameterCount,
                                                 heartbeat: (UInt32(rank), fingerprint), silence: heartbeatTimeout)
             switch message.body {
-            case .weights(let weights) where message.step == UInt64(step + 1):
-                return .weights(weights, step: step + 1)
+            case .weights(let weights):
+                received(whole: weights)
+                if message.step == UInt64(step + 1) { return .weights(weights, step: step + 1) }
+                logger.warning("worker: dropped weights for step \(message.step) while at step \(step)", metadata: ["step": "\(step)"])
+            case .weightsDelta(let delta):
+                // Every delta moves the replica, as it moved the server's mirror of it.
+                guard let replica else {
+                    throw unreadable("a weights-delta arrived, but this run's weights are not compressed", rank: rank, fingerprint: fingerprint)
+                }
+                if let problem = replica.apply(delta) { throw unreadable(problem, rank: rank, fingerprint: fingerprint) }
+                if message.step == UInt64(step + 1) { return .weights(replica.payload, step: step + 1) }
+                logger.warning("worker: applied a weights-delta for step \(message.step) while at step \(step)", metadata: ["step": "\(step)"])
             case .welcome(let welcome):
                 return .welcome(welcome, step: message.step, fingerprint: message.fingerprint)
             case .stop:
@@ -126,6 +167,12 @@ final class ParameterClient {
                                metadata: ["step": "\(step)"])
             }
         }
+    }
+
+    /// Tells the server that its weights cannot be used, and why; the error to throw.
+    private func unreadable(_ reason: String, rank: Int, fingerprint: UInt64) -> ClusterError {
+        reportError("the worker cannot use the server's weights: \(reason)", sender: UInt32(rank), fingerprint: fingerprint)
+        return .unreadableWeights(reason)
     }
 
     private func send(_ message: WireMessage) {

@@ -135,7 +135,8 @@ extension ParameterServer {
         let member = slots[slot]!
         let (memberStep, position, world) = policy.position(slot: slot, in: roster)
         send(.welcome(Welcome(rank: member.rank, slot: slot, worldSize: world, epoch: position.epoch, offset: position.offset,
-                              configuration: configuration, weights: weights.payload)),
+                              configuration: configuration,
+                              weights: replicas?.welcomeWeights(slot: slot, weights: weights, pool: snapshots) ?? weights.payload)),
              to: member.identity, step: memberStep)
     }
 
@@ -161,6 +162,8 @@ extension ParameterServer {
             + "(rank\(slots.count == 1 ? "" : "s") \(ranks)) from epoch \(cursor.epoch + 1), "
             + "sample \(cursor.offset)\(world == slots.count ? "" : ", was \(world)")"
         logger.info("\(line)", metadata: ["step": "\(step)"])
+        // Every worker is welcomed with the current weights: the shared replica becomes them.
+        replicas?.reset(slot: 0, to: weights.values)
         for slot in slots.indices { welcome(slot: slot) }
     }
 
@@ -244,6 +247,7 @@ extension ParameterServer {
             policy.closed(slot: slot)
         } else {
             slots[slot] = nil
+            replicas?.forget(slot: slot)
             directives = policy.vacated(slot: slot, in: roster)
         }
         let rest = closing ? "the others compute step \(policy.roundStep)'s samples again" : "its place waits for a worker to take it"

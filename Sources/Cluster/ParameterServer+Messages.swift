@@ -25,7 +25,12 @@ extension ParameterServer {
         let slot = slots.firstIndex { $0?.identity == identity }
         let joiner = joiners.firstIndex { $0.identity == identity }
         let now = ContinuousClock.now
-        if let slot { slots[slot]!.lastHeard = now }
+        if let slot {
+            slots[slot]!.lastHeard = now
+            let bytes = frames.dropFirst().reduce(0) { $0 + $1.count }
+            count(received: bytes, rank: slots[slot]!.rank)
+            slots[slot]!.bytes += bytes
+        }
         if let joiner { joiners[joiner].lastHeard = now }
         if slot == nil, joiner == nil, let queued = waiting.firstIndex(where: { $0.identity == identity }) { waiting[queued].lastHeard = now }
         logger.trace("parameter server: ← \(name(of: identity)): \(message.type) step \(message.step), \(frames.dropFirst().reduce(0) { $0 + $1.count }) bytes",
@@ -53,23 +58,67 @@ extension ParameterServer {
     }
 
     /// Checks a push against its worker's rank, then hands it to the policy and carries out its answer.
-    private func accept(_ push: GradientPush, from slot: Int, message: WireMessage) {
+    private func accept(_ encoded: GradientPush, from slot: Int, message: WireMessage) {
         let rank = slots[slot]!.rank
         guard Int(message.sender) == rank else {
             drop("parameter server: dropped a push-gradient from rank \(rank) claiming sender \(message.sender)", rank: rank)
+            return
+        }
+        let push: GradientPush
+        switch decoded(encoded) {
+        case .success(let decoded):
+            push = decoded
+        case .failure(let problem):
+            refuse(push: message.step, slot: slot, because: problem.reason)
             return
         }
         switch policy.receive(push, step: message.step, slot: slot, in: roster, at: .now) {
         case .dropped(let reason):
             drop("parameter server: dropped a push-gradient of rank \(rank) \(reason)", rank: rank)
         case .refused(let reason):
-            let sentence = "a push-gradient for step \(message.step) \(reason)"
-            peerLog("parameter server: refused \(sentence) from rank \(rank); told the worker and let it go", metadata: ["rank": "\(rank)"])
-            send(.error(reason: sentence), to: slots[slot]!.identity)
-            remove(slot: slot, because: "sent \(sentence)")
+            refuse(push: message.step, slot: slot, because: reason)
         case .accepted(let directives):
             slots[slot]!.samples += push.sampleCount
             perform(directives)
+        }
+    }
+
+    /// Refuses a push of `step` from the worker in `slot`: tells the worker `reason` and lets it go.
+    private func refuse(push step: UInt64, slot: Int, because reason: String) {
+        let rank = slots[slot]!.rank
+        let sentence = "a push-gradient for step \(step) \(reason)"
+        peerLog("parameter server: refused \(sentence) from rank \(rank); told the worker and let it go", metadata: ["rank": "\(rank)"])
+        send(.error(reason: sentence), to: slots[slot]!.identity)
+        remove(slot: slot, because: "sent \(sentence)")
+    }
+
+    /// Why a push's vector cannot be read: it is not written as the run's push codec writes it.
+    struct UnreadablePush: Error {
+        var reason: String
+    }
+
+    /// `push` with its vector as float32: decoded (fully checked) into a pooled buffer when written
+    /// with the run's push codec; a failure when it is written otherwise or its frame lies.
+    func decoded(_ push: GradientPush) -> Result<GradientPush, UnreadablePush> {
+        switch (pushCodec, push.encodedGradient) {
+        case (nil, nil):
+            return .success(push)
+        case (nil, .some):
+            return .failure(UnreadablePush(reason: "is compressed, but this run's pushes are float32 (compress none)"))
+        case (let codec?, nil):
+            // Without samples a push has no vector to encode.
+            guard push.gradient.count == 0 else {
+                return .failure(UnreadablePush(reason: "is float32, but this run's pushes are written with \(codec.name)"))
+            }
+            return .success(push)
+        case (let codec?, let vector?):
+            let buffer = decodedPushes!.acquire()
+            if let problem = vector.decode(with: codec, into: buffer.buffer) {
+                return .failure(UnreadablePush(reason: "has a frame that does not decode: \(problem)"))
+            }
+            var push = push
+            (push.gradient, push.encodedGradient) = (buffer.payload, nil)
+            return .success(push)
         }
     }
 

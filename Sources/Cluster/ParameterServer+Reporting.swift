@@ -31,7 +31,10 @@ extension ParameterServer {
 
     /// Calls `onEpochEnd` for `epoch` (0-based), which has just ended, and forgets its accounting.
     func reportEpoch(_ epoch: Int) {
-        let progress = epochs.removeValue(forKey: epoch) ?? EpochProgress()
+        var progress = epochs.removeValue(forKey: epoch) ?? EpochProgress()
+        for (rank, bytes) in traffic.removeValue(forKey: epoch) ?? [:] {
+            (progress[rank: rank].sentBytes, progress[rank: rank].receivedBytes) = bytes
+        }
         let now = ContinuousClock.now
         logger.info("parameter server: epoch \(epoch + 1) done after \(updates) updates", metadata: ["epoch": "\(epoch + 1)"])
         onEpochEnd?(EpochSummary(
@@ -54,8 +57,11 @@ extension ParameterServer {
             guard let member = slots[slot] else { continue }
             let done = member.samples - member.samplesAtStatus
             slots[slot]!.samplesAtStatus = member.samples
+            let moved = member.bytes - member.bytesAtStatus
+            slots[slot]!.bytesAtStatus = member.bytes
             workers.append(WorkerStatus(rank: member.rank, step: policy.nextStep(slot: slot),
-                                        samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds))
+                                        samplesPerSecond: Double(done) / seconds, secondsSinceHeard: (now - member.lastHeard).seconds,
+                                        bytesPerSecond: Double(moved) / seconds))
             if let (waitedOn, waited) = straggling, waitedOn == slot { workers[workers.count - 1].stragglingSeconds = waited.seconds }
         }
         let (epoch, fraction) = policy.epochProgress

@@ -13,6 +13,8 @@ extension ParameterServer {
             if let epoch = timed { epochs[epoch, default: EpochProgress()].updateSeconds += (ContinuousClock.now - start).seconds }
             timed = nil
         }
+        // After an epoch the next weights every worker gets are whole: each replica equals the server's weights.
+        if directives.contains(where: { if case .reportEpoch = $0 { true } else { false } }) { replicas?.denseDue() }
         for directive in directives {
             switch directive {
             case .apply(let pushes, let weighting):
@@ -29,8 +31,9 @@ extension ParameterServer {
                 } else if !joiners.isEmpty {
                     regroup(abandoning: false)
                 } else {
-                    // Tagged with the step the workers compute next.
-                    broadcast(.weights(weights.payload), step: step)
+                    // Tagged with the step the workers compute next; one message (one delta) for all.
+                    broadcast(replicas?.message(slot: 0, weights: weights.values, payload: weights.payload) ?? .weights(weights.payload),
+                              step: step)
                 }
             case .reportEpoch(let epoch):
                 account()
@@ -49,7 +52,8 @@ extension ParameterServer {
     private func give(slot: Int, step: Int) {
         guard let member = slots[slot] else { return }
         if member.welcomed {
-            send(.weights(weights.payload), to: member.identity, step: step)
+            send(replicas?.soloMessage(slot: slot, weights: weights, pool: snapshots) ?? .weights(weights.payload),
+                 to: member.identity, step: step)
         } else {
             welcome(slot: slot)
         }

@@ -69,6 +69,12 @@ public actor ParameterServer {
     let snapshots: WeightSnapshots
     /// Reused every update: the sample-weighted mean gradient (sync), or one push's gradient read out of its frame (async).
     var gradient: [Float]
+    /// The run's push codec, nil when pushes are float32 (`--compress none`).
+    let pushCodec: (any Codec)?
+    /// Buffers for decoded pushes (held by the push until it is applied or dropped), with `pushCodec`.
+    let decodedPushes: WeightSnapshots?
+    /// The mirror of the workers' replicas when weights travel as deltas (`--compress-weights`), else nil.
+    let replicas: WeightReplicas?
     /// The optimiser updates applied so far.
     var updates = 0
     /// Pushes rejected for NaN or infinity, or as outliers, so far.
@@ -101,6 +107,19 @@ public actor ParameterServer {
     var epochs: [Int: EpochProgress] = [:]
     /// When the epoch being timed started: the first step, then the end of each epoch's report.
     var epochClock: ContinuousClock.Instant?
+
+    /// The bytes sent to and received from each rank, by epoch (0-based) and rank, until the epoch is reported.
+    var traffic: [Int: [Int: (sent: Int, received: Int)]] = [:]
+
+    /// Counts `bytes` sent to `rank` in the epoch in progress.
+    func count(sent bytes: Int, rank: Int) {
+        traffic[policy.epochProgress.epoch, default: [:]][rank, default: (0, 0)].sent += bytes
+    }
+
+    /// Counts `bytes` received from `rank` in the epoch in progress.
+    func count(received bytes: Int, rank: Int) {
+        traffic[policy.epochProgress.epoch, default: [:]][rank, default: (0, 0)].received += bytes
+    }
 
     /// What has been pushed and applied in one epoch so far.
     struct EpochProgress {
@@ -148,6 +167,8 @@ public actor ParameterServer {
         self.snapshots = snapshots
         self.weights = weights.withUnsafeBufferPointer { snapshots.snapshot(of: $0) }
         self.gradient = [Float](repeating: 0, count: weights.count)
+        pushCodec = configuration.compress == .none ? nil : configuration.compress.codec
+        decodedPushes = configuration.compress == .none ? nil : WeightSnapshots(count: weights.count)
         self.fingerprint = fingerprint
         self.configuration = configuration
         self.dataset = dataset
@@ -173,6 +194,9 @@ public actor ParameterServer {
         policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
                                               checkpointEvery: settings.checkpointEvery, resume: resume)
         optimizer = configuration.serverOptimizer.makeOptimizer(parameterCount: weights.count)
+        // Elastic membership answers every worker with the same message: one replica serves them all.
+        replicas = configuration.compressWeights == .none ? nil
+            : WeightReplicas(codec: configuration.compressWeights.codec, count: weights.count, shared: policy.membership == .elastic)
         if let resume {
             do {
                 try optimizer.restore(stepCount: resume.optimizerStepCount, buffers: resume.optimizerBuffers)
@@ -216,6 +240,16 @@ public actor ParameterServer {
     /// The number of optimiser updates applied so far (in sync mode, the number of steps with an update).
     public var completedUpdates: Int { updates }
 
+    /// Per-rank counts of the pushes of epochs not reported yet (the one in progress when a run stops).
+    public var unreportedRanks: [RankStatistics] {
+        var totals: [RankStatistics] = []
+        for progress in epochs.values {
+            if totals.count < progress.ranks.count { totals += .init(repeating: RankStatistics(), count: progress.ranks.count - totals.count) }
+            for (rank, statistics) in progress.ranks.enumerated() { totals[rank].add(statistics) }
+        }
+        return totals
+    }
+
     /// The number of pushes rejected because their loss or gradient held NaN or infinity, or their
     /// gradient's norm was beyond the gradient guard's limit.
     public var rejectedGradients: Int { rejectedPushes }
@@ -242,7 +276,8 @@ public actor ParameterServer {
                 let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)
-                    logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    // Debug: the caller reports how the run ended (`stoppedBy`); one line says it.
+                    logger.debug("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
                     return Array(weights.values)
                 }
@@ -329,19 +364,22 @@ public actor ParameterServer {
         logger.trace("parameter server: → \(name(of: identity)): \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
                      metadata: ["peer": "\(name(of: identity))", "step": "\(message.step)"])
         let now = ContinuousClock.now
+        let bytes = MessageHeader.size + message.payloadByteCount
         if let slot = slots.firstIndex(where: { $0?.identity == identity }) {
             slots[slot]!.lastSent = now
+            count(sent: bytes, rank: slots[slot]!.rank)
+            slots[slot]!.bytes += bytes
             switch body {
             case .welcome:
                 slots[slot]!.welcomed = true
                 slots[slot]!.sentAtUpdate = updates
-            case .weights:
+            case .weights, .weightsDelta:
                 slots[slot]!.sentAtUpdate = updates
             default:
                 break
             }
         }
-        metrics.sent(bytes: MessageHeader.size + message.payloadByteCount)
+        metrics.sent(bytes: bytes)
         transport.send(message.encoded(to: identity))
     }
 

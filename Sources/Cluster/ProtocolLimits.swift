@@ -30,12 +30,19 @@ public struct ProtocolLimits: Sendable, Equatable {
     public static func maximumPayloadBytes(parameterCount: Int) -> Int {
         // welcome: assignment + configuration + weights; push-gradient: statistics + gradient;
         // setup: configuration + data-set description.
-        min(maximumPayloadBytes, 8 + 2 * maximumJSONBytes + parameterCount * MemoryLayout<Float>.size)
+        // An encoded vector may be larger than float32 (top-k of every value: 4 + 8 per value).
+        min(maximumPayloadBytes, 8 + 2 * maximumJSONBytes + maximumEncodedBytes(parameterCount: parameterCount))
+    }
+
+    /// The largest frame a codec writes for a vector of `parameterCount` floats: top-k keeping every
+    /// value, 4 + 8 bytes per value (float32 takes 4, bf16 and fp16 2).
+    public static func maximumEncodedBytes(parameterCount: Int) -> Int {
+        min(maximumPayloadBytes, 4 + 8 * parameterCount)
     }
 
     /// The largest single frame a message about a model of `parameterCount` floats can have
     /// (a weights or gradient frame, or a JSON frame): the bound for `SocketOption.maxMessageSize`.
     public static func maximumFrameBytes(parameterCount: Int) -> Int {
-        min(maximumPayloadBytes, max(maximumJSONBytes, maximumReasonBytes, parameterCount * MemoryLayout<Float>.size))
+        min(maximumPayloadBytes, max(maximumJSONBytes, maximumReasonBytes, maximumEncodedBytes(parameterCount: parameterCount)))
     }
 }

@@ -30,6 +30,8 @@ public struct WorkerStatus: Sendable, Equatable {
     public var secondsSinceHeard: Double
     /// How long a step has waited on this worker alone, once that is longer than the straggler threshold.
     public var stragglingSeconds: Double? = nil
+    /// The bytes per second sent to and received from it since the previous status (headers and payloads).
+    public var bytesPerSecond: Double = 0
 }
 
 /// A worker that a step waited on for longer than the server's straggler threshold.

@@ -38,6 +38,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var staleness: Int?
     /// The largest staleness bound a configuration may ask for.
     public static let maximumStaleness = 1_000_000
+    /// How each push's vector (worker → server) is written; `none` sends float32 as protocol version 3 did.
+    public var compress: CodecChoice = .none
+    /// How weights (server → worker) are written between epoch ends: `none` sends whole float32
+    /// weights every step; another codec sends weight deltas against a replica the server mirrors.
+    public var compressWeights: CodecChoice = .none
     /// Local-SGD mode: the optimiser steps each worker takes on its replica between pushes (nil in the other modes).
     public var syncEvery: Int?
     /// The most local steps a configuration may ask for between pushes.
@@ -73,6 +78,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case model, dataset, optimizer
         case batchSizePerWorker = "batch_size_per_worker"
         case epochs, seed, mode, staleness
+        case compress
+        case compressWeights = "compress_weights"
         case syncEvery = "sync_every"
         case outerOptimizer = "outer_optimizer"
         /// Protocol version 2 and its state files: the optimiser's name, learning rate and momentum.
@@ -101,11 +108,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         seed = try container.decode(UInt64.self, forKey: .seed)
         mode = try container.decode(TrainingMode.self, forKey: .mode)
         staleness = try container.decodeIfPresent(Int.self, forKey: .staleness)
+        // Absent before protocol version 4: nothing was compressed.
+        compress = try container.decodeIfPresent(CodecChoice.self, forKey: .compress) ?? .none
+        compressWeights = try container.decodeIfPresent(CodecChoice.self, forKey: .compressWeights) ?? .none
         syncEvery = try container.decodeIfPresent(Int.self, forKey: .syncEvery)
         outerOptimizer = try container.decodeIfPresent(OptimizerSettings.self, forKey: .outerOptimizer)
     }
 
-    /// Encodes the configuration as protocol version 3 has it.
+    /// Encodes the configuration as protocol version 4 has it (a codec only when it is not `none`).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(model, forKey: .model)
@@ -116,6 +126,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try container.encode(seed, forKey: .seed)
         try container.encode(mode, forKey: .mode)
         try container.encodeIfPresent(staleness, forKey: .staleness)
+        if compress != .none { try container.encode(compress, forKey: .compress) }
+        if compressWeights != .none { try container.encode(compressWeights, forKey: .compressWeights) }
         try container.encodeIfPresent(syncEvery, forKey: .syncEvery)
         try container.encodeIfPresent(outerOptimizer, forKey: .outerOptimizer)
     }

@@ -8,6 +8,8 @@ protocol PayloadFrame {
     func copyBytes() -> [UInt8]
     /// The frame as floats (called only after the size has been checked).
     func floatPayload() -> FloatPayload
+    /// The frame as a codec's bytes (called only after the size has been checked).
+    func encodedVector() -> EncodedVector
 }
 
 /// A frame a transport delivered.
@@ -16,6 +18,7 @@ private struct Received: PayloadFrame {
     var byteCount: Int { frame.count }
     func copyBytes() -> [UInt8] { frame.bytes }
     func floatPayload() -> FloatPayload { .received(frame) }
+    func encodedVector() -> EncodedVector { .received(frame) }
 }
 
 extension Array: PayloadFrame where Element == UInt8 {
@@ -27,6 +30,7 @@ extension Array: PayloadFrame where Element == UInt8 {
         }
         return .array(floats)
     }
+    func encodedVector() -> EncodedVector { .bytes(self) }
 }
 
 extension WireMessage {
@@ -95,7 +99,7 @@ extension WireMessage {
         let isRank = sender < UInt32(clamping: limits.maxWorldSize)
         let senderAllowed = switch type {
         case .hello, .join: sender == MessageHeader.unassignedSender
-        case .setup, .welcome, .weights, .evaluationRequest, .stop: sender == MessageHeader.serverSender
+        case .setup, .welcome, .weights, .weightsDelta, .evaluationRequest, .stop: sender == MessageHeader.serverSender
         case .pushGradient, .evaluationResult: isRank
         case .epochEnd, .error, .heartbeat:
             isRank || sender == MessageHeader.serverSender || sender == MessageHeader.unassignedSender
@@ -123,7 +127,7 @@ extension WireMessage {
         switch type {
         case .welcome: 3
         case .pushGradient, .setup: 2
-        case .join, .weights, .epochEnd, .evaluationResult, .error: 1
+        case .join, .weights, .weightsDelta, .epochEnd, .evaluationResult, .error: 1
         case .hello, .evaluationRequest, .stop, .heartbeat: 0
         }
     }
@@ -178,19 +182,24 @@ extension WireMessage {
             }
             let sampleCountValue = try checkSampleCount(sampleCount, field: "gradient sample count", limits: limits)
             // A NaN or infinite loss is well-formed: the server rejects such a push (and its gradient) itself.
-            let gradient: FloatPayload
+            var gradient = FloatPayload.array([]), encoded: EncodedVector?
             if sampleCountValue == 0 && payload[1].byteCount == 0 {
-                gradient = .array([])
+                // No samples, no vector, whatever the codec.
+            } else if header.flags.contains(.encoded) {
+                encoded = try encodedVector(of: payload[1], frame: "encoded gradient", parameterCount: parameterCount)
             } else {
                 gradient = try floats(of: payload[1], frame: "gradient", parameterCount: parameterCount)
             }
             return .pushGradient(GradientPush(
                 sampleCount: sampleCountValue, meanLoss: meanLoss,
-                isEndOfEpoch: header.flags.contains(.endOfEpoch), gradient: gradient
+                isEndOfEpoch: header.flags.contains(.endOfEpoch), gradient: gradient, encodedGradient: encoded
             ))
 
         case .weights:
             return .weights(try floats(of: payload[0], frame: "weights", parameterCount: parameterCount))
+
+        case .weightsDelta:
+            return .weightsDelta(try encodedVector(of: payload[0], frame: "weights delta", parameterCount: parameterCount))
 
         case .epochEnd:
             let frame = try bytes(of: payload[0], frame: "epoch", allowed: 8...8)
@@ -249,6 +258,14 @@ extension WireMessage {
             }
         }
         return frame.floatPayload()
+    }
+
+    /// The bytes of a codec's frame for `parameterCount` floats: 1 byte up to the largest frame any
+    /// codec writes for them (`ProtocolLimits.maximumEncodedBytes(parameterCount:)`); the codec checks the rest.
+    private static func encodedVector(of frame: some PayloadFrame, frame name: String, parameterCount: Int?) throws(ProtocolError) -> EncodedVector {
+        let most = parameterCount.map(ProtocolLimits.maximumEncodedBytes(parameterCount:)) ?? ProtocolLimits.maximumPayloadBytes
+        guard (1...most).contains(frame.byteCount) else { throw .frameSize(frame: name, bytes: frame.byteCount, expected: 1...most) }
+        return frame.encodedVector()
     }
 
     private static func checkSampleCount(_ value: UInt64, field: String, limits: ProtocolLimits) throws(ProtocolError) -> Int {

@@ -13,6 +13,8 @@ extension WireMessage {
             switch part {
             case .bytes(let bytes):
                 return bytes
+            case .encoded(let vector):
+                return vector.bytes
             case .floats(let floats):
                 var writer = ByteWriter(capacity: floats.count * MemoryLayout<Float>.size)
                 for value in floats.floats { writer.append(value.bitPattern) }
@@ -40,6 +42,7 @@ extension WireMessage {
         return [Frame(header.encoded)] + payload.map { part in
             switch part {
             case .bytes(let bytes): Frame(bytes)
+            case .encoded(let vector): vector.frame
             case .floats(let floats): floats.frame
             }
         }
@@ -48,11 +51,13 @@ extension WireMessage {
     /// One payload frame before it becomes a `Frame`.
     private enum PayloadPart {
         case bytes([UInt8])
+        case encoded(EncodedVector)
         case floats(FloatPayload)
 
         var count: Int {
             switch self {
             case .bytes(let bytes): bytes.count
+            case .encoded(let vector): vector.byteCount
             case .floats(let floats): floats.count * MemoryLayout<Float>.size
             }
         }
@@ -60,7 +65,10 @@ extension WireMessage {
 
     private func header(for payload: [PayloadPart]) -> MessageHeader {
         var flags: MessageFlags = []
-        if case .pushGradient(let push) = body, push.isEndOfEpoch { flags.insert(.endOfEpoch) }
+        if case .pushGradient(let push) = body {
+            if push.isEndOfEpoch { flags.insert(.endOfEpoch) }
+            if push.encodedGradient != nil { flags.insert(.encoded) }
+        }
         return MessageHeader(
             type: type, sender: sender, flags: flags, step: step, fingerprint: fingerprint,
             payloadLength: UInt64(payload.reduce(0) { $0 + $1.count })
@@ -85,9 +93,11 @@ extension WireMessage {
             var statistics = ByteWriter(capacity: 16)
             statistics.append(UInt64(truncatingIfNeeded: push.sampleCount))
             statistics.append(push.meanLoss)
-            return [.bytes(statistics.bytes), .floats(push.gradient)]
+            return [.bytes(statistics.bytes), push.encodedGradient.map { .encoded($0) } ?? .floats(push.gradient)]
         case .weights(let weights):
             return [.floats(weights)]
+        case .weightsDelta(let delta):
+            return [.encoded(delta)]
         case .epochEnd(let epoch):
             var writer = ByteWriter(capacity: 8)
             writer.append(epoch)

@@ -39,6 +39,9 @@ public enum MessageBody: Sendable, Equatable {
     case pushGradient(GradientPush)
     /// Server → worker: the weights after `step`.
     case weights(FloatPayload)
+    /// Server → worker: what to add to the worker's replica to get the weights for `step`, written
+    /// with the run's weights codec.
+    case weightsDelta(EncodedVector)
     /// Either direction: the sender finished epoch `epoch` (counted from 1).
     case epochEnd(epoch: UInt64)
     /// Server → worker: evaluate the weights of `step` on the test shard.
@@ -61,6 +64,7 @@ public enum MessageBody: Sendable, Equatable {
         case .welcome: .welcome
         case .pushGradient: .pushGradient
         case .weights: .weights
+        case .weightsDelta: .weightsDelta
         case .epochEnd: .epochEnd
         case .evaluationRequest: .evaluationRequest
         case .evaluationResult: .evaluationResult
@@ -125,15 +129,21 @@ public struct GradientPush: Sendable, Equatable {
     public var meanLoss: Double
     /// Whether the worker has no samples left in this epoch.
     public var isEndOfEpoch: Bool
-    /// The mean gradient in flat parameter order; empty allowed only when `sampleCount` is 0.
+    /// The mean gradient in flat parameter order; empty allowed only when `sampleCount` is 0, and
+    /// empty when `encodedGradient` carries the vector.
     public var gradient: FloatPayload
+    /// The vector written with the run's push codec (the header's `encoded` flag), or nil when
+    /// `gradient` carries it as float32.
+    public var encodedGradient: EncodedVector?
 
     /// A gradient push with every field given.
-    public init(sampleCount: Int, meanLoss: Double, isEndOfEpoch: Bool = false, gradient: FloatPayload) {
+    public init(sampleCount: Int, meanLoss: Double, isEndOfEpoch: Bool = false, gradient: FloatPayload,
+                encodedGradient: EncodedVector? = nil) {
         self.sampleCount = sampleCount
         self.meanLoss = meanLoss
         self.isEndOfEpoch = isEndOfEpoch
         self.gradient = gradient
+        self.encodedGradient = encodedGradient
     }
 }
 

@@ -15,6 +15,11 @@ extension Worker {
         public var heartbeatTimeout: Duration
         /// CURVE encryption with the server's public key and the worker's key pair; nil: plain.
         public var security: WorkerSecurity?
+        /// The push codec the worker expects the server's run to use (`trainer worker --compress`);
+        /// nil takes the server's. A server with another one is an error on both sides.
+        public var compress: CodecChoice?
+        /// The weights codec the worker expects (`--compress-weights`); nil takes the server's.
+        public var compressWeights: CodecChoice?
         /// Where the worker's lines go, with their level and metadata (rank, step); every message sent or
         /// received is a trace line (type, step and size, never the payload).
         public var logger: Logger
@@ -22,8 +27,10 @@ extension Worker {
         /// Settings with every field given; the defaults suit a run on one host.
         public init(timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
                     heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
-                    security: WorkerSecurity? = nil,
+                    security: WorkerSecurity? = nil, compress: CodecChoice? = nil, compressWeights: CodecChoice? = nil,
                     logger: Logger = Logger(label: "trainer.worker")) {
+            self.compress = compress
+            self.compressWeights = compressWeights
             self.timeout = timeout
             self.reconnectTimeout = reconnectTimeout
             self.heartbeatInterval = heartbeatInterval

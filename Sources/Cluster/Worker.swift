@@ -46,6 +46,8 @@ public actor Worker {
     private var logger: Logger
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
+    /// The codecs the worker was told to expect (nil: whatever the server's run uses).
+    private let expectedCodecs: (compress: CodecChoice?, compressWeights: CodecChoice?)
 
     /// Talks to the server over `transport` as `settings` say; `prepare` builds the replica from the
     /// server's configuration.
@@ -57,6 +59,7 @@ public actor Worker {
         self.timeout = settings.timeout
         self.reconnectTimeout = settings.reconnectTimeout
         self.logger = settings.logger
+        self.expectedCodecs = (settings.compress, settings.compressWeights)
     }
 
     /// The rank the server gave this worker, once welcomed.
@@ -72,6 +75,7 @@ public actor Worker {
         while true {
             do {
                 let setup = try await handshake(deadline: reconnectDeadline ?? .now + timeout, reconnecting: reconnectDeadline != nil)
+                try checkCodecs(of: setup.configuration)
                 if let prepared, prepared.configuration != setup.configuration {
                     throw ClusterError.refused(reason: "the server came back with another training configuration")
                 }
@@ -92,6 +96,21 @@ public actor Worker {
                 reconnectDeadline = .now + reconnectTimeout
             }
         }
+    }
+
+    /// Throws, and tells the server, when the worker was told to expect other codecs than `configuration` has.
+    private func checkCodecs(of configuration: TrainingConfiguration) throws {
+        var differences: [String] = []
+        if let compress = expectedCodecs.compress, compress != configuration.compress {
+            differences.append("the worker has --compress \(compress), the server's run \(configuration.compress)")
+        }
+        if let weights = expectedCodecs.compressWeights, weights != configuration.compressWeights {
+            differences.append("the worker has --compress-weights \(weights), the server's run \(configuration.compressWeights)")
+        }
+        guard !differences.isEmpty else { return }
+        let detail = differences.joined(separator: "; ")
+        client.reportError("the worker cannot take part: it disagrees on compression: \(detail)")
+        throw ClusterError.codecMismatch(detail)
     }
 
     /// Sends hello and waits for setup until `deadline`; while reconnecting, says hello again with
@@ -217,6 +236,8 @@ public actor Worker {
             logger.info("\(line)", metadata: ["step": "\(step)"])
         }
         client.rank = welcome.rank
+        client.configure(for: welcome.configuration, parameterCount: model.parameterCount)
+        client.received(whole: welcome.weights)
         logger[metadataKey: "rank"] = "\(welcome.rank)"
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
         let cursor = EpochCursor(sampleCount: sampleCount, batchSizePerWorker: welcome.configuration.batchSizePerWorker,

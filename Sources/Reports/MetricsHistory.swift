@@ -12,6 +12,10 @@ public struct MetricsHistory {
         var samplesPerSecond: Double?
         /// The rank's own time in the epoch, when the record holds one.
         var seconds: Double?
+        /// The bytes the server sent the rank in the epoch, when the record holds them.
+        var sentBytes: Int? = nil
+        /// The bytes the server received from the rank in the epoch, when the record holds them.
+        var receivedBytes: Int? = nil
     }
 
     /// One `epoch` event.
@@ -155,7 +159,9 @@ public struct MetricsHistory {
                 ranks.append(Rank(rank: try integer("rank", in: rank, at: at) ?? index, steps: try integer("steps", in: rank, at: at),
                                   samples: try integer("samples", in: rank, at: at),
                                   samplesPerSecond: try number("samples_per_second", in: rank, at: at),
-                                  seconds: try number("seconds", in: rank, at: at)))
+                                  seconds: try number("seconds", in: rank, at: at),
+                                  sentBytes: try integer("sent_bytes", in: rank, at: at),
+                                  receivedBytes: try integer("received_bytes", in: rank, at: at)))
             }
         }
         return Epoch(epoch: epochNumber, trainLoss: try number("train_loss", in: fields, at: place),

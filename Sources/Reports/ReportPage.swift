@@ -28,7 +28,7 @@ public struct ReportPage {
     // MARK: Charts
 
     /// The four charts, top to bottom: loss, accuracy, samples per second per worker, world size.
-    var charts: [LineChart] { [lossChart, accuracyChart, rateChart, worldSizeChart] }
+    var charts: [LineChart] { [lossChart, accuracyChart, rateChart, worldSizeChart, trafficChart] }
 
     private var epochNumbers: [Double] { history.epochs.map { Double($0.epoch) } }
     private var noEpochs: String { "no data: the file holds no finished epoch" }
@@ -112,6 +112,24 @@ public struct ReportPage {
                               note: epochs.isEmpty ? "" : source, emptyMessage: noEpochs)
         chart.wholeNumberX = !timed
         chart.wholeNumberY = true
+        return chart
+    }
+
+    /// The megabytes the server sent each rank and received from it per epoch (the pushes and the
+    /// weights, with their headers), from the per-rank byte counts of each epoch record.
+    var trafficChart: LineChart {
+        let epochs = history.epochs
+        let ranks = Set(epochs.flatMap { $0.ranks.filter { $0.sentBytes != nil || $0.receivedBytes != nil }.map(\.rank) }).sorted()
+        let empty = epochs.isEmpty ? noEpochs : "no data: the records hold no byte counts (written before protocol version 4)"
+        var chart = LineChart(title: "Bytes on the wire per worker per epoch", xLabel: "epoch", yLabel: "MB", emptyMessage: empty)
+        chart.wholeNumberX = true
+        func series(_ name: String, rank: Int, _ bytes: (MetricsHistory.Rank) -> Int?) -> LineChart.Series {
+            .init(name: "rank \(rank) \(name)", points: epochs.compactMap { epoch in
+                epoch.ranks.first { $0.rank == rank }.flatMap(bytes).map { (Double(epoch.epoch), Double($0) / 1e6) }
+            })
+        }
+        chart.series = ranks.flatMap { rank in [series("received (pushes)", rank: rank, \.receivedBytes), series("sent (weights)", rank: rank, \.sentBytes)] }
+        if !ranks.isEmpty { chart.note = "as the server counted them; the codecs are in the configuration (compress, compress weights)" }
         return chart
     }
 

@@ -17,6 +17,16 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
     var staleness: Int?
 
+    @Option(help: ArgumentHelp("How each push (worker → server) is written: none (float32), bf16 or fp16 (half the bytes), or topk:FRACTION (only the FRACTION of the values largest in magnitude, 0 < FRACTION <= 1, e.g. topk:0.01: 1/125 of the bytes). Lossy codecs keep error feedback: each worker adds what a push left out to its next one.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress") })
+    var compress: CodecChoice = .none
+
+    @Option(help: ArgumentHelp("How weights (server → worker) are written, with the names --compress takes (default: the --compress codec). With a codec other than none the server sends each step's change of the weights (a weights-delta) against a replica it mirrors, so nothing is lost, and whole weights after every epoch: each worker's replica then equals the server's weights bit for bit.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress-weights") })
+    var compressWeights: CodecChoice?
+
+    /// The codec of the weights: --compress-weights, else the one of --compress.
+    var weightsCodec: CodecChoice { compressWeights ?? compress }
     @Option(parsing: .unconditional, help: "local-sgd mode: the optimiser steps each worker takes on its replica between pushes, H (default: \(Self.defaultSyncEvery)); a round ends early at an epoch's end. trainer server --checkpoint-every then counts rounds.")
     var syncEvery: Int?
 
@@ -97,6 +107,15 @@ struct ClusterOptions: ParsableArguments {
 
 extension TrainingMode: ExpressibleByArgument {}
 
+/// Parses the codec `text` given to `flag`; the error names the flag and what it takes.
+func codecChoice(_ text: String, flag: String) throws -> CodecChoice {
+    do {
+        return try CodecChoice(parsing: text)
+    } catch {
+        throw ValidationError("\(flag): \(error)")
+    }
+}
+
 extension GradientBound: ExpressibleByArgument {
     /// `off`, `relative`, `relative:FACTOR` (FACTOR > 1) or a fixed L2 norm > 0.
     public init?(argument: String) {
@@ -134,10 +153,12 @@ struct ClusterJob {
             configuration = saved
         } else {
             let settings = options.hyperparameters
-            configuration = TrainingConfiguration(
+            var flags = TrainingConfiguration(
                 model: options.model.rawValue, dataset: options.dataset.rawValue, optimizer: settings.optimizerSettings,
                 batchSizePerWorker: settings.batchSize, epochs: settings.epochs, seed: options.seed, mode: cluster.mode,
                 staleness: cluster.stalenessBound, syncEvery: cluster.roundLength, outerOptimizer: cluster.outerOptimizer)
+            (flags.compress, flags.compressWeights) = (cluster.compress, cluster.weightsCodec)
+            configuration = flags
         }
         guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
             throw CLIError("the saved run trains \(configuration.model) on \(configuration.dataset), which this trainer does not know")
@@ -154,6 +175,7 @@ struct ClusterJob {
             "lr": .float(optimizer.learningRate), "momentum": .float(optimizer.momentum),
             "weight_decay": .float(optimizer.weightDecay), "mode": .text(configuration.mode.rawValue),
             "staleness": configuration.staleness.map { .integer($0) } ?? .number(.nan),
+            "compress": .text(configuration.compress.description), "compress_weights": .text(configuration.compressWeights.description),
             "sync_every": configuration.syncEvery.map { .integer($0) } ?? .number(.nan),
             "outer_lr": configuration.outerOptimizer.map { .float($0.learningRate) } ?? .number(.nan),
             "outer_momentum": configuration.outerOptimizer.map { .float($0.momentum) } ?? .number(.nan),
@@ -223,7 +245,8 @@ struct ClusterJob {
             throw CLIError("training stopped: \(reason)")
         }
         if let reason = server.stoppedBy {
-            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
+            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates,
+                                 unreported: await server.unreportedRanks)
             return false
         }
         try reporter.finish()
@@ -237,6 +260,9 @@ struct ClusterJob {
         var mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
         if let steps = settings.syncEvery, let outer = settings.outerOptimizer {
             mode = "local-sgd mode (rounds of \(steps) step\(steps == 1 ? "" : "s"), outer \(outer.description))"
+        }
+        if settings.compress != .none || settings.compressWeights != .none {
+            mode += ", pushes \(settings.compress), weights \(settings.compressWeights)"
         }
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "

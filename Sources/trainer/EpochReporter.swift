@@ -88,7 +88,10 @@ final class EpochReporter: @unchecked Sendable {
             "epoch": .integer(summary.epoch), "train_loss": .number(summary.trainLoss), "test_loss": .number(evaluation.loss),
             "test_accuracy": .number(regression ? .nan : evaluation.accuracy), "samples_per_second": .number(samplesPerSecond),
             "seconds": .number(seconds), "world_size": .integer(summary.worldSize), "updates": .integer(summary.updates),
-            "update_seconds": .number(summary.updateSeconds), "workers": Self.ranks(summary.ranks),
+            "update_seconds": .number(summary.updateSeconds),
+            "sent_bytes": .integer(summary.ranks.reduce(0) { $0 + $1.sentBytes }),
+            "received_bytes": .integer(summary.ranks.reduce(0) { $0 + $1.receivedBytes }),
+            "workers": Self.ranks(summary.ranks),
         ])
         if divergence == nil, let reason = Divergence.check(epoch: summary.epoch, trainLoss: summary.trainLoss, testLoss: evaluation.loss,
                                                            firstTrainLoss: history.first?.trainLoss, checkpoint: checkpoint) {
@@ -110,26 +113,23 @@ final class EpochReporter: @unchecked Sendable {
                                    samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
         epochStarted = Date()
-        if rankTotals.count < summary.ranks.count {
-            rankTotals += .init(repeating: RankStatistics(), count: summary.ranks.count - rankTotals.count)
+        add(ranks: summary.ranks)
+    }
+
+    /// Adds per-rank counts to the run's totals.
+    private func add(ranks: [RankStatistics]) {
+        if rankTotals.count < ranks.count {
+            rankTotals += .init(repeating: RankStatistics(), count: ranks.count - rankTotals.count)
         }
-        for (rank, statistics) in summary.ranks.enumerated() {
-            rankTotals[rank].pushes += statistics.pushes
-            rankTotals[rank].samples += statistics.samples
-            rankTotals[rank].waitSeconds += statistics.waitSeconds
-            rankTotals[rank].stalenessSum += statistics.stalenessSum
-            rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
-            rankTotals[rank].rejected += statistics.rejected
-            for (steps, pushes) in statistics.stepsAhead.enumerated() where pushes > 0 {
-                rankTotals[rank].countStepsAhead(steps, pushes: pushes)
-            }
-        }
+        for (rank, statistics) in ranks.enumerated() { rankTotals[rank].add(statistics) }
     }
 
     /// Ends a run stopped early (by a signal): writes the current weights to the checkpoint and a
-    /// `stopped` metrics event, without evaluating.
-    func stopped(reason: String, weights: [Float], updates: Int) throws {
+    /// `stopped` metrics event, without evaluating; `unreported` are the per-rank counts of the steps
+    /// after the last epoch reported, which the event's totals include.
+    func stopped(reason: String, weights: [Float], updates: Int, unreported: [RankStatistics]) throws {
         _ = model.parameters.update(from: weights)
+        add(ranks: unreported)
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),
@@ -154,14 +154,16 @@ final class EpochReporter: @unchecked Sendable {
         totalSamples += samples
     }
 
-    /// Per-rank counts as a metrics list: steps, samples and (sync mode) seconds spent waiting for the others.
+    /// Per-rank counts as a metrics list: steps, samples, (sync mode) seconds spent waiting for the others,
+    /// staleness, rejections, and the bytes the server sent the rank and received from it.
     private static func ranks(_ ranks: [RankStatistics]) -> MetricValue {
         .list(ranks.enumerated().map { rank, statistics in
             .object([("rank", .integer(rank)), ("steps", .integer(statistics.pushes)), ("samples", .integer(statistics.samples)),
                      ("wait_seconds", .number(statistics.waitSeconds)),
                      ("mean_staleness", .number(Double(statistics.stalenessSum) / Double(max(statistics.pushes, 1)))),
                      ("max_staleness", .integer(statistics.maxStaleness)),
-                     ("steps_ahead", .list(statistics.stepsAhead.map { .integer($0) })), ("rejected", .integer(statistics.rejected))])
+                     ("steps_ahead", .list(statistics.stepsAhead.map { .integer($0) })), ("rejected", .integer(statistics.rejected)),
+                     ("sent_bytes", .integer(statistics.sentBytes)), ("received_bytes", .integer(statistics.receivedBytes))])
         })
     }
 

@@ -3,6 +3,10 @@ import Cluster
 import Foundation
 import MetricsEndpoint
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The flags of `trainer server` and `trainer local` that serve Prometheus metrics on `/metrics`.
 struct MetricsEndpointOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Serve the run's metrics on http://ADDRESS:PORT/metrics in the Prometheus text format (step, epoch, rates, loss, test accuracy, world size, each rank's heartbeat age, steps, wait and staleness, bytes, dropped and rejected messages); 0 picks a free port.")
@@ -14,6 +18,10 @@ struct MetricsEndpointOptions: ParsableArguments {
     func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be a number from 0 to 65535 (0 picks a free port)")
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, metricsBind, &address) == 1 else {
+            throw ValidationError("--metrics-bind \(metricsBind) is not an IPv4 address (for example 127.0.0.1 or 0.0.0.0)")
         }
     }
 

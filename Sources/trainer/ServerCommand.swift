@@ -60,6 +60,9 @@ struct ServerCommand: AsyncParsableCommand {
         let metricsServer = try await metricsEndpoint.start()
         let security = try serverSecurity()
         let listen = try BindEndpoint(bind)
+        if let warning = OpenFileLimit.warning(limit: OpenFileLimit.raiseToHardLimit()) {
+            Logger(label: "trainer").warning("\(warning)")
+        }
         if security == nil, !listen.isLocal {
             let warning = "trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
                 + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)"

@@ -1,8 +1,8 @@
 import Cluster
 import Foundation
 
-/// What a parameter server shows on a terminal while it trains: a block with each worker's step, rate
-/// and last heartbeat, and under it the epoch's progress bar. Server log lines and epoch lines are
+/// What a parameter server shows on a terminal while it trains: a block with each worker's step, rate,
+/// traffic and last heartbeat, and under it the epoch's progress bar. Server log lines and epoch lines are
 /// printed above them. Off a terminal (or with --no-progress) it is not made at all.
 ///
 /// The server calls it on its own thread only (status, log lines, epoch ends), so its state is never
@@ -31,7 +31,8 @@ final class ServerDisplay: @unchecked Sendable {
         bar.clear()
         board.update(status.workers.map {
             WorkerStatusBoard.Worker(rank: $0.rank, step: $0.step, samplesPerSecond: $0.samplesPerSecond,
-                                     secondsSinceHeartbeat: $0.secondsSinceHeard, stragglingSeconds: $0.stragglingSeconds)
+                                     secondsSinceHeartbeat: $0.secondsSinceHeard, stragglingSeconds: $0.stragglingSeconds,
+                                     megabytesPerSecond: $0.bytesPerSecond / 1e6)
         })
         guard let loss = status.loss else { return }
         let batches = max(1, (sampleCount + max(status.worldSize, 1) * batchSizePerWorker - 1) / (max(status.worldSize, 1) * batchSizePerWorker))

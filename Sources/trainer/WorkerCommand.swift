@@ -37,6 +37,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "After losing the server during training: seconds to keep trying to join it again (a restarted or resumed server), 0 to give up at once.")
     var reconnectTimeout: Double = 60
 
+    @Option(help: ArgumentHelp("The push codec this worker expects the server's run to use (none, bf16, fp16, topk:FRACTION); by default it takes the server's. A server with another one is an error on both sides.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress") })
+    var compress: CodecChoice?
+
+    @Option(help: ArgumentHelp("The weights codec this worker expects the server's run to use; by default it takes the server's.", valueName: "codec"),
+            transform: { try codecChoice($0, flag: "--compress-weights") })
+    var compressWeights: CodecChoice?
+
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
     var verbose = false
 
@@ -73,7 +81,7 @@ struct WorkerCommand: AsyncParsableCommand {
             let settings = Worker.Settings(
                 timeout: .seconds(timeout), reconnectTimeout: .seconds(reconnectTimeout),
                 heartbeatInterval: .seconds(heartbeats.heartbeatInterval), heartbeatTimeout: .seconds(heartbeats.heartbeatTimeout),
-                security: security, logger: Logger(label: "trainer.worker"))
+                security: security, compress: compress, compressWeights: compressWeights, logger: Logger(label: "trainer.worker"))
             worker = try Worker(context: context, connect: connect, settings: settings) { configuration in
                 let replica = try makeReplica(configuration, dataDirectory: dataDirectory)
                 print("Training \(configuration.model) on \(configuration.dataset) (\(replica.trainingSet.count) samples), "

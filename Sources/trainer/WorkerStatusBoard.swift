@@ -2,9 +2,9 @@ import Foundation
 
 /// A compact block of lines, one per worker, that a parameter server redraws in place on a terminal:
 ///
-///     rank      step    samples/s    heartbeat
-///        0      4690       115000    0.2 s ago
-///        1      4689       114800   12.5 s ago
+///     rank      step    samples/s     MB/s    heartbeat
+///        0      4690       115000     12.3    0.2 s ago
+///        1      4689       114800     12.3   12.5 s ago
 ///
 /// The caller feeds it plain values whenever it likes; it draws only on a terminal, at most ten
 /// times a second, moving the cursor up over its previous block (ANSI escapes).
@@ -19,8 +19,12 @@ final class WorkerStatusBoard {
         var secondsSinceHeartbeat: Double?
         /// How long the step has waited on this worker alone, when it is a straggler.
         var stragglingSeconds: Double?
+        /// Megabytes per second between the server and the worker, both ways.
+        var megabytesPerSecond: Double
 
-        init(rank: Int, step: Int, samplesPerSecond: Double, secondsSinceHeartbeat: Double?, stragglingSeconds: Double? = nil) {
+        init(rank: Int, step: Int, samplesPerSecond: Double, secondsSinceHeartbeat: Double?, stragglingSeconds: Double? = nil,
+             megabytesPerSecond: Double = 0) {
+            self.megabytesPerSecond = megabytesPerSecond
             self.rank = rank
             self.step = step
             self.samplesPerSecond = samplesPerSecond
@@ -69,10 +73,12 @@ final class WorkerStatusBoard {
 
     /// The header and one line per worker, each column of a fixed width, each line shorter than `columns`.
     static func lines(_ workers: [Worker], columns: Int = 80) -> [String] {
-        let header = "rank" + leftPadded("step", to: 10) + leftPadded("samples/s", to: 13) + "  " + leftPadded("heartbeat", to: 11)
+        let header = "rank" + leftPadded("step", to: 10) + leftPadded("samples/s", to: 13) + leftPadded("MB/s", to: 9) + "  "
+            + leftPadded("heartbeat", to: 11)
         let rows = workers.map { worker in
             leftPadded(String(worker.rank), to: 4) + leftPadded(String(worker.step), to: 10)
                 + leftPadded(String(Int(min(max(worker.samplesPerSecond, 0), 1e12).rounded())), to: 13)
+                + leftPadded(String(format: "%.1f", min(max(worker.megabytesPerSecond, 0), 1e9)), to: 9)
                 + "  " + heartbeat(worker.secondsSinceHeartbeat)
                 + (worker.stragglingSeconds.map { String(format: "  straggler: waited on for %.1f s", $0) } ?? "")
         }

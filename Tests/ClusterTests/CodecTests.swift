@@ -95,7 +95,7 @@ import Testing
     @Test func errorFeedbackLosesNothing() throws {
         let count = 500
         for codec in [BFloat16Codec(), Float16Codec(), TopKCodec(fraction: 0.05), DenseCodec()] as [any Codec] {
-            var feedback = ErrorFeedback(codec: codec, count: count)
+            let feedback = ErrorFeedback(codec: codec, count: count)
             var sent = [Double](repeating: 0, count: count), given = [Double](repeating: 0, count: count)
             for step in 0..<40 {
                 let values = random(count, seed: 100 + UInt64(step), scale: 0.01)
@@ -114,7 +114,7 @@ import Testing
 
     @Test func topKWithFeedbackReachesEveryCoordinate() {
         // A constant vector: without feedback the same 10 % would be sent forever.
-        var feedback = ErrorFeedback(codec: TopKCodec(fraction: 0.1), count: 100)
+        let feedback = ErrorFeedback(codec: TopKCodec(fraction: 0.1), count: 100)
         var reached = Set<Int>()
         let ones = [Float](repeating: 1, count: 100)
         for _ in 0..<12 {

@@ -85,6 +85,15 @@ import Testing
     }
 
     /// For an accepted message: the header's fields describe exactly what was decoded and received.
+    /// A codec frame is within its bound, and every codec decodes it or says why not, without crashing.
+    private func checkCodecFrame(_ vector: EncodedVector) {
+        #expect((1...ProtocolLimits.maximumEncodedBytes(parameterCount: Fixtures.parameterCount)).contains(vector.byteCount))
+        var values = [Float](repeating: 0, count: Fixtures.parameterCount)
+        for codec in [DenseCodec(), BFloat16Codec(), Float16Codec(), TopKCodec(fraction: 0.25)] as [any Codec] {
+            _ = values.withUnsafeMutableBufferPointer { vector.decode(with: codec, into: $0) }
+        }
+    }
+
     private func checkHeaderTellsTheTruth(_ frames: [[UInt8]], _ message: WireMessage) throws {
         let header = try MessageHeader(decoding: frames[0])
         #expect(header.type == message.type)
@@ -106,15 +115,22 @@ import Testing
         case .weights(let weights):
             #expect(weights.count == Fixtures.parameterCount)
         case .pushGradient(let push):
-            #expect(push.meanLoss.isFinite)
-            #expect(push.gradient.count == Fixtures.parameterCount || (push.gradient.count == 0 && push.sampleCount == 0))
+            // A NaN or infinite loss is well-formed (the server rejects such a push itself).
+            #expect(push.gradient.count == Fixtures.parameterCount || (push.gradient.count == 0 && push.sampleCount == 0)
+                    || (push.gradient.count == 0 && push.encodedGradient != nil))
             #expect(push.isEndOfEpoch == header.flags.contains(.endOfEpoch))
+            if let vector = push.encodedGradient {
+                #expect(header.flags.contains(.encoded))
+                checkCodecFrame(vector)
+            }
+        case .weightsDelta(let delta):
+            checkCodecFrame(delta)
         case .evaluationResult(let result):
             #expect(result.meanLoss.isFinite && result.correct <= result.count)
         default:
             break
         }
-        // What we accepted re-encodes to a message we accept again as the same thing.
-        #expect(try Fixtures.decode(message.encodedBytes()) == message)
+        // What we accepted re-encodes to a message we accept again as the same bytes (a NaN loss is not == itself).
+        #expect(try Fixtures.decode(message.encodedBytes()).encodedBytes() == message.encodedBytes())
     }
 }

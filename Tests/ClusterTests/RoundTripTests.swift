@@ -37,7 +37,7 @@ import ZeroMQ
         let bytes = header.encoded
         #expect(bytes.count == 40)
         #expect(bytes[0..<4] == [0x41, 0x54, 0x50, 0x53][...])
-        #expect(bytes[4..<6] == [3, 0][...])
+        #expect(bytes[4..<6] == [4, 0][...])
         #expect(bytes[6..<8] == [3, 0][...])
         #expect(bytes[8..<12] == [3, 0, 0, 0][...])
         #expect(bytes[12..<16] == [1, 0, 0, 0][...])
@@ -73,8 +73,9 @@ import ZeroMQ
     @Test func serverReceiveLimitsAdmitTheLargestValidMessage() {
         let limits = ReceiveLimits.parameterServer(parameterCount: 109_386)
         #expect(limits.maxFrames == 5)
-        #expect(limits.maxBytes >= 255 + 40 + 16 + 109_386 * 4)
-        // Beyond the weights: an identity, the header, and at most two JSON frames of 64 KiB.
-        #expect(limits.maxBytes < 109_386 * 4 + 200_000)
+        // The largest codec frame: top-k keeping every value, 4 + 8 bytes per value.
+        #expect(limits.maxBytes >= 255 + 40 + 16 + 4 + 109_386 * 8)
+        // Beyond that frame: an identity, the header, and at most two JSON frames of 64 KiB.
+        #expect(limits.maxBytes < 109_386 * 8 + 200_000)
     }
 }

@@ -69,6 +69,9 @@ enum Fixtures {
             WireMessage(sender: server, fingerprint: fingerprint, body: .setup(Setup(
                 configuration: configuration,
                 dataset: DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "fedcba9876543210")))),
+            WireMessage(sender: 1, step: 19, fingerprint: fingerprint, body: .pushGradient(GradientPush(
+                sampleCount: 32, meanLoss: 1.5, gradient: .array([]), encodedGradient: .bytes(BFloat16Codec().encode(floats(offset: 0.5)))))),
+            WireMessage(sender: server, step: 20, fingerprint: fingerprint, body: .weightsDelta(.bytes(TopKCodec(fraction: 0.25).encode(floats())))),
         ]
     }
 

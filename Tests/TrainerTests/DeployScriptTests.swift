@@ -149,6 +149,25 @@ import Testing
         #expect(unset.status != 0 && unset.stderr.contains("--workers must be at least 1"), "\(unset.stdout) \(unset.stderr)")
     }
 
+    /// $COMPRESS and $COMPRESS_WEIGHTS reach a new run as --compress and --compress-weights (which the parser judges).
+    @Test func startServerPassesTheCodecsToANewRun() async throws {
+        let state = temporaryPath("start-server-compress.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        environment["COMPRESS"] = "gzip"
+        let push = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(push.status != 0 && push.stderr.contains("--compress: \"gzip\" is not a codec"), "\(push.stdout) \(push.stderr)")
+        environment["COMPRESS"] = "bf16"
+        environment["COMPRESS_WEIGHTS"] = "topk:0"
+        let weights = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(weights.status != 0 && weights.stderr.contains("--compress-weights: \"topk:0\" is not a codec"), "\(weights.stdout) \(weights.stderr)")
+        environment["COMPRESS_WEIGHTS"] = ""
+        let valid = try await runCommand("/bin/sh", [script, state, "--workers", "0"], environment: environment)
+        #expect(valid.status != 0 && valid.stderr.contains("--workers must be at least 1"), "\(valid.stdout) \(valid.stderr)")
+    }
+
     /// $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM reach a new run as their flags (which the parser judges against the mode).
     @Test func startServerPassesTheLocalSGDSettingsToANewRun() async throws {
         let state = temporaryPath("start-server-local-sgd.state")

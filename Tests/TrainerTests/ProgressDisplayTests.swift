@@ -106,7 +106,7 @@ final class ManualClock: @unchecked Sendable {
     }
 
     let workers = [
-        WorkerStatusBoard.Worker(rank: 0, step: 4690, samplesPerSecond: 115_000.4, secondsSinceHeartbeat: 0.24),
+        WorkerStatusBoard.Worker(rank: 0, step: 4690, samplesPerSecond: 115_000.4, secondsSinceHeartbeat: 0.24, megabytesPerSecond: 12.34),
         WorkerStatusBoard.Worker(rank: 1, step: 4689, samplesPerSecond: 114_800, secondsSinceHeartbeat: 12.5),
         WorkerStatusBoard.Worker(rank: 12, step: 7, samplesPerSecond: 0, secondsSinceHeartbeat: nil),
     ]
@@ -114,10 +114,10 @@ final class ManualClock: @unchecked Sendable {
     @Test func boardLinesHaveFixedColumns() {
         let lines = WorkerStatusBoard.lines(workers)
         #expect(lines == [
-            "rank      step    samples/s    heartbeat",
-            "   0      4690       115000    0.2 s ago",
-            "   1      4689       114800   12.5 s ago",
-            "  12         7            0        never",
+            "rank      step    samples/s     MB/s    heartbeat",
+            "   0      4690       115000     12.3    0.2 s ago",
+            "   1      4689       114800      0.0   12.5 s ago",
+            "  12         7            0      0.0        never",
         ])
         #expect(WorkerStatusBoard.lines(workers, columns: 20).allSatisfy { $0.count == 19 })
         #expect(WorkerStatusBoard.heartbeat(4321) == " 4321 s ago")
@@ -219,7 +219,7 @@ final class ManualClock: @unchecked Sendable {
         let run = try await runOnTerminal(arguments)
         #expect(run.status == 0, "\(run.output)")
         let bare = run.output.replacingOccurrences(of: "\r\n", with: "\n")
-        #expect(bare.contains("rank      step    samples/s    heartbeat"), "\(run.output.debugDescription)")
+        #expect(bare.contains("rank      step    samples/s     MB/s    heartbeat"), "\(run.output.debugDescription)")
         #expect(bare.contains("\rEpoch 1/1 [") && bare.contains(" samples/s  loss "), "\(run.output.debugDescription)")
         #expect(bare.contains("\u{1B}[3A"), "the block is redrawn in place over its 3 lines")
         let screen = bare.split(separator: "\n").map { $0.split(separator: "\r", omittingEmptySubsequences: false).last.map(String.init) ?? "" }

@@ -4,7 +4,10 @@ import FuzzSupport
 
 // A multipart message given as frames each preceded by a 2-byte little-endian length, decoded as
 // a worker before welcome (nothing known) and as the server of a 105-parameter model with the
-// seeds' fingerprint.
+// seeds' fingerprint; a codec frame it carries (an encoded push, a weights-delta) is then decoded
+// with every codec, as the server and a worker decode them.
+let codecs: [any Codec] = [DenseCodec(), BFloat16Codec(), Float16Codec(), TopKCodec(fraction: 0.1), TopKCodec(fraction: 1)]
+let destination = UnsafeMutableBufferPointer<Float>.allocate(capacity: 105)
 exit(FuzzDriver.run { input in
     var frames: [[UInt8]] = []
     var offset = 0
@@ -14,5 +17,14 @@ exit(FuzzDriver.run { input in
         offset += 2 + length
     }
     _ = try? WireMessage.decode(bytes: frames, expectedFingerprint: nil, parameterCount: nil)
-    _ = try? WireMessage.decode(bytes: frames, expectedFingerprint: 0x1122_3344_5566_7788, parameterCount: 105)
+    let message = try? WireMessage.decode(bytes: frames, expectedFingerprint: 0x1122_3344_5566_7788, parameterCount: 105)
+    let vector: EncodedVector?
+    switch message?.body {
+    case .pushGradient(let push)?: vector = push.encodedGradient
+    case .weightsDelta(let delta)?: vector = delta
+    default: vector = nil
+    }
+    if let vector {
+        for codec in codecs { _ = vector.decode(with: codec, into: destination) }
+    }
 })

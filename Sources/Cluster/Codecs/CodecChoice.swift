@@ -1,5 +1,5 @@
 /// A codec as a run names it: `none`, `bf16`, `fp16` or `topk:FRACTION` (0 < FRACTION ≤ 1).
-public enum CodecChoice: Sendable, Equatable, CustomStringConvertible {
+public enum CodecChoice: Sendable, Hashable, CustomStringConvertible {
     case none
     case bf16
     case fp16
@@ -34,6 +34,9 @@ public enum CodecChoice: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether frames of this codec give back every value bit for bit.
+    public var isLossless: Bool { codec.isLossless }
+
     /// The name as `init(parsing:)` reads it.
     public var description: String {
         switch self {
@@ -53,4 +56,23 @@ public struct CodecChoiceError: Error, Sendable, Equatable, CustomStringConverti
     public var reason: String
 
     public var description: String { "\"\(text)\" is not a codec: \(reason) (expected \(CodecChoice.syntax))" }
+}
+
+extension CodecChoice: Codable {
+    /// Decodes a codec from its name, as `--compress` takes it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try CodecChoice(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
+        }
+    }
+
+    /// Encodes the codec as its name.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }

@@ -2,33 +2,76 @@
 /// adds it to the next vector before encoding, so every value reaches the other side, only late.
 ///
 /// After any number of frames, the sum of what was decoded plus `residual` equals the sum of the
-/// inputs (up to float rounding): nothing is lost.
-public struct ErrorFeedback {
+/// inputs (up to float rounding): nothing is lost. Its buffers are allocated once, so a frame costs
+/// no float allocation; use it from one thread at a time.
+public final class ErrorFeedback {
     /// The codec the frames are written with.
     public let codec: any Codec
+    /// The number of values of each vector.
+    public let count: Int
     /// What was left out so far, added to the next vector.
-    public private(set) var residual: [Float]
-    private var carried: [Float]
+    private let left: UnsafeMutableBufferPointer<Float>
+    /// The input plus the residual: what is encoded.
+    private let carried: UnsafeMutableBufferPointer<Float>
+    /// What the receiver decodes from the last frame.
+    private let received: UnsafeMutableBufferPointer<Float>
 
     /// Error feedback for vectors of `count` values written with `codec`.
     public init(codec: any Codec, count: Int) {
         self.codec = codec
-        residual = [Float](repeating: 0, count: count)
-        carried = residual
+        self.count = count
+        left = .allocate(capacity: count)
+        left.initialize(repeating: 0)
+        carried = .allocate(capacity: count)
+        carried.initialize(repeating: 0)
+        received = .allocate(capacity: count)
+        received.initialize(repeating: 0)
     }
 
-    /// The frame for `values` plus the residual, and what the other side will decode from it; the
-    /// residual becomes what the frame left out.
-    public mutating func encode(_ values: UnsafeBufferPointer<Float>) -> (bytes: [UInt8], decoded: [Float]) {
-        precondition(values.count == residual.count, "error feedback for \(residual.count) values was given \(values.count)")
-        for index in values.indices { carried[index] = values[index] + residual[index] }
-        let bytes = carried.withUnsafeBufferPointer { codec.encode($0) }
+    deinit {
+        left.deallocate()
+        carried.deallocate()
+        received.deallocate()
+    }
+
+    /// What was left out so far, added to the next vector (a copy).
+    public var residual: [Float] { Array(left) }
+
+    /// What the receiver decodes from the last frame (read-only, valid until the next frame).
+    public var lastDecoded: UnsafeBufferPointer<Float> { UnsafeBufferPointer(received) }
+
+    /// Forgets the residual (a new start: nothing owed to the other side).
+    public func reset() {
+        left.update(repeating: 0)
+    }
+
+    /// The frame for `values` plus the residual; the residual becomes what the frame left out, and
+    /// `lastDecoded` what the receiver will decode from it.
+    public func encodeFrame(_ values: UnsafeBufferPointer<Float>) -> [UInt8] {
+        precondition(values.count == count, "error feedback for \(count) values was given \(values.count)")
+        for index in 0..<count { carried[index] = values[index] + left[index] }
+        let bytes = codec.encode(UnsafeBufferPointer(carried))
         // Decoding our own frame cannot fail; it is what the receiver will compute.
-        let decoded: [Float]
-        do { decoded = try codec.decode(bytes, count: residual.count) } catch {
-            preconditionFailure("\(codec.name) cannot decode its own frame: \(error)")
+        let outcome = bytes.withUnsafeBytes { raw in Self.decode(raw, with: codec, into: received) }
+        if let problem = outcome { preconditionFailure("\(codec.name) cannot decode its own frame: \(problem)") }
+        for index in 0..<count { left[index] = carried[index] - received[index] }
+        return bytes
+    }
+
+    /// The frame for `values` plus the residual, and what the other side will decode from it (a copy);
+    /// the residual becomes what the frame left out.
+    public func encode(_ values: UnsafeBufferPointer<Float>) -> (bytes: [UInt8], decoded: [Float]) {
+        let bytes = encodeFrame(values)
+        return (bytes, Array(received))
+    }
+
+    /// Decodes `bytes` into `destination`; the error, if decoding fails.
+    static func decode(_ bytes: UnsafeRawBufferPointer, with codec: any Codec, into destination: UnsafeMutableBufferPointer<Float>) -> CodecError? {
+        do {
+            try codec.decode(bytes, into: destination)
+            return nil
+        } catch {
+            return error
         }
-        for index in residual.indices { residual[index] = carried[index] - decoded[index] }
-        return (bytes, decoded)
     }
 }
