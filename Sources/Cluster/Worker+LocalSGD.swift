@@ -8,7 +8,8 @@ extension Worker {
     /// worker takes the round's steps (up to `configuration.syncEvery`, fewer at an epoch's end) on its
     /// slice of each step's global batch with the inner optimiser (`configuration.optimizer`, whose
     /// state it keeps from round to round), then pushes weights at the round's start minus weights now,
-    /// with the round's samples and mean loss, and waits for the server's next weights.
+    /// with the round's samples and mean loss, and waits for the server's next weights. Between the
+    /// local steps it sends a heartbeat when one is due, so a long round does not look like silence.
     func trainLocally(_ replica: Replica, from start: Assignment, configuration: TrainingConfiguration,
                       statistics: inout WorkerStatistics) async throws -> WorkerStatistics {
         let model = replica.model, trainingSet = replica.trainingSet
@@ -26,6 +27,8 @@ extension Worker {
             let steps = assignment.cursor.roundSteps(stepsPerRound, worldSize: assignment.worldSize)
             var samples = 0, lossSum = 0.0
             for cursor in steps {
+                // A round takes H steps' time: the server must still hear from this worker meanwhile.
+                client.heartbeatIfDue(sender: UInt32(assignment.rank), fingerprint: model.fingerprint)
                 let positions = cursor.positions(slot: assignment.slot, worldSize: assignment.worldSize)
                 guard !positions.isEmpty else { continue }
                 if order?.epoch != cursor.epoch {
