@@ -11,7 +11,9 @@
 #   state file; --data-dir, --metrics, --checkpoint, --threads and the timeouts from FLAGS.)
 # A finished run's state file makes the server say so and exit 0: remove it to start a new run.
 # $TRAINER names the trainer executable (default: trainer, from PATH). $STALENESS, when set and not
-# empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own).
+# empty, adds --staleness $STALENESS to a new run (for --mode ssp; a resumed run keeps its own);
+# likewise $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM add --sync-every, --outer-lr and
+# --outer-momentum (for --mode local-sgd).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -26,5 +28,14 @@ if [ -s "$state" ]; then
 fi
 if [ -n "${STALENESS:-}" ]; then
     set -- "$@" --staleness "$STALENESS"
+fi
+if [ -n "${SYNC_EVERY:-}" ]; then
+    set -- "$@" --sync-every "$SYNC_EVERY"
+fi
+if [ -n "${OUTER_LR:-}" ]; then
+    set -- "$@" --outer-lr "$OUTER_LR"
+fi
+if [ -n "${OUTER_MOMENTUM:-}" ]; then
+    set -- "$@" --outer-momentum "$OUTER_MOMENTUM"
 fi
 exec "$trainer" server --state-file "$state" "$@"

@@ -52,6 +52,17 @@ public struct RankStatistics: Sendable, Equatable {
         if steps >= stepsAhead.count { stepsAhead += [Int](repeating: 0, count: steps + 1 - stepsAhead.count) }
         stepsAhead[steps] += pushes
     }
+
+    /// Adds `other`'s counts to these (the largest staleness is the larger of the two).
+    public mutating func add(_ other: RankStatistics) {
+        pushes += other.pushes
+        samples += other.samples
+        waitSeconds += other.waitSeconds
+        stalenessSum += other.stalenessSum
+        maxStaleness = max(maxStaleness, other.maxStaleness)
+        rejected += other.rejected
+        for (steps, count) in other.stepsAhead.enumerated() where count > 0 { countStepsAhead(steps, pushes: count) }
+    }
 }
 
 /// What one worker did over a run, as the worker saw it.

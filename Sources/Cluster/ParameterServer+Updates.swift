@@ -64,7 +64,7 @@ extension ParameterServer {
         let norms = gradientGuard.bound == .off ? [] : zip(pushes, usable).map { $1 ? $0.push.gradient.norm : 0 }
         // ‖weights‖ / learning rate, which bounds the gradients of the first updates.
         let scale = gradientGuard.isWarmingUp
-            ? weights.values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() / Double(configuration.optimizer.learningRate)
+            ? weights.values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() / Double(configuration.serverOptimizer.learningRate)
             : nil
         let ranked = zip(pushes, norms).map { (rank: slots[$0.slot]!.rank, norm: $1) }
         let limits = norms.isEmpty ? [] : gradientGuard.limits(for: ranked, scale: scale)

@@ -18,7 +18,8 @@ extension ParameterServer {
             maxFrameBytes: ProtocolLimits.maximumFrameBytes(parameterCount: weights.count),
             // Keep queued weights and stop messages for up to a second after close().
             linger: .seconds(1),
-            onError: { socketLog("parameter server: socket error: \($0)") }, log: { logger.warning("\($0)") }
+            onError: { socketLog("parameter server: socket error: \($0)") }, log: { logger.warning("\($0)") },
+            onAcceptFailure: { logger.error("parameter server: \($0)") }
         )
         try self.init(transport: transport, weights: weights, fingerprint: fingerprint, configuration: configuration,
                       dataset: dataset, settings: settings, resume: resume, events: events)

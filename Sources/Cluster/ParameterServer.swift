@@ -179,7 +179,7 @@ public actor ParameterServer {
         slots = .init(repeating: nil, count: worldSize)
         policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
                                               checkpointEvery: settings.checkpointEvery, resume: resume)
-        optimizer = configuration.optimizer.makeOptimizer(parameterCount: weights.count)
+        optimizer = configuration.serverOptimizer.makeOptimizer(parameterCount: weights.count)
         if let resume {
             do {
                 try optimizer.restore(stepCount: resume.optimizerStepCount, buffers: resume.optimizerBuffers)
@@ -223,6 +223,16 @@ public actor ParameterServer {
     /// The number of optimiser updates applied so far (in sync mode, the number of steps with an update).
     public var completedUpdates: Int { updates }
 
+    /// Per-rank counts of the pushes of epochs not reported yet (the one in progress when a run stops).
+    public var unreportedRanks: [RankStatistics] {
+        var totals: [RankStatistics] = []
+        for progress in epochs.values {
+            if totals.count < progress.ranks.count { totals += .init(repeating: RankStatistics(), count: progress.ranks.count - totals.count) }
+            for (rank, statistics) in progress.ranks.enumerated() { totals[rank].add(statistics) }
+        }
+        return totals
+    }
+
     /// The number of pushes rejected because their loss or gradient held NaN or infinity, or their
     /// gradient's norm was beyond the gradient guard's limit.
     public var rejectedGradients: Int { rejectedPushes }
@@ -254,7 +264,8 @@ public actor ParameterServer {
                                                      isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)
-                    logger.notice("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
+                    // Debug: the caller reports how the run ended (`stoppedBy`); one line says it.
+                    logger.debug("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
                     await reporting.drained()
                     return Array(weights.values)

@@ -10,6 +10,10 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     /// Stale synchronous parallel: each gradient is applied as it arrives, and no worker gets weights
     /// while it is more than `staleness` steps ahead of the slowest.
     case ssp
+    /// Local SGD (DiLoCo): each worker takes `syncEvery` steps of the inner optimiser on its own
+    /// replica, then pushes its weights' change; the server averages the changes and applies the
+    /// outer optimiser.
+    case localSGD = "local-sgd"
 }
 
 /// The training set-up the server sends a worker in welcome, as a JSON frame with snake_case keys.
@@ -34,13 +38,27 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var staleness: Int?
     /// The largest staleness bound a configuration may ask for.
     public static let maximumStaleness = 1_000_000
+    /// Local-SGD mode: the optimiser steps each worker takes on its replica between pushes (nil in the other modes).
+    public var syncEvery: Int?
+    /// The most local steps a configuration may ask for between pushes.
+    public static let maximumSyncEvery = 1_000_000
+    /// Local-SGD mode: the optimiser the server applies to the averaged weight changes (nil in the other modes).
+    public var outerOptimizer: OptimizerSettings?
+    /// The outer optimiser of DiLoCo (Douillard et al. 2023): SGD, lr 0.7, Nesterov momentum 0.9.
+    public static let defaultOuterOptimizer = OptimizerSettings.sgd(learningRate: 0.7, momentum: 0.9, nesterov: true)
 
-    /// A configuration with every field given; `staleness` only in SSP mode.
+    /// A configuration with every field given; `staleness` only in SSP mode, `syncEvery` and
+    /// `outerOptimizer` only in local-SGD mode.
     public init(
         model: String, dataset: String, optimizer: OptimizerSettings,
-        batchSizePerWorker: Int, epochs: Int, seed: UInt64, mode: TrainingMode, staleness: Int? = nil
+        batchSizePerWorker: Int, epochs: Int, seed: UInt64, mode: TrainingMode, staleness: Int? = nil,
+        syncEvery: Int? = nil, outerOptimizer: OptimizerSettings? = nil
     ) {
         precondition((mode == .ssp) == (staleness != nil), "SSP mode, and only SSP mode, has a staleness bound")
+        precondition((mode == .localSGD) == (syncEvery != nil) && (mode == .localSGD) == (outerOptimizer != nil),
+                     "local-SGD mode, and only local-SGD mode, has a round length and an outer optimiser")
+        self.syncEvery = syncEvery
+        self.outerOptimizer = outerOptimizer
         self.model = model
         self.dataset = dataset
         self.optimizer = optimizer
@@ -55,6 +73,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case model, dataset, optimizer
         case batchSizePerWorker = "batch_size_per_worker"
         case epochs, seed, mode, staleness
+        case syncEvery = "sync_every"
+        case outerOptimizer = "outer_optimizer"
         /// Protocol version 2 and its state files: the optimiser's name, learning rate and momentum.
         case learningRate = "learning_rate"
         case momentum
@@ -81,6 +101,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         seed = try container.decode(UInt64.self, forKey: .seed)
         mode = try container.decode(TrainingMode.self, forKey: .mode)
         staleness = try container.decodeIfPresent(Int.self, forKey: .staleness)
+        syncEvery = try container.decodeIfPresent(Int.self, forKey: .syncEvery)
+        outerOptimizer = try container.decodeIfPresent(OptimizerSettings.self, forKey: .outerOptimizer)
     }
 
     /// Encodes the configuration as protocol version 3 has it.
@@ -94,7 +116,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try container.encode(seed, forKey: .seed)
         try container.encode(mode, forKey: .mode)
         try container.encodeIfPresent(staleness, forKey: .staleness)
+        try container.encodeIfPresent(syncEvery, forKey: .syncEvery)
+        try container.encodeIfPresent(outerOptimizer, forKey: .outerOptimizer)
     }
+
+    /// The optimiser the server applies: the outer one in local-SGD mode, else `optimizer`.
+    public var serverOptimizer: OptimizerSettings { outerOptimizer ?? optimizer }
 
     /// The configuration as compact JSON with sorted keys.
     public func encodedJSON() -> [UInt8] {
@@ -126,13 +153,31 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         switch (mode, staleness) {
         case (.ssp, let bound?) where (0...Self.maximumStaleness).contains(bound):
             break
-        case (.sync, nil), (.async, nil):
+        case (.sync, nil), (.async, nil), (.localSGD, nil):
             break
         case (.ssp, _):
             throw .fieldOutOfRange(field: "configuration staleness", value: staleness.map { "\($0)" } ?? "none",
                                    allowed: "0…\(Self.maximumStaleness) in ssp mode")
         case (_, let bound?):
             throw .fieldOutOfRange(field: "configuration staleness", value: "\(bound)", allowed: "none in \(mode.rawValue) mode")
+        }
+        switch (mode, syncEvery, outerOptimizer) {
+        case (.localSGD, let steps?, let outer?) where (1...Self.maximumSyncEvery).contains(steps):
+            if let problem = outer.problem {
+                throw .fieldOutOfRange(field: "configuration outer_optimizer", value: outer.kind.rawValue,
+                                       allowed: "settings that hold: \(problem)")
+            }
+        case (.localSGD, _, nil):
+            throw .fieldOutOfRange(field: "configuration outer_optimizer", value: "none", allowed: "settings in local-sgd mode")
+        case (.localSGD, _, _):
+            throw .fieldOutOfRange(field: "configuration sync_every", value: syncEvery.map { "\($0)" } ?? "none",
+                                   allowed: "1…\(Self.maximumSyncEvery) in local-sgd mode")
+        case (_, nil, nil):
+            break
+        case (_, let steps?, _):
+            throw .fieldOutOfRange(field: "configuration sync_every", value: "\(steps)", allowed: "none in \(mode.rawValue) mode")
+        case (_, nil, _?):
+            throw .fieldOutOfRange(field: "configuration outer_optimizer", value: "given", allowed: "none in \(mode.rawValue) mode")
         }
     }
 }

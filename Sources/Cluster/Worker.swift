@@ -37,9 +37,9 @@ public actor Worker {
     /// The worker's connection to the server (a DEALER-like transport).
     private let transport: any MessageTransport
     /// The protocol's verbs over `transport`.
-    private let client: ParameterClient
+    let client: ParameterClient
     /// Where the steps are computed, off the transport's thread.
-    private let computeThread = SerialThread(name: "worker-compute")
+    let computeThread = SerialThread(name: "worker-compute")
 
     /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
@@ -131,6 +131,9 @@ public actor Worker {
         if statistics == nil {
             statistics = WorkerStatistics(rank: welcome.rank, pushes: 0, samples: 0, computeSeconds: 0, exchangeSeconds: 0)
         }
+        if configuration.mode == .localSGD {
+            return try await trainLocally(replica, from: assignment, configuration: configuration, statistics: &statistics!)
+        }
         var order: (epoch: Int, positions: [Int32])?
         /// The batch of this worker's slice at `cursor`: nil when the slice is empty.
         func batch(at cursor: EpochCursor, of assignment: Assignment) -> Batch? {
@@ -189,7 +192,7 @@ public actor Worker {
     }
 
     /// What the worker computes next: its rank and slice, the step and where it starts, and the weights.
-    private struct Assignment {
+    struct Assignment {
         var rank: Int
         var slot: Int
         var worldSize: Int
@@ -200,7 +203,7 @@ public actor Worker {
 
     /// Checks a welcome against the worker's model and data and turns it into an assignment; tells the
     /// server and throws if they do not fit.
-    private func accept(_ welcome: Welcome, step: UInt64, fingerprint: UInt64, model: Model, sampleCount: Int) throws -> Assignment {
+    func accept(_ welcome: Welcome, step: UInt64, fingerprint: UInt64, model: Model, sampleCount: Int) throws -> Assignment {
         guard model.fingerprint == fingerprint, model.parameterCount == welcome.weights.count else {
             let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
                 + "the server's 0x\(String(fingerprint, radix: 16)) with \(welcome.weights.count)"

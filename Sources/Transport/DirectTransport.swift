@@ -22,17 +22,18 @@ public final class DirectTransport: MessageTransport {
     public let endpoint: String
     public var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    /// A server named `name` (its endpoint, for logs), which clients connect to by the object.
-    public init(serving name: String) {
-        (mailbox, executor) = Self.makeThread(name: name)
+    /// A server named `name` (its endpoint, for logs), which clients connect to by the object; throws
+    /// if its thread cannot be started.
+    public init(serving name: String) throws {
+        (mailbox, executor) = try Self.makeThread(name: name)
         role = .server(Routes())
         endpoint = "direct://\(name)"
     }
 
-    /// A client of `server`, named `name` for its thread.
-    public init(connectingTo server: DirectTransport, name: String) {
+    /// A client of `server`, named `name` for its thread; throws if the thread cannot be started.
+    public init(connectingTo server: DirectTransport, name: String) throws {
         guard case .server(let routes) = server.role else { preconditionFailure("a direct client connects to a server") }
-        (mailbox, executor) = Self.makeThread(name: name)
+        (mailbox, executor) = try Self.makeThread(name: name)
         endpoint = server.endpoint
         let identity = routes.add()
         role = .client(server: server, identity: identity)
@@ -40,11 +41,11 @@ public final class DirectTransport: MessageTransport {
     }
 
     /// A mailbox and the thread that runs its owner and expires its waits.
-    private static func makeThread(name: String) -> (Mailbox<[any IncomingFrame]>, ThreadExecutor<[any IncomingFrame]>) {
+    private static func makeThread(name: String) throws -> (Mailbox<[any IncomingFrame]>, ThreadExecutor<[any IncomingFrame]>) {
         let condition = NSCondition()
         // A new waiter's deadline may be earlier than the thread's sleep: wake it to look again.
         let mailbox = Mailbox<[any IncomingFrame]>(onWait: { condition.withLock { condition.signal() } })
-        return (mailbox, ThreadExecutor(name: name, mailbox: mailbox, condition: condition))
+        return (mailbox, try ThreadExecutor(name: name, mailbox: mailbox, condition: condition))
     }
 
     deinit {

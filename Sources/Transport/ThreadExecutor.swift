@@ -12,18 +12,16 @@ final class ThreadExecutor<Message: Sendable>: SerialExecutor, @unchecked Sendab
     private let mailbox: Mailbox<Message>
 
     /// Starts the thread named `name`, expiring waits on `mailbox`; `condition` is the one the
-    /// mailbox's `onWait` signals.
-    init(name: String, mailbox: Mailbox<Message>, condition: NSCondition) {
+    /// mailbox's `onWait` signals. Throws if the thread cannot be started.
+    init(name: String, mailbox: Mailbox<Message>, condition: NSCondition) throws {
         self.mailbox = mailbox
         self.condition = condition
         let started = DispatchSemaphore(value: 0)
-        let thread = Thread { [self] in
+        try DedicatedThread.start(name: name) { [self] in
             condition.withLock { self.thread = pthread_self() }
             started.signal()
             run()
         }
-        thread.name = name
-        thread.start()
         started.wait()
     }
 

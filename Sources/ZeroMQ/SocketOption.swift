@@ -52,6 +52,9 @@ extension SocketOption where Value == Int32 {
     public static var heartbeatTimeout: Self { .init(ZMQ_HEARTBEAT_TIMEOUT, name: "ZMQ_HEARTBEAT_TIMEOUT") }
     /// Milliseconds the peer should wait for traffic before closing (sent in PINGs; resolution 100 ms).
     public static var heartbeatTTL: Self { .init(ZMQ_HEARTBEAT_TTL, name: "ZMQ_HEARTBEAT_TTL") }
+    /// Milliseconds a new connection has to finish its ZMTP handshake (CURVE and ZAP included) before
+    /// it is closed; 0 waits forever (libzmq's default: 30,000).
+    public static var handshakeInterval: Self { .init(ZMQ_HANDSHAKE_IVL, name: "ZMQ_HANDSHAKE_IVL") }
     /// Milliseconds before the first reconnection attempt after a connection drops (default 100).
     public static var reconnectInterval: Self { .init(ZMQ_RECONNECT_IVL, name: "ZMQ_RECONNECT_IVL") }
 }

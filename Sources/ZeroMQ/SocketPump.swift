@@ -37,21 +37,25 @@ public final class SocketPump: Sendable {
         // The thread holds the context only until its socket exists: once the socket is closed and
         // released, the context can terminate, which is what delivers the socket's last messages.
         let contextHolder = ContextHolder(context)
-        let thread = Thread {
-            executor.adoptCurrentThread()
-            if let socket = Self.open(contextHolder, type: type, setUp: setUp, startResult: startResult) {
-                started.signal()
-                executor.run(socket: socket, mailbox: mailbox, limits: limits, onError: onError)
-            } else {
-                mailbox.finish()
-                started.signal()
+        do {
+            try DedicatedThread.start(name: name) {
+                executor.adoptCurrentThread()
+                if let socket = Self.open(contextHolder, type: type, setUp: setUp, startResult: startResult) {
+                    started.signal()
+                    executor.run(socket: socket, mailbox: mailbox, limits: limits, onError: onError)
+                } else {
+                    mailbox.finish()
+                    started.signal()
+                }
+                // The socket is released here: now its context may end whenever its last owner lets go.
+                executor.markClosed()
+                executor.runJobsOnly()
             }
-            // The socket is released here: now its context may end whenever its last owner lets go.
-            executor.markClosed()
-            executor.runJobsOnly()
+        } catch {
+            mailbox.finish()
+            executor.release()
+            throw error
         }
-        thread.name = name
-        thread.start()
         started.wait()
         switch startResult.value! {
         case .success(let endpoint): self.endpoint = endpoint

@@ -40,7 +40,7 @@ public final class ZAPHandler: Sendable {
         let control = try Control()
         self.authorizedKeys = authorizedKeys
         self.control = control
-        let thread = Thread {
+        try DedicatedThread.start(name: "ZAP handler", stackSize: 256 << 10) {
             defer { control.markFinished() }
             guard let socket = Self.open(context, control: control) else { return }
             let session = Session(keys: authorizedKeys, control: control, log: log)
@@ -49,8 +49,6 @@ public final class ZAPHandler: Sendable {
             try? socket.unbind(Self.endpoint)
             socket.close()
         }
-        thread.name = "ZAP handler"
-        thread.start()
         if let error = control.waitUntilStarted() { throw error }
     }
 

@@ -43,6 +43,8 @@ public final class ZeroMQTransport: MessageTransport {
     private let pump: SocketPump
     /// Admits only listed clients when the server runs CURVE; it lives as long as the socket.
     private let zap: ZAPHandler?
+    /// Reports the connections a server socket could not accept; it lives as long as the socket.
+    private let monitor: ConnectionMonitor?
 
     public var endpoint: String { pump.endpoint }
     public var unownedExecutor: UnownedSerialExecutor { pump.unownedExecutor }
@@ -51,17 +53,22 @@ public final class ZeroMQTransport: MessageTransport {
     /// received message, `maxFrameBytes` (when given) each frame before libzmq buffers it (with
     /// CURVE, plus its overhead), `linger` how long queued messages may still leave after close.
     /// `onError` hears the send and receive failures the transport survives (the message concerned
-    /// is dropped), `log` the ZAP handler's refusals.
+    /// is dropped), `log` the ZAP handler's refusals. A server closes connections that have not
+    /// finished their handshake within `handshakeTimeout`, so idle strangers cannot hold its file
+    /// descriptors, and tells `onAcceptFailure` of each connection it could not accept.
     public init(context: Context, role: Role, name: String, limits: ReceiveLimits = .unlimited,
-                maxFrameBytes: Int? = nil, linger: Duration = .seconds(1),
+                maxFrameBytes: Int? = nil, linger: Duration = .seconds(1), handshakeTimeout: Duration = .seconds(10),
                 onError: @escaping @Sendable (ZMQError) -> Void = { _ in },
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+                log: @escaping @Sendable (String) -> Void = { _ in },
+                onAcceptFailure: (@Sendable (String) -> Void)? = nil) throws {
         var zap: ZAPHandler?
         if case .server(_, let curve?) = role {
             // The handler runs before the socket binds, so no connection is ever admitted unchecked.
             zap = try ZAPHandler(context: context, authorizedKeys: curve.authorizedKeys, log: log)
         }
         let lingerMilliseconds = Int32(clamping: Int((linger / .milliseconds(1)).rounded()))
+        let handshakeMilliseconds = Int32(clamping: Int((handshakeTimeout / .milliseconds(1)).rounded()))
+        let monitorEndpoint = onAcceptFailure == nil ? nil : "inproc://connection-monitor.\(UUID().uuidString)"
         pump = try SocketPump(
             context: context, type: role.socketType, name: name, limits: limits,
             onError: onError,
@@ -75,6 +82,8 @@ public final class ZeroMQTransport: MessageTransport {
                         try socket.set(.maxMessageSize, Int64(maxFrameBytes + (curve == nil ? 0 : Socket.curveFrameOverhead)))
                     }
                     try socket.set(.linger, lingerMilliseconds)
+                    try socket.set(.handshakeInterval, handshakeMilliseconds)
+                    if let monitorEndpoint { try socket.startMonitor(monitorEndpoint) }
                     try socket.bind(endpoint)
                 case .client(let endpoint, let curve):
                     if let curve { try socket.makeCurveClient(serverPublicKey: curve.serverPublicKey, keyPair: curve.keyPair) }
@@ -85,6 +94,11 @@ public final class ZeroMQTransport: MessageTransport {
             }
         )
         self.zap = zap
+        if let monitorEndpoint, let onAcceptFailure, case .server = role {
+            monitor = try ConnectionMonitor(context: context, endpoint: monitorEndpoint, report: onAcceptFailure)
+        } else {
+            monitor = nil
+        }
     }
 
     @discardableResult
@@ -107,6 +121,7 @@ public final class ZeroMQTransport: MessageTransport {
     public func close() async {
         await pump.closeAndWait()
         zap?.close()
+        monitor?.close()
     }
 }
 

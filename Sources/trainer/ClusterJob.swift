@@ -11,11 +11,20 @@ struct ClusterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "The number of workers; --batch-size is per worker, so the global batch is workers × batch size.")
     var workers: Int = 2
 
-    @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives; ssp: as async, but no worker runs more than --staleness steps ahead of the slowest.")
+    @Option(help: "sync: every step averages one gradient per worker (equal to one process with the global batch); async: each gradient is applied as it arrives; ssp: as async, but no worker runs more than --staleness steps ahead of the slowest; local-sgd: each worker takes --sync-every optimiser steps on its own replica, then the server averages the weights' changes and applies the outer optimiser (DiLoCo), moving 1/H of sync's bytes.")
     var mode: TrainingMode = .sync
 
     @Option(parsing: .unconditional, help: "SSP mode: the most steps a worker may be ahead of the slowest worker before it waits (default: 3; 0 waits like sync).")
     var staleness: Int?
+
+    @Option(parsing: .unconditional, help: "local-sgd mode: the optimiser steps each worker takes on its replica between pushes, H (default: \(Self.defaultSyncEvery)); a round ends early at an epoch's end. trainer server --checkpoint-every then counts rounds.")
+    var syncEvery: Int?
+
+    @Option(parsing: .unconditional, help: "local-sgd mode: the learning rate of the server's outer SGD, applied to the sample-weighted mean of the workers' weight changes (default: \(Self.defaultOuterOptimizer.learningRate); 1 with --outer-momentum 0 averages the replicas).")
+    var outerLr: Float?
+
+    @Option(parsing: .unconditional, help: "local-sgd mode: the outer SGD's Nesterov momentum (default: \(Self.defaultOuterOptimizer.momentum); 0: plain SGD).")
+    var outerMomentum: Float?
 
     @Option(parsing: .unconditional, help: "Seconds a sync or SSP step may wait on one worker before the server names it as a straggler (log line and metrics event).")
     var stragglerThreshold: Double = 2
@@ -31,7 +40,7 @@ struct ClusterOptions: ParsableArguments {
 
     @OptionGroup var heartbeats: HeartbeatOptions
 
-    @Option(parsing: .unconditional, help: "The most workers taking part at once: in sync mode workers may join at any time up to it (the global batch grows with them); default --workers. Async mode keeps --workers ranks.")
+    @Option(parsing: .unconditional, help: "The most workers taking part at once: in sync and local-sgd mode workers may join at any time up to it (the global batch grows with them); default --workers. Async mode keeps --workers ranks.")
     var maxWorkers: Int?
 
     @Flag(help: "Trace every message sent and received (type, step and size, never the payload) on standard error.")
@@ -55,11 +64,33 @@ struct ClusterOptions: ParsableArguments {
                 throw ValidationError("--staleness must lie in 0…\(TrainingConfiguration.maximumStaleness) steps")
             }
         }
+        if mode != .localSGD, syncEvery != nil || outerLr != nil || outerMomentum != nil {
+            throw ValidationError("--sync-every, --outer-lr and --outer-momentum are for --mode local-sgd (\(mode.rawValue) mode has no rounds)")
+        }
+        if let syncEvery, !(1...TrainingConfiguration.maximumSyncEvery).contains(syncEvery) {
+            throw ValidationError("--sync-every must lie in 1…\(TrainingConfiguration.maximumSyncEvery) steps")
+        }
+        if let problem = outerOptimizer?.problem { throw ValidationError("--outer-lr / --outer-momentum: \(problem)") }
         if !(stragglerThreshold > 0) { throw ValidationError("--straggler-threshold must be positive") }
     }
 
     /// The staleness bound the mode has: --staleness (default 3) in SSP mode, none otherwise.
     var stalenessBound: Int? { mode == .ssp ? (staleness ?? 3) : nil }
+
+    /// The round length local-sgd mode takes without --sync-every.
+    static let defaultSyncEvery = 8
+    /// The outer optimiser local-sgd mode takes without --outer-lr and --outer-momentum.
+    static let defaultOuterOptimizer = TrainingConfiguration.defaultOuterOptimizer
+
+    /// The steps of a round the mode has: --sync-every (default 8) in local-SGD mode, none otherwise.
+    var roundLength: Int? { mode == .localSGD ? (syncEvery ?? Self.defaultSyncEvery) : nil }
+
+    /// The outer optimiser the mode has: SGD with --outer-lr and Nesterov --outer-momentum in local-SGD mode, none otherwise.
+    var outerOptimizer: OptimizerSettings? {
+        guard mode == .localSGD else { return nil }
+        let momentum = outerMomentum ?? Self.defaultOuterOptimizer.momentum
+        return .sgd(learningRate: outerLr ?? Self.defaultOuterOptimizer.learningRate, momentum: momentum, nesterov: momentum > 0)
+    }
 }
 
 extension TrainingMode: ExpressibleByArgument {}
@@ -104,7 +135,7 @@ struct ClusterJob {
             configuration = TrainingConfiguration(
                 model: options.model.rawValue, dataset: options.dataset.rawValue, optimizer: settings.optimizerSettings,
                 batchSizePerWorker: settings.batchSize, epochs: settings.epochs, seed: options.seed, mode: cluster.mode,
-                staleness: cluster.stalenessBound)
+                staleness: cluster.stalenessBound, syncEvery: cluster.roundLength, outerOptimizer: cluster.outerOptimizer)
         }
         guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
             throw CLIError("the saved run trains \(configuration.model) on \(configuration.dataset), which this trainer does not know")
@@ -121,6 +152,9 @@ struct ClusterJob {
             "lr": .float(optimizer.learningRate), "momentum": .float(optimizer.momentum),
             "weight_decay": .float(optimizer.weightDecay), "mode": .text(configuration.mode.rawValue),
             "staleness": configuration.staleness.map { .integer($0) } ?? .number(.nan),
+            "sync_every": configuration.syncEvery.map { .integer($0) } ?? .number(.nan),
+            "outer_lr": configuration.outerOptimizer.map { .float($0.learningRate) } ?? .number(.nan),
+            "outer_momentum": configuration.outerOptimizer.map { .float($0.momentum) } ?? .number(.nan),
             "workers": .integer(cluster.workers), "batch_size": .integer(configuration.batchSizePerWorker),
             "epochs": .integer(configuration.epochs), "seed": .integer(Int(configuration.seed)),
         ])
@@ -187,7 +221,8 @@ struct ClusterJob {
             throw CLIError("training stopped: \(reason)")
         }
         if let reason = server.stoppedBy {
-            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates)
+            try reporter.stopped(reason: reason, weights: weights, updates: await server.completedUpdates,
+                                 unreported: await server.unreportedRanks)
             return false
         }
         try reporter.finish()
@@ -198,7 +233,10 @@ struct ClusterJob {
     func banner(workers: Int, place: String) -> String {
         let settings = configuration
         let optimizer = settings.optimizer.description
-        let mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
+        var mode = settings.staleness.map { "ssp mode (staleness \($0))" } ?? "\(settings.mode.rawValue) mode"
+        if let steps = settings.syncEvery, let outer = settings.outerOptimizer {
+            mode = "local-sgd mode (rounds of \(steps) step\(steps == 1 ? "" : "s"), outer \(outer.description))"
+        }
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
             + "\(optimizer), \(mode), batch \(settings.batchSizePerWorker) per worker "

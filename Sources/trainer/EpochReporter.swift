@@ -111,26 +111,23 @@ final class EpochReporter: @unchecked Sendable {
                                    samplesPerSecond: samplesPerSecond, seconds: seconds))
         totalSamples += summary.samples
         epochStarted = Date()
-        if rankTotals.count < summary.ranks.count {
-            rankTotals += .init(repeating: RankStatistics(), count: summary.ranks.count - rankTotals.count)
+        add(ranks: summary.ranks)
+    }
+
+    /// Adds per-rank counts to the run's totals.
+    private func add(ranks: [RankStatistics]) {
+        if rankTotals.count < ranks.count {
+            rankTotals += .init(repeating: RankStatistics(), count: ranks.count - rankTotals.count)
         }
-        for (rank, statistics) in summary.ranks.enumerated() {
-            rankTotals[rank].pushes += statistics.pushes
-            rankTotals[rank].samples += statistics.samples
-            rankTotals[rank].waitSeconds += statistics.waitSeconds
-            rankTotals[rank].stalenessSum += statistics.stalenessSum
-            rankTotals[rank].maxStaleness = max(rankTotals[rank].maxStaleness, statistics.maxStaleness)
-            rankTotals[rank].rejected += statistics.rejected
-            for (steps, pushes) in statistics.stepsAhead.enumerated() where pushes > 0 {
-                rankTotals[rank].countStepsAhead(steps, pushes: pushes)
-            }
-        }
+        for (rank, statistics) in ranks.enumerated() { rankTotals[rank].add(statistics) }
     }
 
     /// Ends a run stopped early (by a signal): writes the current weights to the checkpoint and a
-    /// `stopped` metrics event, without evaluating.
-    func stopped(reason: String, weights: [Float], updates: Int) throws {
+    /// `stopped` metrics event, without evaluating; `unreported` are the per-rank counts of the steps
+    /// after the last epoch reported, which the event's totals include.
+    func stopped(reason: String, weights: [Float], updates: Int, unreported: [RankStatistics]) throws {
         _ = model.parameters.update(from: weights)
+        add(ranks: unreported)
         print("Stopped by \(reason) after \(updates) updates (\(last?.summary.epoch ?? 0) of \(epochs) epochs finished)")
         metricsLog?.write(event: "stopped", [
             "reason": .text(reason), "updates": .integer(updates), "epochs": .integer(last?.summary.epoch ?? 0),

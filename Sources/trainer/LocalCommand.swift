@@ -43,6 +43,8 @@ struct LocalCommand: AsyncParsableCommand {
         // N workers share this process's cores: one BLAS thread each, so they do not oversubscribe them.
         BLAS.setThreadCount(options.threads ?? 1)
         logging.bootstrap(verbose: cluster.verbose)
+        // Every worker's socket takes descriptors.
+        OpenFileLimit.raiseToHardLimit()
         try OutputPaths.check(options.outputs)
         // Before the server and the reporter make their metrics, which record into the endpoint's registry.
         let metricsServer = try await metricsEndpoint.start()
@@ -53,20 +55,29 @@ struct LocalCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(context) {} }
         let endpoint = endpoint()
         defer { if transport == .ipc { unlink(String(endpoint.dropFirst("ipc://".count))) } }
-        let direct = transport == .direct ? DirectTransport(serving: "parameter-server") : nil
+        let direct = try transport == .direct ? DirectTransport(serving: "parameter-server") : nil
         let server = try direct.map { try job.makeServer(transport: $0, cluster: cluster) }
             ?? job.makeServer(context: context, bind: endpoint, cluster: cluster)
         let experiment = job.experiment, seed = options.seed
         let settings = Worker.Settings(heartbeatTimeout: .seconds(60))
-        let workers = try (0..<cluster.workers).map { _ in
+        func makeWorker() throws -> Worker {
             let makeReplica: @Sendable (TrainingConfiguration) -> Replica = { _ in
                 Replica(model: experiment.makeModel(seed: seed), trainingSet: experiment.train, testCount: experiment.test.count,
                         objective: experiment.objective)
             }
             if let direct {
-                return Worker(transport: DirectTransport(connectingTo: direct, name: "worker"), settings: settings, prepare: makeReplica)
+                return Worker(transport: try DirectTransport(connectingTo: direct, name: "worker"), settings: settings, prepare: makeReplica)
             }
             return try Worker(context: context, connect: server.endpoint, settings: settings, prepare: makeReplica)
+        }
+        let workers = try (0..<cluster.workers).map { index in
+            do {
+                return try makeWorker()
+            } catch {
+                let reason = "cannot start worker \(index + 1) of \(cluster.workers): \(error)"
+                job.reporter.failed(reason: reason)
+                throw CLIError(reason)
+            }
         }
         print(job.banner(workers: cluster.workers, place: "over \(transport.rawValue) (\(server.endpoint))"))
         fflush(nil)
@@ -97,7 +108,7 @@ struct LocalCommand: AsyncParsableCommand {
         guard try await job.conclude(server, weights: weights.value) else { return }
         let waits = job.reporter.rankTotals
         for worker in statistics.sorted(by: { $0.rank < $1.rank }) {
-            print(describe(worker, waitSeconds: cluster.mode == .sync && worker.rank < waits.count ? waits[worker.rank].waitSeconds : nil))
+            print(describe(worker, waitSeconds: (cluster.mode == .sync || cluster.mode == .localSGD) && worker.rank < waits.count ? waits[worker.rank].waitSeconds : nil))
         }
     }
 

@@ -60,6 +60,9 @@ struct ServerCommand: AsyncParsableCommand {
         let metricsServer = try await metricsEndpoint.start()
         let security = try serverSecurity()
         let listen = try BindEndpoint(bind)
+        if let warning = OpenFileLimit.warning(limit: OpenFileLimit.raiseToHardLimit()) {
+            Logger(label: "trainer").warning("\(warning)")
+        }
         if security == nil, !listen.isLocal {
             let warning = "trainer server: warning: listening on \(bind) without CURVE: anyone who can reach "
                 + "this port can join and push gradients; give --curve-secret-key and --authorized-keys (see trainer keygen)"
@@ -124,7 +127,7 @@ struct ServerCommand: AsyncParsableCommand {
         job.display?.clear()
         guard try await job.conclude(server, weights: weights) else { return }
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {
-            let wait = cluster.mode == .sync ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
+            let wait = cluster.mode == .sync || cluster.mode == .localSGD ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
             print("Worker \(rank): \(statistics.pushes) steps, \(statistics.samples) samples\(wait)")
         }
     }
@@ -149,6 +152,8 @@ struct ServerCommand: AsyncParsableCommand {
         cluster.workers = state.worldSize
         cluster.mode = state.configuration.mode
         cluster.staleness = state.configuration.staleness
+        cluster.syncEvery = state.configuration.syncEvery
+        (cluster.outerLr, cluster.outerMomentum) = (state.configuration.outerOptimizer?.learningRate, state.configuration.outerOptimizer?.momentum)
         if let maxWorkers = cluster.maxWorkers { cluster.maxWorkers = max(maxWorkers, state.worldSize) }
         return cluster
     }

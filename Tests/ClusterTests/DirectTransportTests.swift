@@ -10,9 +10,9 @@ import ZeroMQ
 /// training over it ending bit-identical to the same run over inproc ZeroMQ.
 @Suite(.timeLimit(.minutes(1))) struct DirectTransportTests {
     @Test func aServerHearsEachClientUnderItsIdentityAndAnswersOnlyIt() async throws {
-        let server = DirectTransport(serving: "routing")
-        let first = DirectTransport(connectingTo: server, name: "first")
-        let second = DirectTransport(connectingTo: server, name: "second")
+        let server = try DirectTransport(serving: "routing")
+        let first = try DirectTransport(connectingTo: server, name: "first")
+        let second = try DirectTransport(connectingTo: server, name: "second")
         let serverEnd = Receiver(server), firstEnd = Receiver(first), secondEnd = Receiver(second)
         #expect(first.send([Frame("one")]))
         #expect(second.send([Frame("two"), Frame(floats: [1.5, -2])]))
@@ -33,7 +33,7 @@ import ZeroMQ
     }
 
     @Test func aWaitEndsAtItsDeadlineAndOnInterrupt() async throws {
-        let server = DirectTransport(serving: "deadline")
+        let server = try DirectTransport(serving: "deadline")
         let end = Receiver(server)
         let start = ContinuousClock.now
         #expect(await end.next(within: 0.2) == nil)
@@ -47,8 +47,8 @@ import ZeroMQ
     }
 
     @Test func closingFinishesTheMailboxAndRefusesSends() async throws {
-        let server = DirectTransport(serving: "closing")
-        let client = DirectTransport(connectingTo: server, name: "client")
+        let server = try DirectTransport(serving: "closing")
+        let client = try DirectTransport(connectingTo: server, name: "client")
         await server.close()
         #expect(server.isFinished)
         #expect(!server.send([Frame("late")]))
@@ -78,7 +78,7 @@ import ZeroMQ
         let context = try Context()
         let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10))
         let serverTransport: any MessageTransport = direct
-            ? DirectTransport(serving: "equivalence")
+            ? try DirectTransport(serving: "equivalence")
             : try ZeroMQTransport(context: context, role: .server(bind: "inproc://direct-\(UUID().uuidString)", curve: nil),
                                   name: "parameter-server", limits: .parameterServer(parameterCount: initial.parameterCount))
         let server = try ParameterServer(
@@ -87,7 +87,7 @@ import ZeroMQ
             events: .init(logger: .discarding))
         let replicas = try (0..<workers).map { _ in
             let transport: any MessageTransport = if let hub = serverTransport as? DirectTransport {
-                DirectTransport(connectingTo: hub, name: "worker")
+                try DirectTransport(connectingTo: hub, name: "worker")
             } else {
                 try ZeroMQTransport(context: context, role: .client(connect: server.endpoint, curve: nil), name: "worker", limits: .worker)
             }

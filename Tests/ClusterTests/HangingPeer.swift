@@ -11,10 +11,11 @@ struct HangingPeer {
     /// The rank the server gave it.
     let rank: Int
 
-    /// Joins the server at `endpoint` with `set`'s description and pushes `steps` gradients, following
-    /// the welcomes it gets; returns once it has gone silent.
+    /// Joins the server at `endpoint` with `set`'s description and pushes `steps` gradients (in
+    /// local-SGD mode, zero changes for rounds of `stepsPerRound`), following the welcomes it gets;
+    /// returns once it has gone silent.
     static func start(context: Context, endpoint: String, set: LabeledDataset, fingerprint: UInt64, parameterCount: Int,
-                      steps: Int) async throws -> HangingPeer {
+                      steps: Int, stepsPerRound: Int = 1) async throws -> HangingPeer {
         let pump = try SocketPump(context: context, type: .dealer, name: "hanging-peer") {
             try $0.set(.linger, 0)
             try $0.connect(endpoint)
@@ -34,7 +35,7 @@ struct HangingPeer {
         var cursor = EpochCursor(sampleCount: set.count, batchSizePerWorker: welcome.configuration.batchSizePerWorker,
                                  epoch: welcome.epoch, offset: welcome.offset)
         while pushed < steps {
-            let samples = cursor.positions(slot: welcome.slot, worldSize: welcome.worldSize).count
+            let samples = cursor.roundSampleCount(stepsPerRound, slot: welcome.slot, worldSize: welcome.worldSize)
             let gradient: FloatPayload = samples == 0 ? .array([]) : .array([Float](repeating: 0, count: parameterCount))
             pump.send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: fingerprint,
                                   body: .pushGradient(GradientPush(sampleCount: samples, meanLoss: samples == 0 ? 0 : 1, gradient: gradient))).encoded())
@@ -42,7 +43,7 @@ struct HangingPeer {
             let reply = try await next()
             switch reply.body {
             case .weights:
-                cursor.advance(worldSize: welcome.worldSize)
+                cursor.advance(round: stepsPerRound, worldSize: welcome.worldSize)
                 step += 1
             case .welcome(let again):
                 welcome = again

@@ -148,4 +148,24 @@ import Testing
         let unset = try await runCommand("/bin/sh", [script, state, "--mode", "sync", "--workers", "0"], environment: environment)
         #expect(unset.status != 0 && unset.stderr.contains("--workers must be at least 1"), "\(unset.stdout) \(unset.stderr)")
     }
+
+    /// $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM reach a new run as their flags (which the parser judges against the mode).
+    @Test func startServerPassesTheLocalSGDSettingsToANewRun() async throws {
+        let state = temporaryPath("start-server-local-sgd.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        environment["SYNC_EVERY"] = "4"
+        let sync = try await runCommand("/bin/sh", [script, state, "--mode", "sync", "--dataset", "xor"], environment: environment)
+        #expect(sync.status != 0 && sync.stderr.contains("are for --mode local-sgd"), "\(sync.stdout) \(sync.stderr)")
+        environment["SYNC_EVERY"] = "0"
+        let zero = try await runCommand("/bin/sh", [script, state, "--mode", "local-sgd", "--dataset", "xor"], environment: environment)
+        #expect(zero.status != 0 && zero.stderr.contains("--sync-every must lie in 1…"), "\(zero.stdout) \(zero.stderr)")
+        environment["SYNC_EVERY"] = ""
+        environment["OUTER_LR"] = "0.5"
+        environment["OUTER_MOMENTUM"] = "1.5"
+        let momentum = try await runCommand("/bin/sh", [script, state, "--mode", "local-sgd", "--dataset", "xor"], environment: environment)
+        #expect(momentum.status != 0 && momentum.stderr.contains("momentum 1.5 is not in [0, 1)"), "\(momentum.stdout) \(momentum.stderr)")
+    }
 }

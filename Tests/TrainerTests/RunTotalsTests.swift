@@ -53,6 +53,10 @@ import Testing
         #expect(stopped["event"] as? String == "stopped")
         #expect((stopped["epochs"] as? Int) == 0, "the epoch ended before the signal: \(stopped)")
         #expect((stopped["seconds"] as? Double ?? 0) >= 0.2, "\(stopped)")
+        // The steps of the epoch in progress count in the workers' totals.
+        let workers = try #require(stopped["workers"] as? [[String: Any]], "\(stopped)")
+        #expect(workers.count == 1 && (workers.first?["steps"] as? Int ?? 0) > 0, "\(stopped)")
+        #expect((workers.first?["samples"] as? Int ?? 0) > 0, "\(stopped)")
     }
 
     /// One worker for `server`, once it listens.

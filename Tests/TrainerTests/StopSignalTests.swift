@@ -25,6 +25,10 @@ import Testing
         let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
         #expect(serverRun.exitedNormally && serverRun.status == 0, "\(serverRun.stderr)")
         #expect(serverRun.stdout.contains("Stopped by \(name) after "), "\(serverRun.stdout)")
+        // One line says how the run ended, one that the signal arrived.
+        let output = (serverRun.stdout + serverRun.stderr).lowercased()
+        #expect(output.components(separatedBy: "stopped by \(name.lowercased())").count == 2, "\(serverRun.stdout)\n\(serverRun.stderr)")
+        #expect(output.components(separatedBy: "\(name.lowercased()): stopping the workers").count == 2, "\(serverRun.stderr)")
         #expect(serverRun.stdout.contains("Saved the weights to \(checkpoint)"))
         for run in workerRuns {
             #expect(run.exitedNormally && run.status == 0, "\(run.stderr)")

@@ -1,7 +1,7 @@
 import Datasets
 
 /// When a parameter server applies gradients and whom it answers: one type per training mode
-/// (`SyncRounds`, `AsyncUpdates`, `BoundedStaleness`).
+/// (`SyncRounds`, `AsyncUpdates`, `BoundedStaleness`, `LocalRounds`).
 ///
 /// The server does the I/O, keeps the members and the accounting, and asks its policy at each
 /// event: a push arrived, a worker's place was vacated or closed up, the workers were regrouped.
@@ -142,6 +142,9 @@ extension TrainingConfiguration {
         case .ssp:
             try BoundedStaleness(bound: staleness ?? 0, configuration: self, sampleCount: sampleCount, worldSize: worldSize,
                                  maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
+        case .localSGD:
+            LocalRounds(configuration: self, sampleCount: sampleCount, worldSize: worldSize, maxRounds: maxSteps,
+                        checkpointEvery: checkpointEvery, resume: state)
         }
     }
 }
