@@ -25,8 +25,8 @@ measured() {  # NAME command...
 build_engine_tool() {  # TOOL SCRATCH DESTINATION
     local bin
     bin=$(swift build -c release --scratch-path "$2" --show-bin-path)
-    swiftc -O -wmo -module-name "$1" -I "$bin/Modules" -I Sources/CBLAS -I Sources/CZlib \
-        "Benchmarks/$1/main.swift" "$bin"/Engine.build/*.o "$bin"/Datasets.build/*.o -lopenblas -lz -o "$3"
+    swiftc -O -wmo -module-name "$1" -I "$bin/Modules" -I Sources/CBLAS -I Sources/CZlib -I Sources/CSodium \
+        "Benchmarks/$1/main.swift" "$bin"/Engine.build/*.o "$bin"/Datasets.build/*.o -lopenblas -lz -lsodium -o "$3"
 }
 
 # This CPU is newer than Debian's OpenBLAS 0.3.21, which falls back to its slow Prescott kernel unless

@@ -3,11 +3,13 @@
 /// callgrind, whose instruction counts hold up on a loaded machine).
 ///
 ///     EngineProfile [--model cnn|mlp] [--steps N] [--warmup N] [--batch N] [--threads N] [--inference] [--synthetic]
-///                   [--compare-gathers]
+///                   [--cpu-time] [--compare-gathers]
 ///
 /// Runs WARMUP untimed steps, then STEPS timed ones inside `profiledSteps` (the function callgrind's
 /// `--toggle-collect` names), each step timing every layer's forward and backward, the loss and the
-/// optimiser, and prints the mean milliseconds per step of each on standard output. `--compare-gathers`
+/// optimiser, and prints the mean milliseconds per step of each on standard output. `--cpu-time` times
+/// the calling thread's CPU time instead of the wall clock (with `--threads 1`, a figure that waiting
+/// for the core behind other processes does not inflate). `--compare-gathers`
 /// instead times the batch gather of floats against a gather of bytes normalised on the way.
 import Datasets
 import Engine
@@ -21,6 +23,7 @@ struct Options {
     var threads = ProcessInfo.processInfo.activeProcessorCount
     var inference = false
     var synthetic = false
+    var cpuTime = false
     var dataDir = ProcessInfo.processInfo.environment["TRAINER_DATA_DIR"] ?? "../shared/data"
 
     init(_ arguments: [String]) {
@@ -39,11 +42,20 @@ struct Options {
             case "--data-dir": dataDir = value()
             case "--inference": inference = true
             case "--synthetic": synthetic = true
+            case "--cpu-time": cpuTime = true
             case "--compare-gathers": break
             default: fatalError("unknown flag \(flag)")
             }
         }
     }
+}
+
+/// Seconds on the wall clock, or of the calling thread's CPU time with `--cpu-time`.
+func now() -> Double {
+    guard options.cpuTime else { return Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
 /// Accumulated seconds per named phase, in first-seen order.
@@ -52,9 +64,9 @@ final class Phases {
     private var seconds: [String: Double] = [:]
 
     func time<T>(_ name: String, _ body: () -> T) -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = now()
         let result = body()
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let elapsed = now() - start
         if seconds[name] == nil { names.append(name) }
         seconds[name, default: 0] += elapsed
         return result
@@ -96,10 +108,20 @@ let loss = CrossEntropyLoss()
 let loader = DataLoader(data, batchSize: options.batch, shuffle: true, seed: 0)
 let order = DataLoader.order(count: data.count, seed: 0, epoch: 1)
 let phases = Phases()
-/// The pools that take over the ReLU before them, as `Sequential` runs them.
-let fused = Set(network.layers.indices.dropFirst().filter {
-    network.layers[$0].layer is MaxPool2d && network.layers[$0 - 1].layer is ReLU
-})
+/// The layers as `Sequential` runs them: index ranges of one layer, of a ReLU → MaxPool2d pass, or of a
+/// Conv2d → ReLU → MaxPool2d pass.
+let stages: [Range<Int>] = {
+    let layers = network.layers.map(\.layer)
+    var stages: [Range<Int>] = []
+    var index = 0
+    while index < layers.count {
+        let next = index + 1 < layers.count ? layers[index + 1] : nil, afterNext = index + 2 < layers.count ? layers[index + 2] : nil
+        let length = layers[index] is Conv2d && next is ReLU && afterNext is MaxPool2d ? 3 : layers[index] is ReLU && next is MaxPool2d ? 2 : 1
+        stages.append(index..<index + length)
+        index += length
+    }
+    return stages
+}()
 var position = 0
 
 /// One training (or inference) step over the next batch, every phase timed.
@@ -114,20 +136,29 @@ func step() {
     }
     phases.time("zero gradients") { model.zeroGradients() }
     var x = batch.inputs
-    for (index, entry) in network.layers.enumerated() where !fused.contains(index) {
-        if fused.contains(index + 1) {
-            let pool = network.layers[index + 1]
-            x = phases.time("forward \(entry.name)+\(pool.name)") { (pool.layer as! MaxPool2d).forward(x, mode: .training, rectified: true) }
-        } else {
-            x = phases.time("forward \(entry.name)") { entry.layer.forward(x, mode: .training) }
+    func name(_ stage: Range<Int>) -> String { stage.map { network.layers[$0].name }.joined(separator: "+") }
+    for stage in stages {
+        let first = network.layers[stage.lowerBound].layer, pool = network.layers[stage.upperBound - 1].layer as? MaxPool2d
+        x = phases.time("forward \(name(stage))") {
+            switch (stage.count, first, pool) {
+            case (3, let convolution as Conv2d, let pool?): convolution.forward(x, mode: .training, thenReLUAndPool: pool)
+            case (2, _, let pool?): pool.forward(x, mode: .training, rectified: true)
+            default: first.forward(x, mode: .training)
+            }
         }
     }
     _ = phases.time("loss") { loss.forward(x, labels: batch.labels) }
     var gradient: Tensor? = phases.time("loss backward") { loss.backward() }
-    for (index, entry) in network.layers.enumerated().reversed() where !fused.contains(index + 1) {
-        let first = fused.contains(index) ? index - 1 : index
-        let name = first == index ? entry.name : "\(network.layers[first].name)+\(entry.name)"
-        gradient = phases.time("backward \(name)") { entry.layer.backward(gradient!, needsInputGradient: first > 0) }
+    for stage in stages.reversed() {
+        let first = network.layers[stage.lowerBound].layer, pool = network.layers[stage.upperBound - 1].layer as? MaxPool2d
+        let needed = stage.lowerBound > 0
+        gradient = phases.time("backward \(name(stage))") {
+            switch (stage.count, first, pool) {
+            case (3, let convolution as Conv2d, let pool?): convolution.backward(gradient!, needsInputGradient: needed, throughReLUAndPool: pool)
+            case (2, _, let pool?): pool.backward(gradient!, needsInputGradient: needed)
+            default: first.backward(gradient!, needsInputGradient: needed)
+            }
+        }
     }
     phases.time("optimizer") { optimizer.step(model) }
 }
@@ -178,11 +209,11 @@ if CommandLine.arguments.contains("--compare-gathers") {
 
 for _ in 0..<options.warmup { step() }
 phases.reset()
-let start = DispatchTime.now().uptimeNanoseconds
+let start = now()
 profiledSteps(options.steps)
-let wall = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+let wall = now() - start
 print("\(options.model) \(options.inference ? "inference" : "training"), batch \(options.batch), \(options.threads) thread(s), "
-      + "OpenBLAS \(BLAS.coreName), \(options.steps) steps")
+      + "OpenBLAS \(BLAS.coreName), \(options.steps) steps, \(options.cpuTime ? "CPU time of the calling thread" : "wall clock")")
 print(String(format: "%-22@ %9@ %7@", "phase" as NSString, "ms/step" as NSString, "share" as NSString))
 for name in phases.names {
     let ms = phases.total(name) / Double(options.steps) * 1000

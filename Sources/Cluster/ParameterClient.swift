@@ -7,7 +7,8 @@ import Transport
 ///
 /// Every wait has a deadline; while taking part (`heartbeat` given to a wait) the client sends a
 /// heartbeat whenever it has sent nothing for `heartbeatInterval`, and a wait gives the server up
-/// after `heartbeatTimeout` without a message from it. It is used on its owner's actor only (the
+/// after `heartbeatTimeout` without a message from it; `compute(on:heartbeat:_:)` runs a step on
+/// another thread and keeps up the heartbeats meanwhile. It is used on its owner's actor only (the
 /// waits run on `isolation`), which is the transport's thread.
 final class ParameterClient {
     /// What the server answers a push with.
@@ -36,6 +37,8 @@ final class ParameterClient {
     private(set) var pushEncoder: ErrorFeedback?
     /// The worker's replica when weights arrive as deltas; nil when they arrive whole.
     private(set) var replica: WeightDeltaReceiver?
+    /// Messages that arrived while a step was computed, in order: the next wait reads them first.
+    private var early: [[any IncomingFrame]] = []
 
     /// A client over `transport` with `settings`' deadlines, heartbeats and logger.
     init(transport: any MessageTransport, settings: Worker.Settings) {
@@ -96,6 +99,11 @@ final class ParameterClient {
     /// Shows the server that this worker is alive.
     func heartbeat(sender: UInt32, fingerprint: UInt64) {
         send(WireMessage(sender: sender, fingerprint: fingerprint, body: .heartbeat))
+    }
+
+    /// Sends a heartbeat if nothing was sent for `heartbeatInterval` (between the local steps of a long computation).
+    func heartbeatIfDue(sender: UInt32, fingerprint: UInt64) {
+        if ContinuousClock.now >= lastSent + heartbeatInterval { heartbeat(sender: sender, fingerprint: fingerprint) }
     }
 
     /// The server's setup, awaited until `deadline`; throws if the server refuses or stays silent.
@@ -170,6 +178,35 @@ final class ParameterClient {
         return .unreadableWeights(reason)
     }
 
+    /// Runs `work` on `thread` and returns its result once it is done. Meanwhile the client, on its
+    /// owner's thread, sends the server a heartbeat whenever it has sent nothing for `heartbeatInterval`
+    /// (with `heartbeat`: sender and model fingerprint) and keeps every message that arrives for the
+    /// next wait, so a step of any length never looks like death to the server.
+    func compute<Result: Sendable>(on thread: SerialThread, heartbeat: (sender: UInt32, fingerprint: UInt64)?,
+                                   isolation: isolated (any Actor)? = #isolation,
+                                   _ work: @escaping @Sendable () -> Result) async -> Result {
+        let outcome = Outcome<Result>()
+        let transport = transport
+        thread.submit {
+            outcome.set(work())
+            // Ends the wait below (or, if it has already seen the result, one later wait, which
+            // every wait loop takes as a look at its deadline).
+            transport.interrupt()
+        }
+        while true {
+            if let result = outcome.value { return result }
+            let wake = heartbeat == nil ? ContinuousClock.now + .seconds(3600) : lastSent + heartbeatInterval
+            if let frames = await transport.receive(before: wake, isolation: isolation) {
+                early.append(frames)
+            } else if transport.isFinished, outcome.value == nil {
+                // Nothing more arrives and every wait ends at once: wait for the result instead.
+                return await outcome.wait()
+            } else if let heartbeat, outcome.value == nil, ContinuousClock.now >= lastSent + heartbeatInterval {
+                self.heartbeat(sender: heartbeat.sender, fingerprint: heartbeat.fingerprint)
+            }
+        }
+    }
+
     private func send(_ message: WireMessage) {
         lastSent = .now
         logger.trace("worker\(rank.map { " \($0)" } ?? ""): → server: \(message.type) step \(message.step), \(message.payloadByteCount) bytes",
@@ -186,7 +223,9 @@ final class ParameterClient {
         while true {
             // Due an interval after the last message sent, however many messages arrive meanwhile.
             let nextBeat = lastSent + heartbeatInterval
-            let frames = await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: isolation)
+            let frames = early.isEmpty
+                ? await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: isolation)
+                : early.removeFirst()
             guard let frames else {
                 if transport.isFinished { throw ClusterError.connectionClosed }
                 if ContinuousClock.now >= deadline {
@@ -206,6 +245,37 @@ final class ParameterClient {
             } catch {
                 logger.warning("worker: dropped a message: \(error)")
             }
+        }
+    }
+}
+
+/// The result of work done on another thread, set once.
+private final class Outcome<Value: Sendable>: @unchecked Sendable {
+    // Unchecked: `stored` and `waiter` are guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: Value?
+    private var waiter: CheckedContinuation<Value, Never>?
+
+    /// The result, once set.
+    var value: Value? { lock.withLock { stored } }
+
+    func set(_ value: Value) {
+        let waiter = lock.withLock { () -> CheckedContinuation<Value, Never>? in
+            stored = value
+            defer { self.waiter = nil }
+            return self.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    /// The result, awaited if it is not set yet.
+    func wait(isolation: isolated (any Actor)? = #isolation) async -> Value {
+        await withCheckedContinuation { continuation in
+            let value = lock.withLock { () -> Value? in
+                if stored == nil { waiter = continuation }
+                return stored
+            }
+            if let value { continuation.resume(returning: value) }
         }
     }
 }

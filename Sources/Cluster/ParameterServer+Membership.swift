@@ -167,29 +167,29 @@ extension ParameterServer {
         for slot in slots.indices { welcome(slot: slot) }
     }
 
-    /// Sends a heartbeat to every worker the server has not written to for an interval, and drops the
-    /// workers not heard from within the timeout, judged only against a drained socket (a heartbeat
-    /// waiting in a queue while the server was busy counts), and never right after the server itself
-    /// was held up (a long evaluation, a starved machine): then heartbeats may still be on their way
-    /// through the kernel and libzmq, and the next round decides.
-    func keepAlive(now: ContinuousClock.Instant) {
-        let heldUp = lastKeepAlive.map { now - $0 > heartbeatInterval * 3 } ?? false
-        lastKeepAlive = now
-        if !heldUp, !transport.hasQueued, let drained = transport.drainedAt {
-            let isSilent = { (member: Member) in drained - member.lastHeard > self.heartbeatTimeout }
-            let silent = slots.indices.filter { owesSteps($0) && slots[$0].map(isSilent) == true }
-            for slot in silent.reversed() { drop(slot: slot, silentFor: (now - slots[slot]!.lastHeard).seconds) }
-            for joiner in joiners where isSilent(joiner) {
-                peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten", metadata: ["rank": "\(joiner.rank)"])
-            }
-            joiners.removeAll(where: isSilent)
-            waiting.removeAll { drained - $0.lastHeard > heartbeatTimeout }
-            let regrouping = !silent.isEmpty && policy.membership == .elastic && started
-            // Newcomers take the freed places before the regroup, so they take part in the step computed
-            // again (with no worker left, the next round starts a step with them).
-            if !slots.isEmpty || !regrouping { admitWaiting() }
-            if regrouping { regroup(abandoning: true) }
+    /// Drops the workers not heard from within the heartbeat timeout before `looked`, the start of a
+    /// wait that found nothing more to receive: every message that reached the transport before it
+    /// has been handled, so a heartbeat still waiting in the socket (after the machine starved the
+    /// server of CPU) counts, and only heartbeats that did not arrive make a worker silent.
+    func dropSilent(lookedAt looked: ContinuousClock.Instant) {
+        let isSilent = { (member: Member) in looked - member.lastHeard > self.heartbeatTimeout }
+        let silent = slots.indices.filter { owesSteps($0) && slots[$0].map(isSilent) == true }
+        for slot in silent.reversed() { drop(slot: slot, silentFor: (looked - slots[slot]!.lastHeard).seconds) }
+        for joiner in joiners where isSilent(joiner) {
+            peerLog("parameter server: rank \(joiner.rank), waiting to take part, went silent; forgotten", metadata: ["rank": "\(joiner.rank)"])
         }
+        joiners.removeAll(where: isSilent)
+        waiting.removeAll { looked - $0.lastHeard > heartbeatTimeout }
+        let regrouping = !silent.isEmpty && policy.membership == .elastic && started
+        // Newcomers take the freed places before the regroup, so they take part in the step computed
+        // again (with no worker left, the next round starts a step with them).
+        if !slots.isEmpty || !regrouping { admitWaiting() }
+        if regrouping { regroup(abandoning: true) }
+    }
+
+    /// Sends a heartbeat to every worker the server has not written to for an interval and names a
+    /// straggler; silence is judged apart (`dropSilent(lookedAt:)`), once the socket is found empty.
+    func keepAlive(now: ContinuousClock.Instant) {
         for slot in slots.indices where owesSteps(slot) {
             if let member = slots[slot], now - member.lastSent >= heartbeatInterval {
                 send(.heartbeat, to: member.identity, step: policy.nextStep(slot: slot))
@@ -256,9 +256,10 @@ extension ParameterServer {
 
     /// Tells `onMembershipChange` of a worker joining, being dropped or removed.
     private func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
+        guard let onMembershipChange else { return }
         let (changeStep, epoch) = policy.changePoint
-        onMembershipChange?(MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1,
-                                             worldSize: currentWorldSize,
-                                             silentSeconds: silentSeconds))
+        let change = MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1, worldSize: currentWorldSize,
+                                      silentSeconds: silentSeconds)
+        reporting.submit { onMembershipChange(change) }
     }
 }

@@ -29,7 +29,8 @@ extension ParameterServer {
         epochs[epoch] = progress
     }
 
-    /// Calls `onEpochEnd` for `epoch` (0-based), which has just ended, and forgets its accounting.
+    /// Gives `onEpochEnd` the summary of `epoch` (0-based), which has just ended, on the reporting
+    /// thread, and forgets its accounting.
     func reportEpoch(_ epoch: Int) {
         var progress = epochs.removeValue(forKey: epoch) ?? EpochProgress()
         for (rank, bytes) in traffic.removeValue(forKey: epoch) ?? [:] {
@@ -37,13 +38,18 @@ extension ParameterServer {
         }
         let now = ContinuousClock.now
         logger.info("parameter server: epoch \(epoch + 1) done after \(updates) updates", metadata: ["epoch": "\(epoch + 1)"])
-        onEpochEnd?(EpochSummary(
+        let seconds = (now - (epochClock ?? now)).seconds
+        epochClock = now
+        // A state write queued before this report must not take a later state (see `saveState`).
+        queuedState = nil
+        guard let onEpochEnd else { return }
+        let summary = EpochSummary(
             epoch: epoch + 1, weights: Array(weights.values),
             trainLoss: progress.samples > 0 ? progress.lossSum / Double(progress.samples) : 0,
-            samples: progress.samples, seconds: (now - (epochClock ?? now)).seconds, updates: progress.updates,
-            updateSeconds: progress.updateSeconds, worldSize: currentWorldSize, ranks: progress.ranks))
-        // The report (evaluation, checkpoint) is not training time.
-        epochClock = .now
+            samples: progress.samples, seconds: seconds, updates: progress.updates,
+            updateSeconds: progress.updateSeconds, worldSize: currentWorldSize, ranks: progress.ranks)
+        // The report (an evaluation, a checkpoint) runs off the socket thread while training goes on.
+        reporting.submit { onEpochEnd(summary) }
     }
 
     /// The progress and each worker's state now; rates count from the previous status.
@@ -84,6 +90,9 @@ extension ParameterServer {
         namedStraggler = (member.rank, step)
         logger.warning("\(String(format: "parameter server: step %d waits on rank %d for %.1f s (straggler; heard from %.1f s ago)", step, member.rank, waited.seconds, (now - member.lastHeard).seconds))",
                        metadata: ["rank": "\(member.rank)", "step": "\(step)"])
-        onStraggler?(Straggler(rank: member.rank, step: step, seconds: waited.seconds))
+        if let onStraggler {
+            let straggler = Straggler(rank: member.rank, step: step, seconds: waited.seconds)
+            reporting.submit { onStraggler(straggler) }
+        }
     }
 }

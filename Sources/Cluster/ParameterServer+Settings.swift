@@ -62,7 +62,9 @@ extension ParameterServer {
         }
     }
 
-    /// What a parameter server tells its owner as training goes; each is called on the server's actor.
+    /// What a parameter server tells its owner as training goes. `onStatus` is called on the server's
+    /// actor; the others one at a time, in order, on the server's reporting thread (so an epoch's
+    /// evaluation or checkpoint does not hold up the socket), and all of them before `run()` returns.
     public struct Events: Sendable {
         /// Where log lines go, with a level and metadata (rank, step, peer); every message sent or received
         /// is a trace line (type, step and size, never the payload).

@@ -148,16 +148,55 @@ extension ParameterServer {
         return state
     }
 
-    /// Writes the state file, if there is one; a failure is logged and counted, and stops the run
-    /// after `stateWrites.limit` in a row.
+    /// Writes the state file, if there is one, on the reporting thread after the reports given before
+    /// it (so a run that diverged keeps the state before the epoch that diverged ended); a failure is
+    /// logged and counted, and stops the run after `stateWrites.limit` in a row. While a write waits
+    /// to begin, a newer state takes its place: a slow disk holds at most one state in memory.
     func saveState() {
         guard let stateFile, !stopRequest.keepState else { return }
-        do {
-            try state.write(to: stateFile)
-            stateWrites.succeeded()
-        } catch {
-            logger.error("parameter server: could not save the state (\(stateWrites.limit) failures in a row stop the run): \(error)")
-            if let reason = stateWrites.failed(error, path: stateFile) { requestStop(reason: reason) }
+        let snapshot = state
+        if let queuedState, queuedState.replace(with: snapshot) { return }
+        let pending = PendingState(snapshot)
+        queuedState = pending
+        let (stateWrites, stopRequest, logger) = (stateWrites, stopRequest, logger)
+        reporting.submit { [self] in
+            guard let state = pending.take(), !stopRequest.keepState else { return }
+            do {
+                try state.write(to: stateFile)
+                stateWrites.succeeded()
+            } catch {
+                logger.error("parameter server: could not save the state (\(stateWrites.limit) failures in a row stop the run): \(error)")
+                if let reason = stateWrites.failed(error, path: stateFile) { requestStop(reason: reason) }
+            }
+        }
+    }
+}
+
+/// A state waiting to be written on the reporting thread; the server may replace it with a newer
+/// one until the write takes it.
+final class PendingState: @unchecked Sendable {
+    // Unchecked: `stored` and `taken` are guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: ServerState?
+    private var taken = false
+
+    init(_ state: ServerState) { stored = state }
+
+    /// Puts `state` in place of the one waiting; false once the write has taken it.
+    func replace(with state: ServerState) -> Bool {
+        lock.withLock {
+            guard !taken else { return false }
+            stored = state
+            return true
+        }
+    }
+
+    /// The state to write, once.
+    func take() -> ServerState? {
+        lock.withLock {
+            taken = true
+            defer { stored = nil }
+            return stored
         }
     }
 }

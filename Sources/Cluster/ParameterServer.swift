@@ -14,7 +14,10 @@ import Transport
 /// accounting, and carries out the policy's directives.
 ///
 /// The actor runs on its transport's dedicated thread (its serial executor), which alone touches
-/// the socket, so nothing here blocks Swift's cooperative pool. Every wait has a deadline.
+/// the socket, so nothing here blocks Swift's cooperative pool. Its slow work (the owner's epoch
+/// reports with their evaluation and checkpoint, state writes) runs in order on a reporting thread,
+/// so the socket thread goes on receiving and sending heartbeats meanwhile: a worker is dropped only
+/// when its heartbeats do not arrive. Every wait has a deadline.
 public actor ParameterServer {
     /// The endpoint the server bound, as its transport reports it (with the chosen port for `tcp://…:*`).
     public nonisolated let endpoint: String
@@ -60,8 +63,12 @@ public actor ParameterServer {
     var lastStatus = ContinuousClock.now
     /// Progress, traffic and each rank's state, for the process's metrics backend (if any).
     var metrics = ServerMetrics()
-    /// When the server last looked for silent workers.
-    var lastKeepAlive: ContinuousClock.Instant?
+    /// Runs the slow work off the socket thread, in order: epoch reports (`onEpochEnd`: an
+    /// evaluation, a checkpoint), the other events but `onStatus`, and state writes.
+    let reporting = SerialThread(name: "server-reports")
+    /// The last state write given to `reporting`, while it has not begun and no epoch report follows
+    /// it: a newer state replaces its snapshot instead of queueing another.
+    var queuedState: PendingState?
 
     /// The current weights: each update writes a fresh buffer from the pool, so the buffer sent to the
     /// workers (zero-copy) is never written while it is on its way.
@@ -268,23 +275,36 @@ public actor ParameterServer {
     public func run() async throws -> [Float] {
         let joinDeadline = ContinuousClock.now + joinTimeout
         var nextBeat = ContinuousClock.now + heartbeatInterval
+        // Whether silence is to be judged at the next wait that finds nothing more to receive.
+        var silenceDue = false
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
                 let wake = min(nextBeat, lastStatus + statusInterval)
-                // At least a moment's wait, so the transport looks at its socket before a deadline is called.
-                let frames = await transport.receive(before: max(min(deadline, wake), .now + .milliseconds(1)), isolation: #isolation)
+                let waitStart = ContinuousClock.now
+                // A wait that is over at once when silence is due: the transport still looks at its
+                // socket first, and answers nil only when nothing more has arrived.
+                let frames = await transport.receive(before: silenceDue ? waitStart : max(min(deadline, wake), waitStart + .milliseconds(1)),
+                                                     isolation: #isolation)
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)
                     // Debug: the caller reports how the run ended (`stoppedBy`); one line says it.
                     logger.debug("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
+                    await reporting.drained()
                     return Array(weights.values)
                 }
-                if let frames { try handle(frames) }
+                if let frames {
+                    try handle(frames)
+                } else if silenceDue {
+                    // Every message that reached the transport before `waitStart` has been handled.
+                    dropSilent(lookedAt: waitStart)
+                    silenceDue = false
+                }
                 let now = ContinuousClock.now
                 if now >= nextBeat {
                     keepAlive(now: now)
+                    silenceDue = true
                     nextBeat = now + heartbeatInterval
                 }
                 if now - lastStatus >= statusInterval {
@@ -300,11 +320,14 @@ public actor ParameterServer {
         } catch {
             peerLog.flush()
             broadcastEnd(.error(reason: ClusterError.serverStoppedPrefix + "\(error)"))
+            await reporting.drained()
             logger.error("parameter server: \(error)")
             throw error
         }
         peerLog.flush()
         tellTheOthers(.stop)
+        // The last epoch's report and state write are done before the run is.
+        await reporting.drained()
         logger.info("parameter server: done after \(updates) updates")
         return Array(weights.values)
     }

@@ -16,26 +16,17 @@ extension Worker {
         let loader = DataLoader(trainingSet, batchSize: configuration.batchSizePerWorker, shuffle: true, seed: configuration.seed)
         let optimizer = configuration.optimizer.makeOptimizer(parameterCount: model.parameterCount)
         let stepsPerRound = configuration.syncEvery ?? 1
-        var order: (epoch: Int, positions: [Int32])?
+        let rounds = LocalRoundSteps(model: model, trainingSet: trainingSet, loader: loader, optimizer: optimizer, criterion: criterion,
+                                 seed: configuration.seed)
         var assignment = start
         while true {
             let computeStart = ContinuousClock.now
             statistics.rank = assignment.rank
-            assignment.weights.copy(into: model.parameters)
-            let roundStart = Array(model.parameters)
             let steps = assignment.cursor.roundSteps(stepsPerRound, worldSize: assignment.worldSize)
-            var samples = 0, lossSum = 0.0
-            for cursor in steps {
-                let positions = cursor.positions(slot: assignment.slot, worldSize: assignment.worldSize)
-                guard !positions.isEmpty else { continue }
-                if order?.epoch != cursor.epoch {
-                    order = (cursor.epoch, DataLoader.order(count: trainingSet.count, seed: configuration.seed, epoch: cursor.epoch + 1))
-                }
-                let batch = loader.gather(positions, order: order?.positions)
-                let loss = model.computeGradients(on: batch, criterion: criterion)
-                optimizer.step(model)
-                samples += batch.count
-                lossSum += Double(loss) * Double(batch.count)
+            // The round's steps run on the compute thread while this one sends heartbeats.
+            let (weights, slot, worldSize) = (assignment.weights, assignment.slot, assignment.worldSize)
+            let (roundStart, samples, lossSum) = await client.compute(on: computeThread, heartbeat: (UInt32(assignment.rank), model.fingerprint)) {
+                rounds.run(steps, from: weights, slot: slot, worldSize: worldSize)
             }
             let isEndOfEpoch = steps.last!.isLastStepOfEpoch(worldSize: assignment.worldSize)
             let push: GradientPush
@@ -71,5 +62,45 @@ extension Worker {
                 return statistics
             }
         }
+    }
+}
+
+/// A local-SGD worker's rounds, run on its compute thread: the model, data, inner optimiser and the
+/// epoch's sample order, touched only there while the worker awaits a round.
+private final class LocalRoundSteps: @unchecked Sendable {
+    // Unchecked: used by the compute thread only while the worker awaits `run`, and by nobody else
+    // (the hand-offs are the compute thread's queue lock and the result's lock).
+    private let model: Model
+    private let trainingSet: LabeledDataset
+    private let loader: DataLoader
+    private let optimizer: any Optimizer
+    private let criterion: Criterion
+    private let seed: UInt64
+    private var order: (epoch: Int, positions: [Int32])?
+
+    init(model: Model, trainingSet: LabeledDataset, loader: DataLoader, optimizer: any Optimizer, criterion: Criterion, seed: UInt64) {
+        (self.model, self.trainingSet, self.loader, self.optimizer, self.criterion, self.seed)
+            = (model, trainingSet, loader, optimizer, criterion, seed)
+    }
+
+    /// Loads `weights` and takes the round's `steps` on slice `slot` of `worldSize`; returns the
+    /// weights at the round's start, its samples and the sum of its losses weighted by samples.
+    func run(_ steps: [EpochCursor], from weights: FloatPayload, slot: Int, worldSize: Int) -> (start: [Float], samples: Int, lossSum: Double) {
+        weights.copy(into: model.parameters)
+        let roundStart = Array(model.parameters)
+        var samples = 0, lossSum = 0.0
+        for cursor in steps {
+            let positions = cursor.positions(slot: slot, worldSize: worldSize)
+            guard !positions.isEmpty else { continue }
+            if order?.epoch != cursor.epoch {
+                order = (cursor.epoch, DataLoader.order(count: trainingSet.count, seed: seed, epoch: cursor.epoch + 1))
+            }
+            let batch = loader.gather(positions, order: order?.positions)
+            let loss = model.computeGradients(on: batch, criterion: criterion)
+            optimizer.step(model)
+            samples += batch.count
+            lossSum += Double(loss) * Double(batch.count)
+        }
+        return (roundStart, samples, lossSum)
     }
 }

@@ -29,13 +29,17 @@ public struct Replica {
 /// the mean gradient of its shard of the global batch and waits for the next weights, until the
 /// server says stop. The same code serves sync and async mode: only the server's replies differ.
 ///
-/// The actor runs on its transport's dedicated thread (its serial executor): computing a gradient
-/// there keeps it off Swift's cooperative pool. Every wait for the server has a deadline.
+/// The actor runs on its transport's dedicated thread (its serial executor), which receives and
+/// sends; each step's forward and backward pass runs on a compute thread of the worker's own, which
+/// the actor awaits while it goes on sending heartbeats, so a step of any length never looks like
+/// death to the server. Neither thread is Swift's cooperative pool. Every wait for the server has a deadline.
 public actor Worker {
     /// The worker's connection to the server (a DEALER-like transport).
     private let transport: any MessageTransport
     /// The protocol's verbs over `transport`.
     let client: ParameterClient
+    /// Where the steps are computed, off the transport's thread.
+    let computeThread = SerialThread(name: "worker-compute")
 
     /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
@@ -164,13 +168,13 @@ public actor Worker {
         while true {
             let computeStart = ContinuousClock.now
             statistics!.rank = assignment.rank
-            assignment.weights.copy(into: model.parameters)
             let stepBatch = prefetched?.step == assignment.step ? prefetched!.batch : batch(at: assignment.cursor, of: assignment)
             prefetched = nil
             let push: GradientPush
             let isEndOfEpoch = assignment.cursor.isLastStepOfEpoch(worldSize: assignment.worldSize)
+            let step = GradientStep(model: model, weights: assignment.weights, batch: stepBatch, criterion: criterion)
+            let loss = await client.compute(on: computeThread, heartbeat: (UInt32(assignment.rank), model.fingerprint)) { step.run() }
             if let batch = stepBatch {
-                let loss = model.computeGradients(on: batch, criterion: criterion)
                 // Zero-copy: the model's gradient buffer is next written at the following step, which
                 // starts only after the server has answered, and the server drops its frames (inproc) or
                 // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
@@ -250,6 +254,24 @@ public actor Worker {
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
         await transport.close()
+    }
+}
+
+/// One step's work for the compute thread: load the weights into the model and, with a batch,
+/// compute its gradients; returns the batch's mean loss (0 without a batch).
+private struct GradientStep: @unchecked Sendable {
+    // Unchecked: the model and batch are touched only by the compute thread while the worker awaits
+    // the step, and by the worker's thread only before and after it (the hand-offs are the thread's queue lock
+    // and the result's lock).
+    let model: Model
+    let weights: FloatPayload
+    let batch: Batch?
+    let criterion: Criterion
+
+    func run() -> Float {
+        weights.copy(into: model.parameters)
+        guard let batch else { return 0 }
+        return model.computeGradients(on: batch, criterion: criterion)
     }
 }
 

@@ -3,7 +3,9 @@
 ///
 /// Each sample is unfolded (im2col) into a [in·kh·kw, outH·outW] matrix and multiplied by the
 /// weight matrix in one single-threaded sgemm; samples are spread over the compute pool, each
-/// thread with its own scratch and gradient partials, summed at the end.
+/// thread with its own scratch and gradient partials, summed at the end. Followed by ReLU and a
+/// `MaxPool2d` (as `Sequential` runs them), each sample's output is pooled while it is in cache and
+/// the full-size output and its gradient never exist.
 public final class Conv2d: Layer {
     /// Input channels.
     public let inChannels: Int
@@ -25,10 +27,12 @@ public final class Conv2d: Layer {
     private var savedInput: Tensor?
     private var scratch: [Scratch] = []
 
-    /// Per-thread buffers: the unfolded sample, its gradient, and gradient partials.
+    /// Per-thread buffers: the unfolded sample, its gradient, one sample's output or output gradient
+    /// (when pooled on the way), and gradient partials.
     private final class Scratch {
         let columns = Tensor()
         let columnGradient = Tensor()
+        let sampleOutput = Tensor()
         let weightGradient = Tensor()
         let biasGradient = Tensor()
     }
@@ -82,22 +86,41 @@ public final class Conv2d: Layer {
         for buffers in scratch.prefix(threads) {
             buffers.columns.resize(to: [patchSize, pixels])
             buffers.columnGradient.resize(to: [patchSize, pixels])
+            buffers.sampleOutput.resize(to: [outChannels, pixels])
         }
     }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        forward(input, mode: mode, pooling: nil)
+    }
+
+    /// The convolution, ReLU and `pool` in one pass: `pool`'s output (of the rectified convolution),
+    /// each sample pooled while its convolution output is in cache. `backward(_:needsInputGradient:throughReLUAndPool:)`
+    /// takes the gradient of that output.
+    public func forward(_ input: Tensor, mode: Mode, thenReLUAndPool pool: MaxPool2d) -> Tensor {
+        forward(input, mode: mode, pooling: pool)
+    }
+
+    private func forward(_ input: Tensor, mode: Mode, pooling pool: MaxPool2d?) -> Tensor {
         let g = geometry(of: input)
         let batch = input.shape[0], pixels = g.outHeight * g.outWidth
-        output.resize(to: [batch, outChannels, g.outHeight, g.outWidth])
+        let shape = [batch, outChannels, g.outHeight, g.outWidth]
+        let result: Tensor
+        if let pool {
+            result = pool.prepare(inputShape: shape, mode: mode, rectified: true)
+        } else {
+            output.resize(to: shape)
+            result = output
+        }
         let threads = min(ComputePool.shared.threadCount, max(batch, 1))
         prepareScratch(threads: threads, pixels: pixels)
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
         let x = input.data, y = output.data, w = tensors.weight!, b = tensors.bias, k = patchSize, outChannels = outChannels
         let scratch = scratch
         ComputePool.shared.run(parts: threads) { part in
-            let columns = scratch[part].columns.data
+            let columns = scratch[part].columns.data, sampleOutput = scratch[part].sampleOutput.data
             for sample in Swift.stride(from: part, to: batch, by: threads) {
-                let ySample = y + sample * outputSize
+                let ySample = pool == nil ? y + sample * outputSize : sampleOutput
                 g.unfold(x + sample * inputSize, into: columns)
                 var beta: Float = 0
                 if let b {
@@ -106,13 +129,23 @@ public final class Conv2d: Layer {
                 }
                 BLAS.serialGemm(m: outChannels, n: pixels, k: k, a: w, lda: k, b: columns, ldb: pixels,
                                 beta: beta, c: ySample, ldc: pixels)
+                pool?.pool(planes: sample * outChannels..<(sample + 1) * outChannels, from: ySample)
             }
         }
         savedInput = mode == .training ? input : nil
-        return output
+        return result
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        backward(outputGradient, needsInputGradient: needsInputGradient, pooling: nil)
+    }
+
+    /// Backward through `forward(_:mode:thenReLUAndPool:)`: `outputGradient` is the gradient of the pool's output.
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool, throughReLUAndPool pool: MaxPool2d) -> Tensor? {
+        backward(outputGradient, needsInputGradient: needsInputGradient, pooling: pool)
+    }
+
+    private func backward(_ outputGradient: Tensor, needsInputGradient: Bool, pooling pool: MaxPool2d?) -> Tensor? {
         guard let input = savedInput else { preconditionFailure("Conv2d.backward without a training-mode forward") }
         let g = geometry(of: input)
         let batch = input.shape[0], pixels = g.outHeight * g.outWidth, k = patchSize, outChannels = outChannels
@@ -125,15 +158,24 @@ public final class Conv2d: Layer {
             buffers.biasGradient.zero()
         }
         if needsInputGradient { inputGradient.resize(to: input.shape) }
+        precondition(outputGradient.count == (pool?.outputCount ?? batch * outChannels * pixels),
+                     "Conv2d.backward: output gradient \(outputGradient.shape) does not match the forward pass")
         let inputSize = inChannels * g.height * g.width, outputSize = outChannels * pixels
         let x = input.data, dy = outputGradient.data, w = tensors.weight!, dx = inputGradient.data
         let scratch = scratch, withBias = hasBias
         ComputePool.shared.run(parts: threads) { part in
             let buffers = scratch[part]
             let columns = buffers.columns.data, columnGradient = buffers.columnGradient.data
-            let dw = buffers.weightGradient.data, db = buffers.biasGradient.data
+            let dw = buffers.weightGradient.data, db = buffers.biasGradient.data, sampleGradient = buffers.sampleOutput.data
             for sample in Swift.stride(from: part, to: batch, by: threads) {
-                let dySample = dy + sample * outputSize
+                let dySample: UnsafePointer<Float>
+                if let pool {
+                    // The gradient w.r.t. this sample's convolution output, through the pool and the ReLU.
+                    pool.unpool(planes: sample * outChannels..<(sample + 1) * outChannels, gradient: dy, into: sampleGradient)
+                    dySample = UnsafePointer(sampleGradient)
+                } else {
+                    dySample = UnsafePointer(dy + sample * outputSize)
+                }
                 g.unfold(x + sample * inputSize, into: columns)
                 // dW[out, k] += dY[out, pixels] · columnsᵀ[pixels, k]
                 BLAS.serialGemm(transposeB: true, m: outChannels, n: k, k: pixels, a: dySample, lda: pixels,
@@ -159,85 +201,5 @@ public final class Conv2d: Layer {
             }
         }
         return needsInputGradient ? inputGradient : nil
-    }
-}
-
-/// The shape arithmetic of one convolution, and the unfold (im2col) and fold (col2im) it needs.
-struct Geometry {
-    let channels, height, width: Int
-    let kernelHeight, kernelWidth: Int
-    let strideHeight, strideWidth: Int
-    let padHeight, padWidth: Int
-    let outHeight, outWidth: Int
-
-    /// The output columns ox whose input column ox·stride − pad + kx lies inside the image.
-    @inline(__always) private func validColumns(_ kx: Int) -> Range<Int> {
-        // ix = ox·s − p + kx ∈ [0, width)  ⇔  ox ∈ [ceil((p − kx)/s), ceil((width + p − kx)/s))
-        let low = max(0, ceilDivide(padWidth - kx, strideWidth))
-        let high = min(outWidth, ceilDivide(width + padWidth - kx, strideWidth))
-        return low..<max(low, high)
-    }
-
-    @inline(__always) private func ceilDivide(_ a: Int, _ b: Int) -> Int {
-        a >= 0 ? (a + b - 1) / b : -((-a) / b)
-    }
-
-    /// Writes the [channels·kh·kw, outH·outW] patch matrix of one sample, zeros where the kernel overhangs.
-    func unfold(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
-        let pixels = outHeight * outWidth
-        var row = 0
-        for c in 0..<channels {
-            let plane = image + c * height * width
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let destination = columns + row * pixels
-                    let valid = validColumns(kx)
-                    for oy in 0..<outHeight {
-                        let line = destination + oy * outWidth
-                        let iy = oy * strideHeight - padHeight + ky
-                        guard iy >= 0 && iy < height, !valid.isEmpty else {
-                            line.update(repeating: 0, count: outWidth)
-                            continue
-                        }
-                        if valid.lowerBound > 0 { line.update(repeating: 0, count: valid.lowerBound) }
-                        if valid.upperBound < outWidth { (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound) }
-                        let source = plane + iy * width - padWidth + kx
-                        if strideWidth == 1 {
-                            (line + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
-                        } else {
-                            for ox in valid { line[ox] = source[ox * strideWidth] }
-                        }
-                    }
-                    row += 1
-                }
-            }
-        }
-    }
-
-    /// Adds a patch-matrix gradient back onto the image positions it was read from.
-    func fold(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
-        let pixels = outHeight * outWidth
-        var row = 0
-        for c in 0..<channels {
-            let plane = image + c * height * width
-            for ky in 0..<kernelHeight {
-                for kx in 0..<kernelWidth {
-                    let source = columns + row * pixels
-                    let valid = validColumns(kx)
-                    for oy in 0..<outHeight {
-                        let iy = oy * strideHeight - padHeight + ky
-                        guard iy >= 0 && iy < height else { continue }
-                        let line = source + oy * outWidth
-                        let destination = plane + iy * width - padWidth + kx
-                        if strideWidth == 1 {
-                            for ox in valid { destination[ox] += line[ox] }
-                        } else {
-                            for ox in valid { destination[ox &* strideWidth] += line[ox] }
-                        }
-                    }
-                    row += 1
-                }
-            }
-        }
     }
 }

@@ -3,14 +3,19 @@ public final class MaxPool2d: Layer {
     let window: SlidingWindow
     private let output = Tensor()
     private let inputGradient = Tensor()
-    private var argmax: [Int32] = []
+    /// The flat index inside its input plane of each output's maximum.
+    private var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var argmaxCapacity = 1
     private var inputShape: [Int] = []
     private var rectified = false
+    private var training = false
 
     /// Creates the layer; `stride` defaults to `kernelSize`, padding counts as −∞.
     public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
         window = SlidingWindow(poolKernel: kernelSize, stride: stride, padding: padding)
     }
+
+    deinit { argmax.deallocate() }
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         forward(input, mode: mode, rectified: false)
@@ -20,57 +25,72 @@ public final class MaxPool2d: Layer {
     /// maximum, so ReLU → MaxPool2d costs one pass over the input instead of three (`Sequential` fuses it).
     /// `backward` then returns the gradient w.r.t. the ReLU's input.
     public func forward(_ input: Tensor, mode: Mode, rectified: Bool) -> Tensor {
+        let output = prepare(inputShape: input.shape, mode: mode, rectified: rectified)
+        let planes = output.shape[0] * output.shape[1], planeIn = input.shape[2] * input.shape[3]
+        let x = input.data
+        // Planes are independent: each thread takes a run of them.
+        ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
+            self.pool(planes: run, from: x + run.lowerBound * planeIn)
+        }
+        return output
+    }
+
+    /// Sizes the output for an input of `shape` and returns it, to be filled plane by plane with
+    /// `pool(planes:from:)` (a layer that computes its output a sample at a time pools each sample
+    /// while it is in cache, as `Conv2d` does).
+    func prepare(inputShape shape: [Int], mode: Mode, rectified: Bool) -> Tensor {
         self.rectified = rectified
+        training = mode == .training
+        output.resize(to: window.outputShape(shape, layer: "MaxPool2d"))
+        inputShape = shape
+        if argmaxCapacity < output.count {
+            argmax.deallocate()
+            argmax = .allocate(capacity: output.count)
+            argmaxCapacity = output.count
+        }
+        return output
+    }
+
+    /// The number of elements of the last forward pass's output.
+    var outputCount: Int { output.count }
+
+    /// Pools the input planes `planes` (plane indices over the whole batch) read from `x`, which
+    /// points at the first of them, into the output `prepare` sized.
+    func pool(planes: Range<Int>, from x: UnsafePointer<Float>) {
+        let height = inputShape[2], width = inputShape[3], outHeight = output.shape[2], outWidth = output.shape[3]
+        let planeIn = height * width, planeOut = outHeight * outWidth
         let floor: Float = rectified ? 0 : -.infinity
-        let shape = window.outputShape(input.shape, layer: "MaxPool2d")
-        output.resize(to: shape)
-        inputShape = input.shape
-        let planes = shape[0] * shape[1], height = input.shape[2], width = input.shape[3]
-        let outHeight = shape[2], outWidth = shape[3]
-        let training = mode == .training
-        // The 2×2 fast path always records the argmax: a branch-free loop is faster than a test per window.
-        if argmax.count < output.count { argmax = [Int32](repeating: 0, count: output.count) }
+        let y = output.data + planes.lowerBound * planeOut, indices = argmax + planes.lowerBound * planeOut
         let w = window
-        let x = input.data, y = output.data
-        let fast = w.kernel == (2, 2) && w.stride == (2, 2) && w.padding == (0, 0)
-        argmax.withUnsafeMutableBufferPointer { buffer in
-            let indices = buffer.baseAddress!
-            // Planes are independent: each thread takes a run of them, and a run holding a NaN takes
-            // the general path so that NaN propagates.
-            ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(height * width, 1))) { run in
-                let planeIn = height * width, planeOut = outHeight * outWidth
-                if fast && !containsNaN(x + run.lowerBound * planeIn, count: run.count * planeIn) {
-                    MaxPool2d.forward2x2(x + run.lowerBound * planeIn, y + run.lowerBound * planeOut,
-                                         indices + run.lowerBound * planeOut, planes: run.count, height: height, width: width,
-                                         outHeight: outHeight, outWidth: outWidth, floor: floor)
-                    return
-                }
-                for plane in run {
-                    let x = x + plane * planeIn
-                    let y = y + plane * planeOut
-                    for oy in 0..<outHeight {
-                        let y0 = oy * w.stride.height - w.padding.height
-                        for ox in 0..<outWidth {
-                            let x0 = ox * w.stride.width - w.padding.width
-                            var best = -Float.infinity, bestIndex = -1
-                            for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
-                                for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) {
-                                    let value = x[iy * width + ix]
-                                    if value > best || bestIndex < 0 || value.isNaN {
-                                        best = value
-                                        bestIndex = iy * width + ix
-                                    }
-                                }
+        // The 2×2 fast path always records the argmax: a branch-free loop is faster than a test per
+        // window. Planes holding a NaN take the general path so that NaN propagates.
+        if w.kernel == (2, 2) && w.stride == (2, 2) && w.padding == (0, 0) && !containsNaN(x, count: planes.count * planeIn) {
+            MaxPool2d.forward2x2(x, y, indices, planes: planes.count, height: height, width: width,
+                                 outHeight: outHeight, outWidth: outWidth, floor: floor)
+            return
+        }
+        for plane in 0..<planes.count {
+            let x = x + plane * planeIn, y = y + plane * planeOut
+            for oy in 0..<outHeight {
+                let y0 = oy * w.stride.height - w.padding.height
+                for ox in 0..<outWidth {
+                    let x0 = ox * w.stride.width - w.padding.width
+                    var best = -Float.infinity, bestIndex = -1
+                    for iy in max(y0, 0)..<min(y0 + w.kernel.height, height) {
+                        for ix in max(x0, 0)..<min(x0 + w.kernel.width, width) {
+                            let value = x[iy * width + ix]
+                            if value > best || bestIndex < 0 || value.isNaN {
+                                best = value
+                                bestIndex = iy * width + ix
                             }
-                            // max(best, floor) would lose a NaN; NaN passes ReLU as it does in PyTorch.
-                            y[oy * outWidth + ox] = best < floor ? floor : best
-                            if training { indices[plane * planeOut + oy * outWidth + ox] = Int32(bestIndex) }
                         }
                     }
+                    // max(best, floor) would lose a NaN; NaN passes ReLU as it does in PyTorch.
+                    y[oy * outWidth + ox] = best < floor ? floor : best
+                    if training { indices[plane * planeOut + oy * outWidth + ox] = Int32(bestIndex) }
                 }
             }
         }
-        return output
     }
 
     /// The tutorial's 2×2, stride-2 window as a branch-free, vectorisable loop: which of four values
@@ -108,31 +128,35 @@ public final class MaxPool2d: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
         guard needsInputGradient else { return nil }
+        precondition(outputGradient.count == output.count, "MaxPool2d.backward: gradient \(outputGradient.shape) for output \(output.shape)")
         inputGradient.resize(to: inputShape)
-        let height = inputShape[2], width = inputShape[3], outHeight = output.shape[2], outWidth = output.shape[3]
-        let planeIn = height * width, planeOut = outHeight * outWidth
-        let gradientIn = inputGradient.data, gradientOut = outputGradient.data, pooled = output.data
-        let rectified = rectified
-        inputGradient.zero()
-        argmax.withUnsafeBufferPointer { indices in
-            let planes = output.shape[0] * output.shape[1]
-            ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
-                for plane in run {
-                    let dx = gradientIn + plane * planeIn, dy = gradientOut + plane * planeOut
-                    let y = pooled + plane * planeOut, index = indices.baseAddress! + plane * planeOut
-                    if rectified {
-                        // ReLU passes the gradient where its output (the pooled value) is positive.
-                        for o in 0..<planeOut {
-                            let gradient = dy[o]
-                            dx[Int(index[o])] += y[o] > 0 ? gradient : 0
-                        }
-                    } else {
-                        for o in 0..<planeOut { dx[Int(index[o])] += dy[o] }
-                    }
-                }
-            }
+        let planes = output.shape[0] * output.shape[1], planeIn = inputShape[2] * inputShape[3]
+        let dy = outputGradient.data, dx = inputGradient.data
+        ComputePool.shared.forEachRange(planes, minimumPerThread: max(1, 32768 / max(planeIn, 1))) { run in
+            self.unpool(planes: run, gradient: dy, into: dx + run.lowerBound * planeIn)
         }
         return inputGradient
+    }
+
+    /// Writes the gradient w.r.t. the input planes `planes` into `dx` (which points at the first of
+    /// them), from `dy`, the gradient of the whole output: zeros, and each output's gradient at its
+    /// maximum (with a fused ReLU, only where the pooled value is positive).
+    func unpool(planes: Range<Int>, gradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let planeIn = inputShape[2] * inputShape[3], planeOut = output.shape[2] * output.shape[3]
+        dx.update(repeating: 0, count: planes.count * planeIn)
+        for plane in planes {
+            let dx = dx + (plane - planes.lowerBound) * planeIn, dy = dy + plane * planeOut
+            let y = output.data + plane * planeOut, index = argmax + plane * planeOut
+            if rectified {
+                // ReLU passes the gradient where its output (the pooled value) is positive.
+                for o in 0..<planeOut {
+                    let gradient = dy[o]
+                    dx[Int(index[o])] += y[o] > 0 ? gradient : 0
+                }
+            } else {
+                for o in 0..<planeOut { dx[Int(index[o])] += dy[o] }
+            }
+        }
     }
 }
 

@@ -1,19 +1,51 @@
 /// Layers applied one after another, each under a name that prefixes its parameters
 /// (`fc1` gives `fc1.weight`, as in a PyTorch module with attributes or an `nn.Sequential`).
 ///
-/// A `ReLU` directly followed by a `MaxPool2d` runs as one rectified pooling pass (the same values
-/// and gradients, without the ReLU's full-size output and gradient).
+/// A `ReLU` directly followed by a `MaxPool2d` runs as one rectified pooling pass, and a `Conv2d`
+/// before them pools each sample as it computes it (the same values and gradients, without the
+/// full-size outputs and gradients in between).
 public final class Sequential: Layer {
     /// The named layers in order.
     public let layers: [(name: String, layer: any Layer)]
-    /// The indices of the `MaxPool2d` layers that take over the `ReLU` just before them.
-    private let fusedPools: Set<Int>
+    /// The layers as `forward` and `backward` run them: alone or fused with their neighbours.
+    private let stages: [Stage]
+
+    /// One pass of `forward`: a layer, or a run of layers fused into one pass.
+    private enum Stage {
+        case layer(Int)
+        /// ReLU → MaxPool2d, the pool taking the rectification.
+        case rectifiedPool(MaxPool2d, first: Int)
+        /// Conv2d → ReLU → MaxPool2d, the convolution pooling each sample.
+        case convolutionReLUPool(Conv2d, MaxPool2d, first: Int)
+
+        var first: Int {
+            switch self {
+            case .layer(let index), .rectifiedPool(_, let index), .convolutionReLUPool(_, _, let index): index
+            }
+        }
+    }
 
     /// Creates a stack of named layers.
     public init(_ layers: [(String, any Layer)]) {
         let stack = layers.map { (name: $0.0, layer: $0.1) }
         self.layers = stack
-        fusedPools = Set(stack.indices.dropFirst().filter { stack[$0].layer is MaxPool2d && stack[$0 - 1].layer is ReLU })
+        var stages: [Stage] = []
+        var index = 0
+        while index < stack.count {
+            let next = index + 1 < stack.count ? stack[index + 1].layer : nil
+            let afterNext = index + 2 < stack.count ? stack[index + 2].layer : nil
+            if let convolution = stack[index].layer as? Conv2d, next is ReLU, let pool = afterNext as? MaxPool2d {
+                stages.append(.convolutionReLUPool(convolution, pool, first: index))
+                index += 3
+            } else if stack[index].layer is ReLU, let pool = next as? MaxPool2d {
+                stages.append(.rectifiedPool(pool, first: index))
+                index += 2
+            } else {
+                stages.append(.layer(index))
+                index += 1
+            }
+        }
+        self.stages = stages
     }
 
     /// Creates a stack named by position (`0.weight`, `2.weight`, …), as `nn.Sequential` names them.
@@ -42,14 +74,11 @@ public final class Sequential: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) -> Tensor {
         var x = input
-        var index = 0
-        while index < layers.count {
-            if fusedPools.contains(index + 1), let pool = layers[index + 1].layer as? MaxPool2d {
-                x = pool.forward(x, mode: mode, rectified: true)
-                index += 2
-            } else {
-                x = layers[index].layer.forward(x, mode: mode)
-                index += 1
+        for stage in stages {
+            switch stage {
+            case .layer(let index): x = layers[index].layer.forward(x, mode: mode)
+            case .rectifiedPool(let pool, _): x = pool.forward(x, mode: mode, rectified: true)
+            case .convolutionReLUPool(let convolution, let pool, _): x = convolution.forward(x, mode: mode, thenReLUAndPool: pool)
             }
         }
         return x
@@ -57,14 +86,18 @@ public final class Sequential: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
         var gradient = outputGradient
-        var index = layers.count - 1
-        while index >= 0 {
-            // A fused pool's gradient is already the gradient w.r.t. its ReLU's input.
-            let first = fusedPools.contains(index) ? index - 1 : index
-            let needed = first > 0 || needsInputGradient
-            guard let next = layers[index].layer.backward(gradient, needsInputGradient: needed) else { return nil }
+        for stage in stages.reversed() {
+            // A fused stage's gradient is already the gradient w.r.t. its first layer's input.
+            let needed = stage.first > 0 || needsInputGradient
+            let next: Tensor?
+            switch stage {
+            case .layer(let index): next = layers[index].layer.backward(gradient, needsInputGradient: needed)
+            case .rectifiedPool(let pool, _): next = pool.backward(gradient, needsInputGradient: needed)
+            case .convolutionReLUPool(let convolution, let pool, _):
+                next = convolution.backward(gradient, needsInputGradient: needed, throughReLUAndPool: pool)
+            }
+            guard let next else { return nil }
             gradient = next
-            index = first - 1
         }
         return gradient
     }

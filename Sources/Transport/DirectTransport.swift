@@ -77,9 +77,6 @@ public final class DirectTransport: MessageTransport {
     }
 
     public var isFinished: Bool { mailbox.isFinished }
-    public var hasQueued: Bool { mailbox.hasQueued }
-    /// Every message sent to this transport is in its mailbox as soon as it is sent.
-    public var drainedAt: ContinuousClock.Instant? { .now }
 
     public func interrupt() {
         mailbox.interrupt()

@@ -15,14 +15,11 @@ public protocol MessageTransport: AnyObject, Sendable {
     @discardableResult func send(_ frames: [Frame]) -> Bool
     /// The next message, or nil if none arrives before `deadline`, the wait is interrupted or the
     /// transport is closed; runs on `isolation` (pass `#isolation`), so the owner resumes on its thread.
+    /// A nil for the deadline (even one already past) comes only after the transport has looked for
+    /// messages since the call began: every message that reached it before the call has been read.
     func receive(before deadline: ContinuousClock.Instant, isolation: isolated (any Actor)?) async -> [any IncomingFrame]?
     /// Whether the transport is closed and every message it received has been read.
     var isFinished: Bool { get }
-    /// Whether received messages wait to be read.
-    var hasQueued: Bool { get }
-    /// When the transport last found nothing more arriving: every message sent to it before then has
-    /// been received (and is queued or read).
-    var drainedAt: ContinuousClock.Instant? { get }
     /// Ends the current wait of `receive` with nil, or the next one if none is waiting.
     func interrupt()
     /// Closes the transport and returns once it is closed; messages already sent still leave (within

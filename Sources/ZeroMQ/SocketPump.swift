@@ -258,6 +258,7 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
                 let remaining = deadline - ContinuousClock.now
                 timeout = min(timeout, max(0, Int((remaining / .milliseconds(1)).rounded(.up))))
             }
+            let look = mailbox.startLooking()
             let ready: PollResult
             do {
                 ready = try poller.poll(timeout: timeout)
@@ -269,15 +270,11 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
                 break
             }
             if ready[pipeIndex].contains(.readable) { wakePipe.drain() }
-            var drained = !ready[socketIndex].contains(.readable)
-            if !drained {
+            if ready[socketIndex].contains(.readable) {
                 // Take everything that is waiting, not just one message per poll.
                 for _ in 0..<1024 {
                     do {
-                        guard let frames = try socket.tryReceiveMultipart(limits: limits) else {
-                            drained = true
-                            break
-                        }
+                        guard let frames = try socket.tryReceiveMultipart(limits: limits) else { break }
                         mailbox.put(frames)
                     } catch let error as ZMQError {
                         if error.isContextTerminated { break }
@@ -287,9 +284,7 @@ final class PumpExecutor: SerialExecutor, @unchecked Sendable {
                     }
                 }
             }
-            let now = ContinuousClock.now
-            if drained { mailbox.noteDrained(at: now) }
-            mailbox.expire(now: now)
+            mailbox.expire(now: .now, looked: look)
         }
         self.socket = nil
         socket.close()

@@ -111,8 +111,6 @@ public final class ZeroMQTransport: MessageTransport {
     }
 
     public var isFinished: Bool { pump.mailbox.isFinished }
-    public var hasQueued: Bool { pump.mailbox.hasQueued }
-    public var drainedAt: ContinuousClock.Instant? { pump.mailbox.drainedAt }
 
     public func interrupt() {
         pump.mailbox.interrupt()

@@ -9,8 +9,9 @@ import Reports
 /// Turns a parameter server's end-of-epoch weights into what `trainer train` reports: test loss and
 /// accuracy, the epoch line, the metrics event and the checkpoint.
 ///
-/// The server calls `report` on its actor, one epoch after another, and `finish` runs once the
-/// server has returned; the state is never touched from two places at once, hence `@unchecked`.
+/// The server calls `report` and the other event handlers on its reporting thread, one at a time and
+/// in order, and `finish`, `stopped` and `failed` run once the server has returned (after the last
+/// report); the state is never touched from two places at once, hence `@unchecked`.
 final class EpochReporter: @unchecked Sendable {
     private let experiment: Experiment
     private let model: Model

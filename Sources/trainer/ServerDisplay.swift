@@ -5,9 +5,11 @@ import Foundation
 /// traffic and last heartbeat, and under it the epoch's progress bar. Server log lines and epoch lines are
 /// printed above them. Off a terminal (or with --no-progress) it is not made at all.
 ///
-/// The server calls it on its own thread only (status, log lines, epoch ends), so its state is never
-/// touched from two places at once, hence `@unchecked`.
+/// The server shows its status from its actor and clears the display from its reporting thread
+/// (epoch ends) and wherever a log line is written, so every use takes `lock`.
 final class ServerDisplay: @unchecked Sendable {
+    // Unchecked: every field is used under `lock`.
+    private let lock = NSLock()
     private let bar: ProgressBar
     private let board = WorkerStatusBoard(redrawInterval: 0)
     private let batchSizePerWorker: Int
@@ -26,6 +28,10 @@ final class ServerDisplay: @unchecked Sendable {
 
     /// Redraws the workers' block and the progress bar for `status`.
     func show(_ status: ServerStatus) {
+        lock.withLock { draw(status) }
+    }
+
+    private func draw(_ status: ServerStatus) {
         let now = monotonicSeconds()
         if epochStart?.epoch != status.epoch { epochStart = (status.epoch, now) }
         bar.clear()
@@ -43,7 +49,9 @@ final class ServerDisplay: @unchecked Sendable {
 
     /// Removes the block and the bar, so that a whole line can be printed; the next status draws them again.
     func clear() {
-        bar.clear()
-        board.clear()
+        lock.withLock {
+            bar.clear()
+            board.clear()
+        }
     }
 }

@@ -19,11 +19,15 @@ import ZeroMQ
     }
 
     /// A scripted peer pushes gradients of `value` in every parameter at each of its steps beside a real
-    /// worker, for 2 epochs of 90 samples.
+    /// worker, for 2 epochs of 90 samples (local-SGD mode: weight changes of `value`, in rounds of 2 steps).
     private func run(mode: TrainingMode, bound: GradientBound, value: Float) async throws -> Outcome {
         let set = SyncSetUp.dataset(count: 90)
-        let configuration = SyncSetUp.configuration(.sgd, mode: mode, epochs: 2)
-        let plan = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: configuration.batchSizePerWorker)
+        let configuration = mode == .localSGD
+            ? LocalSGDSetUp.configuration(inner: .sgd(learningRate: 0.05, momentum: 0.9), batchSize: 16, epochs: 2, syncEvery: 2,
+                                          outer: TrainingConfiguration.defaultOuterOptimizer)
+            : SyncSetUp.configuration(.sgd, mode: mode, epochs: 2)
+        let stepsPerRound = configuration.syncEvery ?? 1
+        var cursor = EpochCursor(sampleCount: set.count, batchSizePerWorker: configuration.batchSizePerWorker)
         let initial = SyncSetUp.network()
         let serverLog = LogLines(), summaries = Summaries()
         let context = try Context()
@@ -41,7 +45,7 @@ import ZeroMQ
         let workerRun = Task { try await worker.run() }
         var step = 0, pushes = 0
         loop: while step < 1000 {
-            let samples = plan.positions(step: step % plan.stepsPerEpoch, rank: welcome.slot).count
+            let samples = cursor.roundSampleCount(stepsPerRound, slot: welcome.slot, worldSize: 2)
             let gradient = [Float](repeating: value, count: initial.parameterCount)
             let push = GradientPush(sampleCount: samples, meanLoss: samples > 0 ? 1.5 : 0, isEndOfEpoch: samples == 0,
                                     gradient: samples > 0 ? .array(gradient) : .array([]))
@@ -49,7 +53,9 @@ import ZeroMQ
             if samples > 0 { pushes += 1 }
             let reply = try await peer.next()
             switch reply.body {
-            case .weights: step += 1
+            case .weights:
+                step += 1
+                cursor.advance(round: stepsPerRound, worldSize: 2)
             case .stop: break loop
             default: throw ClusterError.refused(reason: "unexpected \(reply.type)")
             }
@@ -64,7 +70,7 @@ import ZeroMQ
         return outcome
     }
 
-    @Test(arguments: [TrainingMode.sync, .async])
+    @Test(arguments: [TrainingMode.sync, .async, .localSGD])
     func hugeFiniteGradientsAreRejectedAndCountedPerRank(mode: TrainingMode) async throws {
         let outcome = try await run(mode: mode, bound: .standard, value: 1e30)
         #expect(outcome.rejected == outcome.peerPushes, "\(outcome.log)")

@@ -144,6 +144,40 @@ import ZeroMQ
         await server.close()
     }
 
+    /// A round longer than the server's heartbeat timeout (8 local steps of 0.3 s against 1 s) does not
+    /// look like silence: the worker sends heartbeats between its local steps, and nobody is dropped.
+    @Test func aRoundLongerThanTheHeartbeatTimeoutKeepsItsWorkers() async throws {
+        let set = SyncSetUp.dataset(count: 300)
+        let configuration = LocalSGDSetUp.configuration(inner: .sgd(learningRate: 0.05), batchSize: 16, epochs: 1, syncEvery: 8,
+                                                        outer: TrainingConfiguration.defaultOuterOptimizer)
+        let initial = SyncSetUp.network()
+        let summaries = Summaries(), changes = MembershipChanges()
+        let context = try Context()
+        let server = try ParameterServer(
+            context: context, bind: "inproc://local-slow-\(UUID().uuidString)", weights: Array(initial.parameters),
+            fingerprint: initial.fingerprint, configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(20),
+                            heartbeatInterval: .milliseconds(100), heartbeatTimeout: .seconds(1)),
+            events: .init(logger: .discarding, onMembershipChange: changes.append, onEpochEnd: summaries.append))
+        async let finalWeights = server.run()
+        let workers = try (0..<2).map { _ in
+            try Worker(context: context, connect: server.endpoint, trainingSet: set,
+                       settings: Worker.Settings(timeout: .seconds(20), heartbeatInterval: .milliseconds(100), logger: .discarding)) { _ in
+                // The same parameters (so the same fingerprint) behind a pause: a slow step.
+                Model(Sequential([("fc1", Linear(12, 16) as any Layer), ("relu", ReLU()), ("fc2", Linear(16, 5)),
+                                  ("pause", PauseLayer(seconds: 0.3))]), seed: 3)
+            }
+        }
+        let pushed = try await pushCounts(running: workers)
+        _ = try await finalWeights
+        // 300 samples in global batches of 32: 10 steps, so rounds of 8 and 2.
+        #expect(pushed == [2, 2])
+        #expect(changes.all.map(\.kind) == [.joined, .joined], "\(changes.all)")
+        #expect(summaries.all.map(\.samples) == [300])
+        for worker in workers { await worker.close() }
+        await server.close()
+    }
+
     /// A configuration with rounds outside local-SGD mode, or local-SGD mode without them, is refused naming the field.
     @Test func roundSettingsOutsideTheirModeAreRefused() throws {
         var configuration = LocalSGDSetUp.configuration(inner: .sgd(learningRate: 0.1), batchSize: 8, syncEvery: 8,

@@ -64,6 +64,30 @@ func nextMessage(_ pump: SocketPump, within seconds: Double = 2) async -> [Recei
         #expect(waited >= .milliseconds(200) && waited < .seconds(10), "waited \(waited)")
     }
 
+    /// A wait whose deadline has already passed still gets a message that reached the socket before
+    /// it: the pump's thread looks before it answers nil. Here the pump's thread is held (by an actor
+    /// on it) while a message arrives, so the mailbox cannot have it yet when the wait begins.
+    @Test func aPastDeadlineStillGetsWhatReachedTheSocket() async throws {
+        let context = try Context()
+        let server = try SocketPump(context: context, type: .router, name: "past-deadline") { try $0.bind("tcp://127.0.0.1:*") }
+        let worker = try SocketPump(context: context, type: .dealer, name: "past-deadline-worker") { [endpoint = server.endpoint] in
+            try $0.connect(endpoint)
+        }
+        defer { worker.close(); server.close() }
+        // The connection is up before the server's thread is held.
+        #expect(worker.send([Frame("first")]))
+        #expect(try #require(await nextMessage(server, within: 20)).last?.string == "first")
+        let actor = PumpBound(server)
+        let holding = HeldFlag()
+        async let received = actor.holdThenReceive(seconds: 2, holding: holding)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !holding.isSet && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(holding.isSet)
+        #expect(worker.send([Frame("second")]))
+        let frames = await received
+        #expect(frames?.last?.string == "second", "a wait past its deadline must read what reached the socket first")
+    }
+
     /// An actor on a pump's executor runs on the pump's thread, not on the cooperative pool.
     @Test func anActorOnThePumpRunsOnItsThread() async throws {
         let context = try Context()
@@ -96,10 +120,31 @@ actor PumpBound {
 
     init(_ pump: SocketPump) { self.pump = pump }
 
+    /// Holds the pump's thread for `seconds` (`holding` is set meanwhile), then waits for a message with
+    /// a deadline already past.
+    func holdThenReceive(seconds: TimeInterval, holding: HeldFlag) async -> [ReceivedFrame]? {
+        holding.set()
+        // Blocks the pump's own thread on purpose: nothing reads the socket meanwhile.
+        Self.block(seconds: seconds)
+        return await pump.mailbox.next(before: .now - .seconds(1))
+    }
+
+    private static func block(seconds: TimeInterval) { Thread.sleep(forTimeInterval: seconds) }
+
     /// Whether the actor's code runs on the pump's thread, before and after a suspension.
     func runsOnThePump() async -> [Bool] {
         let before = pump.isCurrentThread
         try? await Task.sleep(for: .milliseconds(5))
         return [before, pump.isCurrentThread]
     }
+}
+
+/// A flag one thread sets and another reads.
+final class HeldFlag: @unchecked Sendable {
+    // Unchecked: `value` is guarded by `lock`.
+    private let lock = NSLock()
+    private var value = false
+
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }

@@ -102,7 +102,7 @@ import Testing
         #expect(report.page.charts[3].note == "from each epoch's world_size")
         // The done event's per-rank totals: 3 steps each, and the samples the trainer printed per worker.
         let workers = report.rows("workers", header: true)
-        #expect(workers.first == ["rank", "steps", "samples", "wait seconds", "mean staleness", "max staleness", "steps ahead", "rejected"])
+        #expect(workers.first == ["rank", "steps", "samples", "wait seconds", "mean staleness", "max staleness", "steps ahead", "rejected", "received bytes", "sent bytes"])
         // Sync: every push was computed on the weights all workers had (3 steps at 0 steps ahead).
         #expect(workers.dropFirst().allSatisfy { $0[6] == "[3]" }, "\(workers)")
         #expect(workers.dropFirst().map { Array($0.prefix(2)) } == [["0", "3"], ["1", "3"]])
