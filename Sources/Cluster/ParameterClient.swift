@@ -101,11 +101,6 @@ final class ParameterClient {
         send(WireMessage(sender: sender, fingerprint: fingerprint, body: .heartbeat))
     }
 
-    /// Sends a heartbeat if nothing was sent for `heartbeatInterval` (between the local steps of a long computation).
-    func heartbeatIfDue(sender: UInt32, fingerprint: UInt64) {
-        if ContinuousClock.now >= lastSent + heartbeatInterval { heartbeat(sender: sender, fingerprint: fingerprint) }
-    }
-
     /// The server's setup, awaited until `deadline`; throws if the server refuses or stays silent.
     func awaitSetup(deadline: ContinuousClock.Instant, isolation: isolated (any Actor)? = #isolation) async throws -> Setup {
         while true {
