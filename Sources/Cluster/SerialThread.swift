@@ -1,4 +1,5 @@
 import Foundation
+import Transport
 
 /// A thread of its own that runs closures one at a time, in the order they were given.
 ///
@@ -8,16 +9,22 @@ import Foundation
 /// The thread ends once its owner lets go of it and the closures given are done.
 final class SerialThread: Sendable {
     private let queue: Queue
+    /// Why the thread could not be started (nil: it runs); the closures then run on the caller's thread.
+    let startFailure: ThreadStartError?
 
-    /// Starts a thread named `name`.
+    /// Starts a thread named `name` with the stack of a step's numeric code (the model's own buffers
+    /// are on the heap). If the system cannot start one (a process at its memory or thread limit),
+    /// the closures run on the caller's thread instead, as before there was a thread: slower to
+    /// answer heartbeats, never stuck.
     init(name: String) {
         let queue = Queue()
         self.queue = queue
-        let thread = Thread { queue.run() }
-        thread.name = name
-        // Room for the numeric code of a step (the model's own buffers are on the heap).
-        thread.stackSize = 8 << 20
-        thread.start()
+        do {
+            try DedicatedThread.start(name: name) { queue.run() }
+            startFailure = nil
+        } catch {
+            startFailure = error
+        }
     }
 
     deinit {
@@ -26,13 +33,13 @@ final class SerialThread: Sendable {
 
     /// Runs `work` on the thread after everything given before it.
     func submit(_ work: @escaping @Sendable () -> Void) {
-        queue.append(work)
+        if startFailure != nil { work() } else { queue.append(work) }
     }
 
     /// Returns once everything given so far has run; the caller resumes on its own executor.
     func drained(isolation: isolated (any Actor)? = #isolation) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.append { continuation.resume() }
+            if startFailure != nil { continuation.resume() } else { queue.append { continuation.resume() } }
         }
     }
 

@@ -11,6 +11,8 @@ public enum DedicatedThread {
     /// computation, and a thousand of them fit in 4 GiB of address space (the system default is
     /// the stack limit, often 8 MiB each).
     public static let defaultStackSize = 4 << 20
+    /// The stack of a thread that only drives sockets and runs actors' message handling.
+    public static let messagingStackSize = 1 << 20
 
     /// Runs `body` on a new detached thread named `name` with `stackSize` bytes of stack; throws if
     /// the thread cannot be started (out of memory, address space or the thread limit).

@@ -17,7 +17,7 @@ final class ThreadExecutor<Message: Sendable>: SerialExecutor, @unchecked Sendab
         self.mailbox = mailbox
         self.condition = condition
         let started = DispatchSemaphore(value: 0)
-        try DedicatedThread.start(name: name) { [self] in
+        try DedicatedThread.start(name: name, stackSize: DedicatedThread.messagingStackSize) { [self] in
             condition.withLock { self.thread = pthread_self() }
             started.signal()
             run()

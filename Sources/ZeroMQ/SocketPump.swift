@@ -38,7 +38,7 @@ public final class SocketPump: Sendable {
         // released, the context can terminate, which is what delivers the socket's last messages.
         let contextHolder = ContextHolder(context)
         do {
-            try DedicatedThread.start(name: name) {
+            try DedicatedThread.start(name: name, stackSize: DedicatedThread.messagingStackSize) {
                 executor.adoptCurrentThread()
                 if let socket = Self.open(contextHolder, type: type, setUp: setUp, startResult: startResult) {
                     started.signal()
