@@ -76,6 +76,7 @@ import ZeroMQ
     @Test func aSlowEpochReportHoldsUpNoHeartbeat() async throws {
         let reported = Summaries()
         let run = try await train(epochs: 2, workerTimeout: Self.timeout) { summary in
+            // Runs on the server's reporting thread (a thread of its own), never on the cooperative pool.
             Thread.sleep(forTimeInterval: Self.timeout.seconds * 1.5)
             reported.append(summary)
         }
@@ -93,6 +94,7 @@ import ZeroMQ
         // Steps of 0.3 s: the status after the first updates comes while the run is still going.
         let run = try await train(epochs: 3, stepPause: 0.3, statusInterval: .milliseconds(200)) { _ in } onStatus: { status in
             guard status.step >= 1, held.take() else { return }
+            // Runs on the server's actor, whose executor is its socket thread: holding that is the point.
             Thread.sleep(forTimeInterval: Self.timeout.seconds * 1.5)
         }
         #expect(held.done, "the status handler held the server once")
