@@ -61,6 +61,11 @@ public final class Model {
 
     /// The total number of parameters (buffers not included).
     public var parameterCount: Int { parameters.count }
+    /// A copy of all parameters: a buffer pointer taken from a model does not keep the model alive,
+    /// so `Array(Model(...).parameters)` may read freed memory and this may not.
+    public var parameterValues: [Float] { Array(parameters) }
+    /// A copy of all gradients (see `parameterValues`).
+    public var gradientValues: [Float] { Array(gradients) }
 
     /// Runs the network; training mode keeps what `backward` needs, evaluation mode does no gradient work.
     public func forward(_ input: Tensor, mode: Mode = .training) -> Tensor {

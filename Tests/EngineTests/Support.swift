@@ -75,13 +75,9 @@ func expectElementsClose(_ actual: [Float], _ expected: [Float], relative: Float
 }
 
 extension Model {
-    // Copies of the flat buffers. A buffer pointer taken from a model does not keep the model alive:
-    // `Array(Model(...).parameters)` may read freed memory. Inside these members `self` is alive.
+    // Copies of named buffers: a buffer pointer taken from a model does not keep the model alive
+    // (see `Model.parameterValues`). Inside these members `self` is alive.
 
-    /// A copy of all parameters.
-    var parameterValues: [Float] { Array(parameters) }
-    /// A copy of all gradients.
-    var gradientValues: [Float] { Array(gradients) }
     /// A copy of one named parameter.
     func parameterValues(named name: String) -> [Float]? { parameter(named: name).map { Array($0) } }
     /// A copy of one named gradient.
