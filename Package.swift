@@ -52,13 +52,16 @@ let package = Package(
         // A library user's program: its own model trained by a server and two workers in one process.
         .executableTarget(name: "ClusterExample", dependencies: ["Cluster", "Engine", "Datasets", "ZeroMQ"], path: "Examples/ClusterExample"),
         .executableTarget(name: "ClusterBenchmark", dependencies: ["Cluster", "ZeroMQ", "Engine", "Datasets"], path: "Benchmarks/ClusterBenchmark"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Engine", "Datasets", "ZeroMQ", "Reports", .product(name: "Yams", package: "Yams")],
+        // Test helpers every test target shares (the `.blocking` trait); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Engine", "Datasets", "ZeroMQ", "Reports", "TestSupport",
+                                                          .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "ZeroMQ", "Engine", "Datasets"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Transport", "ZeroMQ", "Engine", "Datasets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

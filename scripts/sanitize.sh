@@ -44,7 +44,7 @@ rm -rf "$reports" && mkdir -p "$reports"
 # Reports are collected, not fatal, so one run finds them all; TSan also names each race's second stack.
 export TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 # Leak checking is off: what it finds are the test runner's and argument parser's objects alive at exit.
-export ASAN_OPTIONS="log_path=$reports/asan halt_on_error=0 detect_leaks=0 ${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS="log_path=$reports/asan halt_on_error=0 detect_leaks=0 suppressions=$PWD/scripts/asan.supp ${ASAN_OPTIONS:-}"
 log="$scratch/test.log"
 arguments=(-c "$configuration" "${testing[@]}" --skip-build --sanitize="$sanitizer" --scratch-path "$scratch")
 [ -n "$filter" ] && arguments+=(--filter "$filter")

@@ -2,6 +2,7 @@ import Datasets
 import Engine
 import Foundation
 import Testing
+import TestSupport
 @testable import Cluster
 
 /// docs/PROTOCOL.md's worked examples, rebuilt from the document's own words by code written here (as an
@@ -187,7 +188,7 @@ import Testing
 
     /// A real training set's description follows the documented checksum; with the shared MNIST it is
     /// the join example's, word for word. Without MNIST it checks Debian's Fashion-MNIST the same way.
-    @Test func aRealDataSetsDescription() async throws {
+    @Test(.blocking) func aRealDataSetsDescription() async throws {
         let (_, value) = try example("description(mnist")
         let mnist = ProcessInfo.processInfo.environment["TRAINER_DATA_DIR"].map { $0 + "/mnist" }
         let (name, folder): (String, String)

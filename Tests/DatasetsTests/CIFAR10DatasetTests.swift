@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
 /// CIFAR-10 records: each label byte followed by 3072 pixels from `pixel(record, channel, index)`,
@@ -22,7 +23,7 @@ func cifarRecords(labels: [UInt8], pixel: (Int, Int, Int) -> UInt8 = { record, c
 /// The ten CIFAR-10 class names as `batches.meta.txt` lists them (with the release's blank lines).
 let cifarClassNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
-@Suite struct CIFAR10DatasetTests {
+@Suite(.blocking) struct CIFAR10DatasetTests {
     @Test func plainAndGzipBatchesLoadTheSame() throws {
         let plain = try TemporaryFolder(), zipped = try TemporaryFolder()
         defer { plain.remove(); zipped.remove() }

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
-@Suite struct ChecksumListTests {
+@Suite(.blocking) struct ChecksumListTests {
     let a = String(repeating: "a", count: 64), b = String(repeating: "B", count: 64), c = String(repeating: "0123456789abcdef", count: 4)
 
     @Test func textAndBinaryFormsBlankLinesAndFoldersAreAccepted() throws {

@@ -1,9 +1,10 @@
 import Engine
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
-@Suite struct DataLoaderTests {
+@Suite(.blocking) struct DataLoaderTests {
     /// Ten samples of three floats each, sample i holding (i, 10 + i, 20 + i), labelled i % 4.
     func numbered(_ count: Int = 10) -> LabeledDataset {
         var features: [Float] = []

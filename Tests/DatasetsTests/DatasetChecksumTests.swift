@@ -1,8 +1,9 @@
 import Datasets
 import Testing
+import TestSupport
 
 /// The data-set checksum the server compares at join covers every feature, not a sample of them.
-@Suite struct DatasetChecksumTests {
+@Suite(.blocking) struct DatasetChecksumTests {
     func images(_ pixels: [Float]) -> LabeledDataset {
         LabeledDataset(name: "tiny", sampleShape: [1, 10, 10], features: pixels, labels: [Int32](repeating: 1, count: pixels.count / 100),
                        classCount: 10)

@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import Datasets
 
 /// The cursor that lets the workers change between steps without skipping or repeating a sample.
-@Suite struct EpochCursorTests {
+@Suite(.blocking) struct EpochCursorTests {
     @Test func withFixedWorkersItIsTheShardPlan() {
         let plan = ShardPlan(sampleCount: 70, workerCount: 3, batchSizePerWorker: 8)
         var cursor = EpochCursor(sampleCount: 70, batchSizePerWorker: 8)

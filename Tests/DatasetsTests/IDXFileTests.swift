@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
-@Suite struct IDXFileTests {
+@Suite(.blocking) struct IDXFileTests {
     @Test func plainAndGzipFilesLoadTheSame() throws {
         let plain = try TemporaryFolder(), zipped = try TemporaryFolder()
         defer { plain.remove(); zipped.remove() }

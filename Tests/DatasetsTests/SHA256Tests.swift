@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
-@Suite struct SHA256Tests {
+@Suite(.blocking) struct SHA256Tests {
     /// The examples of FIPS 180-4 (NIST's "SHA256.pdf" and the long-message vectors).
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
@@ -44,14 +45,16 @@ import Testing
     @Test func agreesWithSha256sumOnARealFile() throws {
         let path = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
         try #require(FileManager.default.fileExists(atPath: path), "Fashion-MNIST is absent (apt-get install dataset-fashion-mnist)")
-        let tool = Process()
+        let tool = ChildProcess()
         tool.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
         tool.arguments = [path]
-        let output = Pipe()
-        tool.standardOutput = output
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("sha256sum-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        tool.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         try tool.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         tool.waitUntilExit()
+        let printed = try String(contentsOfFile: outputPath, encoding: .utf8)
         let expected = String(printed.prefix(64))
         #expect(expected.count == 64)
         #expect(try SHA256.hex(ofFile: path) == expected)

@@ -1,9 +1,10 @@
 import Engine
 import Testing
+import TestSupport
 @testable import Datasets
 
 /// The sharding that makes synchronous data-parallel training equal to one process with the big batch.
-@Suite struct ShardPlanTests {
+@Suite(.blocking) struct ShardPlanTests {
     @Test func workersCoverEachGlobalBatchInOrderIncludingThePartialLastOne() {
         let plan = ShardPlan(sampleCount: 70, workerCount: 3, batchSizePerWorker: 8)
         #expect(plan.globalBatchSize == 24)

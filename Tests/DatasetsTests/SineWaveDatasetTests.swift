@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
-@Suite struct SineWaveDatasetTests {
+@Suite(.blocking) struct SineWaveDatasetTests {
     @Test func windowsOfTwentyPredictTheNextValue() {
         let sine = SineWaveDataset()
         let set = sine.samples

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
 /// One ustar header block for a regular file (type "0") or folder ("5") named `name`, `size` bytes long.
@@ -30,10 +31,10 @@ func ustarArchive(_ files: [(String, [UInt8])]) -> [UInt8] {
     return bytes + [UInt8](repeating: 0, count: 1024)
 }
 
-@Suite struct TarArchiveTests {
+@Suite(.blocking) struct TarArchiveTests {
     /// Runs the system's `tar` (for archives written by a real tool, never by the product).
     private func runTar(_ arguments: [String], in folder: String) throws {
-        let tool = Process()
+        let tool = ChildProcess()
         tool.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tool.arguments = ["tar"] + arguments
         tool.currentDirectoryURL = URL(fileURLWithPath: folder)

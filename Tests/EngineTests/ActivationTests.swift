@@ -1,9 +1,10 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Softmax(dim=-1), Sigmoid, Tanh and ReLU against PyTorch (Fixtures/activations.json): the output and
 /// the input gradient for a given upstream gradient, on rows that include 0 and large values.
-@Suite("Activations (PyTorch)")
+@Suite("Activations (PyTorch)", .blocking)
 struct ActivationTests {
     struct Fixture: Decodable {
         var cases: [Case]

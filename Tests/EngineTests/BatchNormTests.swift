@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Engine
 
 /// BatchNorm2d against PyTorch (scripts/make_normalization_fixtures.py), its buffers, and finite differences.
-@Suite struct BatchNormTests {
+@Suite(.blocking) struct BatchNormTests {
     static let shape = [4, 3, 5, 6]
     static var count: Int { shape.reduce(1, *) }
 

@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Conv2d, the poolings and Flatten against central finite differences, with stride and padding.
-@Suite("Convolution gradient checks")
+@Suite("Convolution gradient checks", .blocking)
 struct ConvolutionGradientCheckTests {
     @Test(arguments: [(stride: 1, padding: 1), (stride: 2, padding: 0), (stride: 2, padding: 1), (stride: 1, padding: 0)])
     func conv2d(stride: Int, padding: Int) {

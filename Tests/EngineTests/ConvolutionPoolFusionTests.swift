@@ -1,9 +1,10 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// `Sequential` runs Conv2d → ReLU → MaxPool2d as one pass, pooling each sample's convolution output
 /// while it is in cache: the same values and gradients as the three layers one after the other.
-@Suite struct ConvolutionPoolFusionTests {
+@Suite(.blocking) struct ConvolutionPoolFusionTests {
     /// The fused stack against the same three layers run apart: output, input gradient and every
     /// parameter gradient bit for bit, on odd sizes, a batch that does not split evenly over the
     /// threads, and both pooling paths (the 2×2 fast path and the general one with padding).

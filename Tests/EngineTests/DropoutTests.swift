@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Dropout: its masks' statistics, scaling and seeding, its backward with a fixed mask, and evaluation.
-@Suite struct DropoutTests {
+@Suite(.blocking) struct DropoutTests {
     @Test func trainingZeroesAboutPAndScalesTheRest() {
         let layer = Dropout(0.3, seed: 1)
         let count = 100_000

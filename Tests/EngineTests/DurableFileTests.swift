@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Checkpoints are written through a temporary file, fsync and rename: never half a file.
-@Suite struct DurableFileTests {
+@Suite(.blocking) struct DurableFileTests {
     private func folder() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("durable-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

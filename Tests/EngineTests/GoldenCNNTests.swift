@@ -1,9 +1,10 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// The tutorial's CNN against PyTorch (scripts/make_fixtures.py, `make_cnn_golden`): forward and
 /// backward on two images from formula-built weights.
-@Suite struct GoldenCNNTests {
+@Suite(.blocking) struct GoldenCNNTests {
     static let fixture = "cnn_golden.safetensors"
     static let fc1Stride = 997
 

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Engine
 
 /// The tutorial MLP against PyTorch (Fixtures/mlp_golden.safetensors, made by scripts/make_fixtures.py).
 ///
 /// Both sides start from the same formula parameters and batch, so nothing but the results is stored.
 /// Reading the file with `Safetensors.read` also proves our reader reads PyTorch's writer.
-@Suite("Golden MLP (PyTorch)")
+@Suite("Golden MLP (PyTorch)", .blocking)
 struct GoldenMLPTests {
     static let batchSize = 8
     static let labels: [Int32] = (0..<8).map { Int32((3 * $0) % 10) }

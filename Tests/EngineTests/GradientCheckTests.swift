@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Analytic gradients of every layer and loss against central finite differences (Float64 differences
@@ -6,7 +7,7 @@ import Testing
 /// worst element of any check uses about a tenth of that (set ENGINE_TESTS_VERBOSE=1 to see each),
 /// while a wrong factor, sign, transpose or index is off by far more; a 1% error in the sigmoid's
 /// derivative already fails.
-@Suite("Gradient checks")
+@Suite("Gradient checks", .blocking)
 struct GradientCheckTests {
     /// Values in ±[0.1, 2]: far enough from 0 that a ±0.01 step never crosses ReLU's kink.
     static func awayFromZero(_ count: Int, seed: UInt64) -> [Float] {

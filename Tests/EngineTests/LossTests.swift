@@ -1,9 +1,10 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// MSELoss, CrossEntropyLoss, BCELoss and BCEWithLogitsLoss against PyTorch (Fixtures/losses.json):
 /// the loss and its gradient w.r.t. the input, including large logits and probabilities at 0 and 1.
-@Suite("Losses (PyTorch)")
+@Suite("Losses (PyTorch)", .blocking)
 struct LossTests {
     struct Fixture: Decodable {
         var cases: [Case]

@@ -1,7 +1,8 @@
 import Testing
+import TestSupport
 @testable import Engine
 
-@Suite("Model")
+@Suite("Model", .blocking)
 struct ModelTests {
     @Test func mlpViewsAreInStateDictOrder() {
         let model = Model(Models.mlp())

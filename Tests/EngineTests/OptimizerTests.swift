@@ -1,9 +1,10 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// SGD and Adam variants against PyTorch's optim.SGD / optim.Adam (Fixtures/optimizers.json):
 /// 6 parameters, 4 steps with given gradients, the parameters compared after every step.
-@Suite("Optimizers (PyTorch)")
+@Suite("Optimizers (PyTorch)", .blocking)
 struct OptimizerTests {
     struct Fixture: Decodable {
         var cases: [Case]

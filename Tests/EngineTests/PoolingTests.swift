@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// The 2×2 max-pool fast path against the general path, ties and NaN.
-@Suite struct PoolingTests {
+@Suite(.blocking) struct PoolingTests {
     @Test func fastPathMatchesTheGeneralPath() {
         let values = randomFloats(2 * 3 * 6 * 8, in: -1...1, seed: 31).map { $0 > 0.5 ? 0 : $0 }  // plenty of ties at 0
         let fast = MaxPool2d(2)

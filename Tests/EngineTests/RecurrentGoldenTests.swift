@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// RNN, LSTM and GRU against PyTorch (Fixtures/recurrent_golden.safetensors, made by
@@ -8,7 +9,7 @@ import Testing
 /// Every tensor is held to 1e-5 of its own largest magnitude (plus 1e-7 for tensors near zero):
 /// float32 rounding of a handful of steps is about 1e-7 relative, while a wrong gate order, bias
 /// placement or transpose changes the values by far more.
-@Suite("Golden recurrent layers (PyTorch)")
+@Suite("Golden recurrent layers (PyTorch)", .blocking)
 struct RecurrentGoldenTests {
     static let batch = 3, steps = 6, inputs = 2, hidden = 5
 

@@ -1,10 +1,11 @@
 import Testing
+import TestSupport
 @testable import Engine
 
 /// RNN, LSTM and GRU gradients against central finite differences (Float64 differences of the engine's
 /// Float32 forward, the same tolerance as GradientCheckTests: 1e-4 + 1% per element): every parameter,
 /// the input and the initial state(s), through full backpropagation through time.
-@Suite("Recurrent gradient checks")
+@Suite("Recurrent gradient checks", .blocking)
 struct RecurrentGradientCheckTests {
     /// Checks the parameters and input (through `checkGradients`) and then h₀ (and c₀) of a layer whose
     /// initial state is set to random values, on a [batch, steps, 2] input.

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Engine
 
 /// The recurrent layers' contract beyond their numbers: names, shapes, initialisation, state handling,
 /// buffer reuse, gradient accumulation, the compute-pool split, and the gate functions' accuracy.
-@Suite("Recurrent layers")
+@Suite("Recurrent layers", .blocking)
 struct RecurrentLayerTests {
     @Test(arguments: RecurrentCell.allCases)
     func parametersHavePyTorchNamesShapesAndOrder(cell: RecurrentCell) {

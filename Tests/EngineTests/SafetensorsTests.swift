@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Engine
 
 /// Checkpoints: round trips, the byte layout the safetensors format prescribes, and corrupt files that
 /// must give a CheckpointError naming the file, never a crash.
-@Suite("Safetensors")
+@Suite("Safetensors", .blocking)
 struct SafetensorsTests {
     // MARK: Round trips
 

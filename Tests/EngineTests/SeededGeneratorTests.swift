@@ -1,7 +1,8 @@
 import Testing
+import TestSupport
 @testable import Engine
 
-@Suite("SeededGenerator")
+@Suite("SeededGenerator", .blocking)
 struct SeededGeneratorTests {
     static func sequence(seed: UInt64, count: Int = 64) -> [UInt64] {
         var generator = SeededGenerator(seed: seed)

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 /// `trainer download` as a user runs it: the built executable against a real HTTP server on 127.0.0.1,
 /// through --mirror and --checksums, with the real data files.
@@ -59,7 +60,7 @@ import Testing
         for name in idxFileNames { #expect(again.stdout.contains("\(name): already there with the right SHA-256")) }
     }
 
-    @Test(.enabled(if: sharedData("mnist") != nil, "TRAINER_DATA_DIR with mnist/ is absent"))
+    @Test(.blocking, .enabled(if: sharedData("mnist") != nil, "TRAINER_DATA_DIR with mnist/ is absent"))
     func mnistFromTheSharedFilesLoads() async throws {
         let source = try #require(sharedData("mnist")) + "/mnist"
         let setup = try await Setup(files: Dictionary(uniqueKeysWithValues: idxFileNames.map { ($0, source + "/" + $0) }))
@@ -88,7 +89,7 @@ import Testing
         return folder + "/cifar-10-binary.tar.gz"
     }
 
-    @Test(.enabled(if: sharedData(CIFAR10Dataset.folderName) != nil, "TRAINER_DATA_DIR with cifar-10-batches-bin/ is absent"))
+    @Test(.blocking, .enabled(if: sharedData(CIFAR10Dataset.folderName) != nil, "TRAINER_DATA_DIR with cifar-10-batches-bin/ is absent"))
     func cifar10ArchiveIsUnpackedAndEveryBatchLoads() async throws {
         let shared = try #require(sharedData(CIFAR10Dataset.folderName)) + "/" + CIFAR10Dataset.folderName
         let scratch = try makeTemporaryFolder("cifar-archive")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Fashion-MNIST as Debian installs it (dataset-fashion-mnist), present on every machine of the project.
 let fashionFolder = "/usr/share/datasets/fashion-mnist"
@@ -20,7 +21,7 @@ func fashionFiles() -> [String: String]? {
 /// Waits with `Task.sleep`, never blocking a thread of the cooperative pool.
 @discardableResult
 func runTool(_ arguments: [String], in folder: String? = nil, timeout: TimeInterval = 120) async throws -> String {
-    let tool = Process()
+    let tool = ChildProcess()
     tool.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     tool.arguments = arguments
     if let folder { tool.currentDirectoryURL = URL(fileURLWithPath: folder) }

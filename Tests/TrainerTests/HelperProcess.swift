@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// What a finished helper process printed.
 struct CommandRun {
@@ -10,7 +11,7 @@ struct CommandRun {
 /// Runs `executable` with `arguments`, bounded by `timeout` seconds, without blocking a cooperative thread.
 func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                 timeout: TimeInterval = 60) async throws -> CommandRun {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }

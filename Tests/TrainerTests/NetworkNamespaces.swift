@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Separate hosts for tests: network namespaces, each with its own address and `lo` up, joined by veth
 /// pairs to a bridge in a namespace of its own, so the root namespace's network is never touched. Needs root.
@@ -139,7 +140,7 @@ final class NetworkNamespaces: Sendable {
     /// Runs `arguments` (found on PATH) to its end, killing it after `timeout` seconds; standard output and
     /// error together. Waits with `Task.sleep`, never blocking a thread of the cooperative pool.
     private static func command(_ arguments: [String], timeout: TimeInterval = 20) async throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         let outputFile = temporaryPath("command")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import trainer
 
 #if canImport(Glibc)
@@ -156,7 +157,7 @@ final class ManualClock: @unchecked Sendable {
         guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(master) }
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = trainerExecutable()
         process.arguments = arguments
         let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: false)

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 
 /// A `trainer` process running in the background, its output going to files the test can read meanwhile.
 /// Waits sleep with `Task.sleep`, never blocking a thread of the cooperative pool.
 final class RunningTrainer {
     let arguments: [String]
-    private let process = Process()
+    private let process = ChildProcess()
     private let outputFile = temporaryPath("stdout"), errorFile = temporaryPath("stderr")
 
     /// Starts the built `trainer` with `arguments`, through `launcher` if given (a command that runs the

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A tmpfs of a given size mounted on a fresh folder (needs root), for disk-full tests.
 final class SmallFileSystem {
@@ -36,7 +37,7 @@ final class SmallFileSystem {
     }
 
     private static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
         try process.run()

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// What a finished `trainer` process left behind.
 struct TrainerRun {
@@ -14,7 +15,7 @@ struct TrainerRun {
 /// Waits with `Task.sleep`, never blocking a thread of the cooperative pool (2 threads here), which
 /// the cluster tests' tasks need while processes run.
 func runTrainer(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) async throws -> TrainerRun {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = trainerExecutable()
     process.arguments = arguments
     var merged = ProcessInfo.processInfo.environment

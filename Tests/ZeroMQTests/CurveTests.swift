@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 @testable import ZeroMQ
 
 /// The lines a ZAP handler logs, collected from its thread.
@@ -40,7 +41,7 @@ private func renderings(_ value: some Any) -> [String] {
     return ["\(value)", String(describing: value), String(reflecting: value), dumped]
 }
 
-@Suite("CURVE keys and encrypted sockets")
+@Suite("CURVE keys and encrypted sockets", .blocking)
 struct CurveTests {
     @Test func generatedKeysAreZ85AndThePublicKeyDerivesFromTheSecret() throws {
         #expect(ZMQLibrary.has("curve"))
@@ -190,7 +191,7 @@ struct CurveTests {
     }
 }
 
-@Suite("ZAP handler")
+@Suite("ZAP handler", .blocking)
 struct ZAPHandlerTests {
     @Test func onlyAnAuthorisedKeyGetsThroughAndRefusalsAreLoggedWithThePublicKey() throws {
         let serverKeys = try CurveKeyPair.generate()
@@ -346,7 +347,7 @@ struct ZAPHandlerTests {
     }
 }
 
-@Suite("Authorised keys")
+@Suite("Authorised keys", .blocking)
 struct AuthorizedKeysTests {
     @Test func commentsBlankLinesAndWhitespaceAreSkipped() throws {
         let a = try CurveKeyPair.generate(), b = try CurveKeyPair.generate(), c = try CurveKeyPair.generate()

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Errors, closing and termination")
+@Suite("Errors, closing and termination", .blocking)
 struct LifecycleTests {
     @Test func bindingAPortInUseNamesTheEndpointAndTheOSError() throws {
         let context = try Context()

@@ -1,7 +1,8 @@
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Socket options")
+@Suite("Socket options", .blocking)
 struct OptionTests {
     @Test func socketsStartWithLingerZero() throws {
         let context = try Context()

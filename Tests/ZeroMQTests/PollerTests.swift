@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Poller")
+@Suite("Poller", .blocking)
 struct PollerTests {
     @Test func reportsReadinessOnTheRightSocket() throws {
         let context = try Context()

@@ -1,7 +1,8 @@
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Publish and subscribe")
+@Suite("Publish and subscribe", .blocking)
 struct PubSubTests {
     @Test func subscriberGetsOnlyItsTopicOnceJoined() throws {
         let context = try Context()

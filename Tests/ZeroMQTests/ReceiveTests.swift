@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Receiving with timeouts and limits")
+@Suite("Receiving with timeouts and limits", .blocking)
 struct ReceiveTests {
     @Test func receiveTimeoutReturnsNilWithinItsBound() throws {
         let context = try Context()

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Transports and multipart messages")
+@Suite("Transports and multipart messages", .blocking)
 struct TransportTests {
     @Test func inprocPairRoundTrip() throws {
         let context = try Context()

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Zero-copy frames")
+@Suite("Zero-copy frames", .blocking)
 struct ZeroCopyTests {
     /// The CNN's parameter count: 8.5 MB of float32 per step.
     static let floatCount = 2_122_186
