@@ -215,12 +215,16 @@ final class ParameterClient {
     private func nextMessage(before deadline: ContinuousClock.Instant, expecting: String,
                              fingerprint: UInt64?, parameterCount: Int?, heartbeat: (sender: UInt32, fingerprint: UInt64)? = nil,
                              silence: Duration? = nil, isolation: isolated (any Actor)? = #isolation) async throws -> WireMessage {
+        var deadline = deadline
         while true {
             // Due an interval after the last message sent, however many messages arrive meanwhile.
             let nextBeat = lastSent + heartbeatInterval
-            let frames = early.isEmpty
-                ? await transport.receive(before: heartbeat == nil ? deadline : min(deadline, nextBeat), isolation: isolation)
-                : early.removeFirst()
+            let planned = heartbeat == nil ? deadline : min(deadline, nextBeat)
+            let frames = early.isEmpty ? await transport.receive(before: planned, isolation: isolation) : early.removeFirst()
+            // A wait that ended more than half the allowed silence late: this process was held up (not
+            // scheduled, or paused), and the server's silence within it proves nothing.
+            let overshoot = ContinuousClock.now - planned
+            if frames == nil, overshoot > (silence ?? timeout) / 2 { deadline = max(deadline, planned) + overshoot }
             guard let frames else {
                 if transport.isFinished { throw ClusterError.connectionClosed }
                 if ContinuousClock.now >= deadline {

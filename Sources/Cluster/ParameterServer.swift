@@ -277,6 +277,8 @@ public actor ParameterServer {
         var nextBeat = ContinuousClock.now + heartbeatInterval
         // Whether silence is to be judged at the next wait that finds nothing more to receive.
         var silenceDue = false
+        // When the last wait ended: the time from it to the next wait is spent handling messages.
+        var lastWaitEnd = ContinuousClock.now
         do {
             while !isFinished {
                 let deadline = started ? lastProgress + stepTimeout : joinDeadline
@@ -284,8 +286,11 @@ public actor ParameterServer {
                 let waitStart = ContinuousClock.now
                 // A wait that is over at once when silence is due: the transport still looks at its
                 // socket first, and answers nil only when nothing more has arrived.
-                let frames = await transport.receive(before: silenceDue ? waitStart : max(min(deadline, wake), waitStart + .milliseconds(1)),
-                                                     isolation: #isolation)
+                let planned = silenceDue ? waitStart : max(min(deadline, wake), waitStart + .milliseconds(1))
+                let frames = await transport.receive(before: planned, isolation: #isolation)
+                let waitEnd = ContinuousClock.now
+                noticeHoldUp(heldUp: (waitStart - lastWaitEnd) + max(.zero, waitEnd - planned), at: waitEnd)
+                lastWaitEnd = waitEnd
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)
                     // Debug: the caller reports how the run ended (`stoppedBy`); one line says it.

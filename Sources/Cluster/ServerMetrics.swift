@@ -18,6 +18,7 @@ struct ServerMetrics {
     private let sentBytes = Counter(label: ServerMetricName.sentBytes)
     private let droppedMessages = Counter(label: ServerMetricName.droppedMessages)
     private let rejectedGradients = Counter(label: ServerMetricName.rejectedGradients)
+    private let holdUps = Counter(label: ServerMetricName.holdUps)
     /// The gauges of the ranks in the last status.
     private var liveRanks: [Int: RankGauges] = [:]
     /// The totals of every rank that pushed.
@@ -65,6 +66,9 @@ struct ServerMetrics {
         totals.staleness.record(staleness)
         if rejected { rejectedGradients.increment() }
     }
+
+    /// Counts one hold-up of the server's own thread longer than half the heartbeat timeout.
+    func recordHoldUp() { holdUps.increment() }
 
     /// Counts `bytes` received in one message.
     func received(bytes: Int) { receivedBytes.increment(by: bytes) }
@@ -136,6 +140,8 @@ public enum ServerMetricName {
     public static let droppedMessages = "trainer_dropped_messages_total"
     /// Gradients rejected for NaN or infinity (counter).
     public static let rejectedGradients = "trainer_rejected_gradients_total"
+    /// Times the server's own thread was held up longer than half the heartbeat timeout (counter).
+    public static let holdUps = "trainer_server_hold_ups_total"
     /// Seconds since the server last heard from a rank.
     public static let rankHeartbeatAge = "trainer_worker_heartbeat_age_seconds"
     /// The step a rank computes.
