@@ -41,7 +41,7 @@ import Testing
         let codec = Float16Codec()
         let special: [Float] = [65504, 70000, -70000, 1e-8, 0, -0.0, .infinity]
         let back = try codec.decode(codec.encode(special), count: special.count)
-        #expect(back[0] == 65504 && back[1] == .infinity && back[2] == -.infinity)
+        #expect(back[0] == 65504 && back[1] == 65504 && back[2] == -65504, "a finite value beyond the range is sent as the largest half")
         #expect(back[3] < 1e-7 && back[3] >= 0 && back[4] == 0 && back[5].sign == .minus && back[6] == .infinity)
         let values = random(10_000, seed: 4, scale: 10)
         let decoded = try codec.decode(codec.encode(values), count: values.count)
@@ -110,6 +110,22 @@ import Testing
             #expect(worst < 1e-5, "\(codec.name): sent + residual differs from the inputs by \(worst)")
             if codec.isLossless { #expect(feedback.residual.allSatisfy { $0 == 0 }) }
         }
+    }
+
+    /// A finite gradient beyond binary16's range reaches the receiver in full over later frames, and
+    /// a non-finite one (which the server rejects) leaves no residual that would spoil the next frames.
+    @Test func errorFeedbackSurvivesOverflowAndNonFiniteValues() {
+        let feedback = ErrorFeedback(codec: Float16Codec(), count: 3)
+        var sent: [Double] = [0, 0, 0]
+        for step in 0..<20 {
+            let values: [Float] = step == 0 ? [1e6, 1, .nan] : [0, 1, 1]
+            let (_, decoded) = values.withUnsafeBufferPointer { feedback.encode($0) }
+            if step == 0 { #expect(decoded[0] == 65504 && decoded[2].isNaN) }
+            for index in 0..<3 where decoded[index].isFinite { sent[index] += Double(decoded[index]) }
+        }
+        #expect(feedback.residual.allSatisfy { $0.isFinite }, "\(feedback.residual)")
+        #expect(abs(sent[0] + Double(feedback.residual[0]) - 1e6) < 1, "the overflowing value is sent in full: \(sent[0])")
+        #expect(sent[1] == 20 && sent[2] == 19, "the frames after the NaN carry their values: \(sent)")
     }
 
     @Test func topKWithFeedbackReachesEveryCoordinate() {

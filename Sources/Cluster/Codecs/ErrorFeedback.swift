@@ -1,8 +1,9 @@
 /// Error feedback for a lossy codec: keeps what the last frames did not carry (the residual) and
 /// adds it to the next vector before encoding, so every value reaches the other side, only late.
 ///
-/// After any number of frames, the sum of what was decoded plus `residual` equals the sum of the
-/// inputs (up to float rounding): nothing is lost. Its buffers are allocated once, so a frame costs
+/// After any number of frames of finite values, the sum of what was decoded plus `residual` equals
+/// the sum of the inputs (up to float rounding): nothing is lost. A frame that sent ±∞ or NaN
+/// leaves no residual for that value, so one bad gradient does not poison the frames after it. Its buffers are allocated once, so a frame costs
 /// no float allocation; use it from one thread at a time.
 public final class ErrorFeedback {
     /// The codec the frames are written with.
@@ -54,7 +55,12 @@ public final class ErrorFeedback {
         // Decoding our own frame cannot fail; it is what the receiver will compute.
         let outcome = bytes.withUnsafeBytes { raw in Self.decode(raw, with: codec, into: received) }
         if let problem = outcome { preconditionFailure("\(codec.name) cannot decode its own frame: \(problem)") }
-        for index in 0..<count { left[index] = carried[index] - received[index] }
+        // A value that went out as ±∞ or NaN leaves nothing to carry: kept, it would make every
+        // later frame of that coordinate non-finite, and the receiver rejects the frame that had it.
+        for index in 0..<count {
+            let rest = carried[index] - received[index]
+            left[index] = rest.isFinite ? rest : 0
+        }
         return bytes
     }
 
