@@ -1,3 +1,5 @@
+import Engine
+
 /// A worker's replica of the weights when they travel as compressed deltas: whole weights replace
 /// it, a weights-delta frame is decoded (checked by the codec) and added to it, exactly as the
 /// server's mirror (`WeightReplicas`) does, so the two stay equal bit for bit.
@@ -7,23 +9,16 @@ final class WeightDeltaReceiver: @unchecked Sendable {
 
     /// The codec of the deltas.
     let codec: any Codec
-    private let values: UnsafeMutableBufferPointer<Float>
-    private let decoded: UnsafeMutableBufferPointer<Float>
+    private let buffers: (values: FloatBuffer, decoded: FloatBuffer)
+    private var values: UnsafeMutableBufferPointer<Float> { buffers.values.values }
+    private var decoded: UnsafeMutableBufferPointer<Float> { buffers.decoded.values }
     /// Whether whole weights have been received (a delta before them has nothing to add to).
     private(set) var isSet = false
 
     /// A replica of `count` floats whose deltas are written with `codec`.
     init(codec: any Codec, count: Int) {
         self.codec = codec
-        values = .allocate(capacity: count)
-        values.initialize(repeating: 0)
-        decoded = .allocate(capacity: count)
-        decoded.initialize(repeating: 0)
-    }
-
-    deinit {
-        values.deallocate()
-        decoded.deallocate()
+        buffers = (FloatBuffer(count: count), FloatBuffer(count: count))
     }
 
     /// The number of floats.

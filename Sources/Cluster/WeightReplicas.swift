@@ -1,3 +1,5 @@
+import Engine
+
 /// The server's mirror of the weights its workers hold when weights travel as compressed deltas
 /// (`TrainingConfiguration.compressWeights` other than `none`).
 ///
@@ -17,19 +19,19 @@ final class WeightReplicas {
     /// Whether every worker shares one replica (sync mode) instead of one per slot.
     let isShared: Bool
     private let count: Int
-    private var replicas: [Int: Buffer] = [:]
+    private var replicas: [Int: FloatBuffer] = [:]
     /// The replicas whose next weights are whole.
     private var due: Set<Int> = []
-    private let delta: Buffer
-    private let decoded: Buffer
+    private let delta: FloatBuffer
+    private let decoded: FloatBuffer
 
     /// Mirrors for vectors of `count` floats whose deltas are written with `codec`.
     init(codec: any Codec, count: Int, shared: Bool) {
         self.codec = codec
         self.count = count
         self.isShared = shared
-        delta = Buffer(count: count)
-        decoded = Buffer(count: count)
+        delta = FloatBuffer(count: count)
+        decoded = FloatBuffer(count: count)
     }
 
     /// The number of replicas kept (for tests).
@@ -86,7 +88,7 @@ final class WeightReplicas {
     /// The replica of `slot` becomes `weights` (the worker is sent them whole).
     func reset(slot: Int, to weights: UnsafeBufferPointer<Float>) {
         let key = key(slot)
-        let replica = replicas[key] ?? Buffer(count: count)
+        let replica = replicas[key] ?? FloatBuffer(count: count)
         if let source = weights.baseAddress, let target = replica.values.baseAddress { target.update(from: source, count: count) }
         replicas[key] = replica
         due.remove(key)
@@ -100,16 +102,4 @@ final class WeightReplicas {
     }
 
     private func key(_ slot: Int) -> Int { isShared ? 0 : slot }
-
-    /// Floats allocated once.
-    final class Buffer {
-        let values: UnsafeMutableBufferPointer<Float>
-
-        init(count: Int) {
-            values = .allocate(capacity: count)
-            values.initialize(repeating: 0)
-        }
-
-        deinit { values.deallocate() }
-    }
 }

@@ -132,22 +132,12 @@ public final class Model {
 /// The memory of a model's parameters, gradients and buffers. Layers keep a reference to it
 /// (`ParameterSlot.owner`), so a layer that outlives its `Model` still points at live memory.
 final class FlatStorage {
-    let parameters: UnsafeMutableBufferPointer<Float>
-    let gradients: UnsafeMutableBufferPointer<Float>
-    let buffers: UnsafeMutableBufferPointer<Float>
+    private let storage: (parameters: FloatBuffer, gradients: FloatBuffer, buffers: FloatBuffer)
+    var parameters: UnsafeMutableBufferPointer<Float> { storage.parameters.values }
+    var gradients: UnsafeMutableBufferPointer<Float> { storage.gradients.values }
+    var buffers: UnsafeMutableBufferPointer<Float> { storage.buffers.values }
 
     init(parameters parameterCount: Int, buffers bufferCount: Int) {
-        parameters = .allocate(capacity: parameterCount)
-        parameters.initialize(repeating: 0)
-        gradients = .allocate(capacity: parameterCount)
-        gradients.initialize(repeating: 0)
-        buffers = .allocate(capacity: bufferCount)
-        buffers.initialize(repeating: 0)
-    }
-
-    deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-        buffers.deallocate()
+        storage = (FloatBuffer(count: parameterCount), FloatBuffer(count: parameterCount), FloatBuffer(count: bufferCount))
     }
 }

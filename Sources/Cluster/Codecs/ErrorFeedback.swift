@@ -1,3 +1,5 @@
+import Engine
+
 /// Error feedback for a lossy codec: keeps what the last frames did not carry (the residual) and
 /// adds it to the next vector before encoding, so every value reaches the other side, only late.
 ///
@@ -10,29 +12,18 @@ public final class ErrorFeedback {
     public let codec: any Codec
     /// The number of values of each vector.
     public let count: Int
-    /// What was left out so far, added to the next vector.
-    private let left: UnsafeMutableBufferPointer<Float>
-    /// The input plus the residual: what is encoded.
-    private let carried: UnsafeMutableBufferPointer<Float>
-    /// What the receiver decodes from the last frame.
-    private let received: UnsafeMutableBufferPointer<Float>
+    /// What was left out so far, added to the next vector; the input plus it, which is encoded; and
+    /// what the receiver decodes from the last frame.
+    private let buffers: (left: FloatBuffer, carried: FloatBuffer, received: FloatBuffer)
+    private var left: UnsafeMutableBufferPointer<Float> { buffers.left.values }
+    private var carried: UnsafeMutableBufferPointer<Float> { buffers.carried.values }
+    private var received: UnsafeMutableBufferPointer<Float> { buffers.received.values }
 
     /// Error feedback for vectors of `count` values written with `codec`.
     public init(codec: any Codec, count: Int) {
         self.codec = codec
         self.count = count
-        left = .allocate(capacity: count)
-        left.initialize(repeating: 0)
-        carried = .allocate(capacity: count)
-        carried.initialize(repeating: 0)
-        received = .allocate(capacity: count)
-        received.initialize(repeating: 0)
-    }
-
-    deinit {
-        left.deallocate()
-        carried.deallocate()
-        received.deallocate()
+        buffers = (FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count))
     }
 
     /// What was left out so far, added to the next vector (a copy).
