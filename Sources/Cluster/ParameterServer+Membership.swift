@@ -169,19 +169,21 @@ extension ParameterServer {
 
     /// After the server's own thread was held up (handling messages, or not scheduled at all) for
     /// `heldUp`, longer than half the heartbeat timeout, leaves that time out of every worker's
-    /// silence: a pause of this machine or process may have held the workers' heartbeats too
+    /// silence and of the step's time (`--step-timeout`), and says whether it did: a pause of this machine or process may have held the workers' heartbeats too
     /// (co-located workers, a suspended VM), so silence within it proves nothing. A dead worker is
     /// dropped that much later, never a live one sooner. Shorter hold-ups (a busy machine's scheduling
     /// delays) are not left out: a live worker's heartbeats still arrive, and crediting them would put
     /// off dropping a dead one for as long as the machine stays busy.
-    func noticeHoldUp(heldUp: Duration, at now: ContinuousClock.Instant) {
-        guard heldUp > heartbeatTimeout / 2 else { return }
+    func noticeHoldUp(heldUp: Duration, at now: ContinuousClock.Instant) -> Bool {
+        guard heldUp > heartbeatTimeout / 2 else { return false }
         let credit = { (heard: ContinuousClock.Instant) in min(now, heard + heldUp) }
+        lastProgress = credit(lastProgress)
         for slot in slots.indices where slots[slot] != nil { slots[slot]!.lastHeard = credit(slots[slot]!.lastHeard) }
         for index in joiners.indices { joiners[index].lastHeard = credit(joiners[index].lastHeard) }
         for index in waiting.indices { waiting[index].lastHeard = credit(waiting[index].lastHeard) }
         metrics.recordHoldUp()
-        logger.notice("\(String(format: "parameter server: its own thread was held up for %.1f s (busy machine or paused process); the workers' silence is counted without it", heldUp.seconds))")
+        logger.notice("\(String(format: "parameter server: its own thread was held up for %.1f s (busy machine or paused process); the workers' silence and the step's time are counted without it", heldUp.seconds))")
+        return true
     }
 
     /// Drops the workers not heard from within the heartbeat timeout before `looked`, the start of a

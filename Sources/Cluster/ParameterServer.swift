@@ -273,7 +273,7 @@ public actor ParameterServer {
     /// Welcomes the workers, trains until every step is taken (each worker gets stop) and returns the
     /// final weights; on a timeout or a worker's failure it sends every worker an error and throws.
     public func run() async throws -> [Float] {
-        let joinDeadline = ContinuousClock.now + joinTimeout
+        var joinDeadline = ContinuousClock.now + joinTimeout
         var nextBeat = ContinuousClock.now + heartbeatInterval
         // Whether silence is to be judged at the next wait that finds nothing more to receive.
         var silenceDue = false
@@ -289,7 +289,9 @@ public actor ParameterServer {
                 let planned = silenceDue ? waitStart : max(min(deadline, wake), waitStart + .milliseconds(1))
                 let frames = await transport.receive(before: planned, isolation: #isolation)
                 let waitEnd = ContinuousClock.now
-                noticeHoldUp(heldUp: (waitStart - lastWaitEnd) + max(.zero, waitEnd - planned), at: waitEnd)
+                let heldUp = (waitStart - lastWaitEnd) + max(.zero, waitEnd - planned)
+                // The join deadline, like every worker's silence and the step's time, leaves it out.
+                if noticeHoldUp(heldUp: heldUp, at: waitEnd) { joinDeadline = joinDeadline + heldUp }
                 lastWaitEnd = waitEnd
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)

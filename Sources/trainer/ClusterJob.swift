@@ -183,7 +183,8 @@ struct ClusterJob {
             "epochs": .integer(configuration.epochs), "seed": .integer(Int(configuration.seed)),
         ])
         display = ServerDisplay(epochs: configuration.epochs, sampleCount: dataset.trainCount,
-                                batchSizePerWorker: configuration.batchSizePerWorker, enabled: !cluster.noProgress)
+                                batchSizePerWorker: configuration.batchSizePerWorker,
+                                stepHeader: configuration.mode == .localSGD ? "round" : "step", enabled: !cluster.noProgress)
         reporter = EpochReporter(experiment: experiment, model: model, epochs: configuration.epochs, workers: cluster.workers,
                                  metricsLog: metricsLog,
                                  checkpoint: options.checkpoint, plot: options.plot)

@@ -11,14 +11,16 @@ final class ServerDisplay: @unchecked Sendable {
     // Unchecked: every field is used under `lock`.
     private let lock = NSLock()
     private let bar: ProgressBar
-    private let board = WorkerStatusBoard(redrawInterval: 0)
+    private let board: WorkerStatusBoard
     private let batchSizePerWorker: Int
     private let sampleCount: Int
     private var epochStart: (epoch: Int, seconds: Double)?
 
-    /// A display for a run of `epochs` epochs over `sampleCount` samples, or nil when standard output is
-    /// not a terminal or `enabled` is false.
-    init?(epochs: Int, sampleCount: Int, batchSizePerWorker: Int, enabled: Bool) {
+    /// A display for a run of `epochs` epochs over `sampleCount` samples, its workers' progress counted
+    /// in `stepHeader`s ("step", or "round" in local SGD), or nil when standard output is not a
+    /// terminal or `enabled` is false.
+    init?(epochs: Int, sampleCount: Int, batchSizePerWorker: Int, stepHeader: String = "step", enabled: Bool) {
+        board = WorkerStatusBoard(stepHeader: stepHeader, redrawInterval: 0)
         let bar = ProgressBar(epochs: epochs, enabled: enabled, redrawInterval: 0)
         guard bar.isDrawing else { return nil }
         self.bar = bar

@@ -12,7 +12,7 @@ final class WorkerStatusBoard {
     /// What the board shows of one worker.
     struct Worker: Sendable, Equatable {
         var rank: Int
-        /// Steps (gradients pushed) so far.
+        /// Steps (gradients pushed) so far; in local SGD, rounds (deltas pushed).
         var step: Int
         var samplesPerSecond: Double
         /// Seconds since the server last heard from the worker; nil when it never has.
@@ -34,6 +34,8 @@ final class WorkerStatusBoard {
     }
 
     private let output: TerminalOutput
+    /// The second column's title: "step", or "round" in local SGD.
+    private let stepHeader: String
     private let clock: () -> Double
     private var throttle: RedrawThrottle
     private var linesDrawn = 0
@@ -41,8 +43,10 @@ final class WorkerStatusBoard {
     /// Whether the board draws at all: on a terminal only.
     var isDrawing: Bool { output.isTerminal }
 
-    init(output: TerminalOutput = .standardOutput, redrawInterval: Double = 0.1, clock: @escaping () -> Double = monotonicSeconds) {
+    init(output: TerminalOutput = .standardOutput, stepHeader: String = "step", redrawInterval: Double = 0.1,
+         clock: @escaping () -> Double = monotonicSeconds) {
         self.output = output
+        self.stepHeader = stepHeader
         self.clock = clock
         throttle = RedrawThrottle(interval: redrawInterval)
     }
@@ -63,7 +67,7 @@ final class WorkerStatusBoard {
     /// The text that replaces the previous block with one for `workers`: up over the old lines,
     /// clear to the end of the screen, the new lines.
     func frame(_ workers: [Worker]) -> String {
-        let lines = Self.lines(workers, columns: output.columns)
+        let lines = Self.lines(workers, stepHeader: stepHeader, columns: output.columns)
         let text = (linesDrawn > 0 ? Self.cursorUp(linesDrawn) : "") + "\r\u{1B}[J" + lines.map { $0 + "\n" }.joined()
         linesDrawn = lines.count
         return text
@@ -72,8 +76,8 @@ final class WorkerStatusBoard {
     // MARK: Rendering
 
     /// The header and one line per worker, each column of a fixed width, each line shorter than `columns`.
-    static func lines(_ workers: [Worker], columns: Int = 80) -> [String] {
-        let header = "rank" + leftPadded("step", to: 10) + leftPadded("samples/s", to: 13) + leftPadded("MB/s", to: 9) + "  "
+    static func lines(_ workers: [Worker], stepHeader: String = "step", columns: Int = 80) -> [String] {
+        let header = "rank" + leftPadded(stepHeader, to: 10) + leftPadded("samples/s", to: 13) + leftPadded("MB/s", to: 9) + "  "
             + leftPadded("heartbeat", to: 11)
         let rows = workers.map { worker in
             leftPadded(String(worker.rank), to: 4) + leftPadded(String(worker.step), to: 10)

@@ -121,6 +121,8 @@ final class ManualClock: @unchecked Sendable {
             "  12         7            0      0.0        never",
         ])
         #expect(WorkerStatusBoard.lines(workers, columns: 20).allSatisfy { $0.count == 19 })
+        #expect(WorkerStatusBoard.lines(workers, stepHeader: "round").first == "rank     round    samples/s     MB/s    heartbeat",
+                "local SGD counts its workers' rounds, not steps")
         #expect(WorkerStatusBoard.heartbeat(4321) == " 4321 s ago")
     }
 
