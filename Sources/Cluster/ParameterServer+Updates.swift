@@ -128,7 +128,9 @@ extension ParameterServer {
 
     /// The state to resume from after the steps done so far.
     public var state: ServerState {
-        let buffers = Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values) })
+        // Copies, not shares: the state is written on the reporting thread while the optimiser goes on
+        // updating its buffers in place (ThreadSanitizer saw the write race a shared array's reads).
+        let buffers = Dictionary(uniqueKeysWithValues: optimizer.stateBuffers.map { ($0.name, $0.values.withUnsafeBufferPointer { Array($0) }) })
         let open = epochs.keys.sorted().map { epoch in
             EpochTally(epoch: epoch, pushes: epochs[epoch]!.pushes, lossSum: epochs[epoch]!.lossSum,
                        samples: epochs[epoch]!.samples, updates: epochs[epoch]!.updates)
