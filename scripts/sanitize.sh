@@ -7,7 +7,8 @@
 #   scripts/sanitize.sh thread|address [FILTER]
 #
 # SANITIZE_SKIP=REGEX leaves out the tests it matches (the address-space-limited runs cannot take
-# AddressSanitizer's shadow memory). SANITIZE_CONFIGURATION=debug|release (default release: the sanitizer's 5-10x slowdown on top of
+# AddressSanitizer's shadow memory). SANITIZE_WIDTH=N runs at most N tests at once (swift-testing's
+# SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH; default: no limit). SANITIZE_CONFIGURATION=debug|release (default release: the sanitizer's 5-10x slowdown on top of
 # -Onone makes the cluster tests crawl on 2 cores). TRAINER_DATA_DIR is passed on (default
 # /work/shared/data when it exists). Each process writes its reports to
 # .build-<tsan|asan>/reports/<sanitizer>.<pid>; the script prints the tests run, the failures, the
@@ -46,6 +47,7 @@ export TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0 second_deadlock_stac
 # Leak checking is off: what it finds are the test runner's and argument parser's objects alive at exit.
 export ASAN_OPTIONS="log_path=$reports/asan halt_on_error=0 detect_leaks=0 suppressions=$PWD/scripts/asan.supp ${ASAN_OPTIONS:-}"
 log="$scratch/test.log"
+if [ -n "${SANITIZE_WIDTH:-}" ]; then export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$SANITIZE_WIDTH; fi
 arguments=(-c "$configuration" "${testing[@]}" --skip-build --sanitize="$sanitizer" --scratch-path "$scratch")
 [ -n "$filter" ] && arguments+=(--filter "$filter")
 [ -n "${SANITIZE_SKIP:-}" ] && arguments+=(--skip "$SANITIZE_SKIP")
