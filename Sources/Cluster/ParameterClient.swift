@@ -224,7 +224,7 @@ final class ParameterClient {
             // A wait that ended more than half the allowed silence late: this process was held up (not
             // scheduled, or paused), and the server's silence within it proves nothing.
             let overshoot = ContinuousClock.now - planned
-            if frames == nil, overshoot > (silence ?? timeout) / 2 { deadline = max(deadline, planned) + overshoot }
+            if frames == nil, overshoot > (silence ?? timeout) / 2 { deadline += overshoot }
             guard let frames else {
                 if transport.isFinished { throw ClusterError.connectionClosed }
                 if ContinuousClock.now >= deadline {

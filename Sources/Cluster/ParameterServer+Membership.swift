@@ -169,9 +169,10 @@ extension ParameterServer {
 
     /// After the server's own thread was held up (handling messages, or not scheduled at all) for
     /// `heldUp`, longer than half the heartbeat timeout, leaves that time out of every worker's
-    /// silence and of the step's time (`--step-timeout`), and says whether it did: a pause of this machine or process may have held the workers' heartbeats too
-    /// (co-located workers, a suspended VM), so silence within it proves nothing. A dead worker is
-    /// dropped that much later, never a live one sooner. Shorter hold-ups (a busy machine's scheduling
+    /// silence and of the step's time (`--step-timeout`), and says whether it did: a pause of this
+    /// machine or process may have held the workers' heartbeats too (co-located workers, a
+    /// suspended VM), so silence within it proves nothing. A dead worker is dropped that much
+    /// later, never a live one sooner. Shorter hold-ups (a busy machine's scheduling
     /// delays) are not left out: a live worker's heartbeats still arrive, and crediting them would put
     /// off dropping a dead one for as long as the machine stays busy.
     func noticeHoldUp(heldUp: Duration, at now: ContinuousClock.Instant) -> Bool {

@@ -291,7 +291,7 @@ public actor ParameterServer {
                 let waitEnd = ContinuousClock.now
                 let heldUp = (waitStart - lastWaitEnd) + max(.zero, waitEnd - planned)
                 // The join deadline, like every worker's silence and the step's time, leaves it out.
-                if noticeHoldUp(heldUp: heldUp, at: waitEnd) { joinDeadline = joinDeadline + heldUp }
+                if noticeHoldUp(heldUp: heldUp, at: waitEnd) { joinDeadline += heldUp }
                 lastWaitEnd = waitEnd
                 if let reason = stopRequest.reason {
                     broadcastEnd(.stop)

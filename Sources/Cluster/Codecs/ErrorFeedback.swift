@@ -5,8 +5,9 @@ import Engine
 ///
 /// After any number of frames of finite values, the sum of what was decoded plus `residual` equals
 /// the sum of the inputs (up to float rounding): nothing is lost. A frame that sent ±∞ or NaN
-/// leaves no residual for that value, so one bad gradient does not poison the frames after it. Its buffers are allocated once, so a frame costs
-/// no float allocation; use it from one thread at a time.
+/// leaves no residual for that value, so one bad gradient does not poison the frames after it.
+/// Its buffers are allocated once, so a frame costs no float allocation; use it from one thread at
+/// a time.
 public final class ErrorFeedback {
     /// The codec the frames are written with.
     public let codec: any Codec
