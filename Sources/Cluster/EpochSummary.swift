@@ -29,7 +29,8 @@ public struct RankStatistics: Sendable, Equatable {
     public var pushes: Int = 0
     /// The samples those gradients were computed on.
     public var samples: Int = 0
-    /// Sync mode: how long the rank's gradients waited at the server for the other ranks', in seconds.
+    /// How long the rank's pushes waited at the server for the other ranks' (sync, local SGD), or its
+    /// worker was held after a push for the slowest (SSP), in seconds; 0 in async mode.
     public var waitSeconds: Double = 0
     /// The sum over the rank's pushes of their staleness, the number of updates applied between the
     /// weights the gradient was computed on and the gradient's own update (0 in sync mode).

@@ -41,7 +41,10 @@ extension ParameterServer {
             case .saveState:
                 saveState()
             case .recordWait(let slot, let epoch, let seconds):
-                if let rank = slots[slot]?.rank { epochs[epoch, default: EpochProgress()][rank: rank].waitSeconds += seconds }
+                if let rank = slots[slot]?.rank {
+                    epochs[epoch, default: EpochProgress()][rank: rank].waitSeconds += seconds
+                    metrics.recordWait(rank: rank, seconds: seconds)
+                }
             }
         }
         account()

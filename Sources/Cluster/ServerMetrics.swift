@@ -67,6 +67,14 @@ struct ServerMetrics {
         if rejected { rejectedGradients.increment() }
     }
 
+    /// Adds `seconds` that a push of `rank` waited for its worker's next weights after the push was
+    /// applied (SSP mode, where a push is applied on arrival but its worker may be held).
+    mutating func recordWait(rank: Int, seconds: Double) {
+        let totals = rankTotals[rank] ?? RankTotals(rank: rank)
+        rankTotals[rank] = totals
+        if seconds > 0 { totals.waitSeconds.increment(by: seconds) }
+    }
+
     /// Counts one hold-up of the server's own thread longer than half the heartbeat timeout.
     func recordHoldUp() { holdUps.increment() }
 

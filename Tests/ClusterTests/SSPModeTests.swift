@@ -88,11 +88,12 @@ import ZeroMQ
         let steps = ShardPlan(sampleCount: set.count, workerCount: 2, batchSizePerWorker: config.batchSizePerWorker).stepsPerEpoch
         #expect(summaries.count == 2)
         // The fast worker (whichever rank it got) waits about one pause per step for the slow one; the
-        // slow one is never held. Summed over the run, so one epoch disturbed by a loaded host does not decide.
+        // slow one is held only while the server's thread is (a loaded host), and then so is the fast
+        // one, whose push came first: the difference is the fast one's waits. Summed over the run, and
+        // waiting for the world to join is no push's wait, whichever worker joined first.
         let ranks = summaries.first?.ranks.indices ?? 0..<0
         let waits = ranks.map { rank in summaries.reduce(0) { $0 + $1.ranks[rank].waitSeconds } }
         let fast = waits.max() ?? 0, slow = waits.min() ?? 0
-        #expect(fast >= 0.25 * pause * Double(2 * steps - 1), "waits \(waits) s over \(2 * steps) steps")
-        #expect(slow < 0.5 * fast, "waits \(waits) s: the slow worker was held too")
+        #expect(fast - slow >= 0.5 * pause * Double(2 * steps - 1), "waits \(waits) s over \(2 * steps) steps")
     }
 }

@@ -54,6 +54,25 @@ import Glibc
         #expect(ended.exitedNormally, "\(ended.stderr)")
     }
 
+    /// In SSP mode a worker held after its push for the slowest has that time in its wait counter, as a
+    /// sync push waiting for its step has (with a bound of 0 the first of two pushes of a step is held).
+    @Test func anSSPRunCountsTheTimeWorkersAreHeld() async throws {
+        let run = try RunningTrainer(["local", "--dataset", "xor", "--workers", "2", "--transport", "tcp", "--mode", "ssp",
+                                      "--staleness", "0", "--epochs", "1000000", "--metrics-port", "0", "--no-progress"])
+        let address = try await run.awaitOutput(matching: #"Serving metrics on (http://127\.0\.0\.1:[0-9]+/metrics)"#, timeout: 60)
+        let url = try #require(URL(string: address))
+        let waits = { (scrape: PrometheusScrape) in
+            (0..<2).reduce(0.0) { $0 + (scrape[#"trainer_worker_wait_seconds_total{rank="\#($1)"}"#] ?? 0) }
+        }
+        let scrape = try await PrometheusScrape.until(url, timeout: 60, running: { run.isRunning }) {
+            ($0["trainer_step"] ?? 0) > 200 && waits($0) > 0
+        }
+        #expect(scrape.types["trainer_worker_wait_seconds_total"] == "counter", "\(scrape.types)")
+        run.send(SIGTERM)
+        let ended = try await run.finish(timeout: 60)
+        #expect(ended.exitedNormally, "\(ended.stderr)")
+    }
+
     /// A metrics port another process listens on fails the server at start, naming the flag, address and port.
     @Test func aMetricsPortInUseFailsAtStartNamingThePort() async throws {
         let (listener, port) = try listeningSocket()
