@@ -30,7 +30,7 @@ public struct RankStatistics: Sendable, Equatable {
     /// The samples those gradients were computed on.
     public var samples: Int = 0
     /// How long the rank's pushes waited at the server for the other ranks' (sync, local SGD), or its
-    /// worker was held after a push for the slowest (SSP), in seconds; 0 in async mode.
+    /// worker was held for the slowest or for the world to join (SSP), in seconds; 0 in async mode.
     public var waitSeconds: Double = 0
     /// The sum over the rank's pushes of their staleness, the number of updates applied between the
     /// weights the gradient was computed on and the gradient's own update (0 in sync mode).

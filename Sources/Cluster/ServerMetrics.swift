@@ -67,8 +67,8 @@ struct ServerMetrics {
         if rejected { rejectedGradients.increment() }
     }
 
-    /// Adds `seconds` that a push of `rank` waited for its worker's next weights after the push was
-    /// applied (SSP mode, where a push is applied on arrival but its worker may be held).
+    /// Adds `seconds` that the worker of `rank` was held for its next weights (SSP mode, where a push
+    /// is applied on arrival but its worker may wait for the slowest, or for the world to join).
     mutating func recordWait(rank: Int, seconds: Double) {
         let totals = rankTotals[rank] ?? RankTotals(rank: rank)
         rankTotals[rank] = totals

@@ -14,9 +14,8 @@ final class BoundedStaleness: FixedRankPolicy {
     /// The most steps a worker may be ahead of the slowest when it is given weights.
     let bound: Int
     private(set) var clocks: RankClocks
-    /// The workers waiting for their next weights, by slot, with when their push arrived (nil for a
-    /// worker admitted without one: its wait for the world to join is not a push's wait).
-    private var held: [Int: ContinuousClock.Instant?] = [:]
+    /// The workers that pushed and wait for the slowest, by slot, and since when.
+    private var held: [Int: ContinuousClock.Instant] = [:]
 
     /// A policy for `worldSize` fixed ranks (see `RankClocks`) whose clocks stay within `bound` steps.
     init(bound: Int, configuration: TrainingConfiguration, sampleCount: Int, worldSize: Int, maxSteps: Int?,
@@ -39,7 +38,7 @@ final class BoundedStaleness: FixedRankPolicy {
     }
 
     func straggler(in roster: Roster) -> (slot: Int, step: Int, since: ContinuousClock.Instant)? {
-        guard let since = held.values.compactMap({ $0 }).min() else { return nil }
+        guard let since = held.values.min() else { return nil }
         let lowest = slowest(roster)
         guard let slot = gating(roster).first(where: { clocks.clocks[$0] == lowest }) else { return nil }
         return (slot, lowest, since)
@@ -55,7 +54,7 @@ final class BoundedStaleness: FixedRankPolicy {
     }
 
     func admitted(slot: Int, in roster: Roster) -> [UpdateDirective] {
-        held[slot] = .some(nil)
+        held[slot] = .now
         // Nobody starts before the initial world has joined: every rank's first weights are the
         // initial ones, as in sync mode, whatever order the workers join in.
         return roster.started ? release(roster) : []
@@ -73,7 +72,7 @@ final class BoundedStaleness: FixedRankPolicy {
         let now = ContinuousClock.now
         var directives: [UpdateDirective] = []
         for slot in held.keys.sorted() where !clocks.owesSteps(slot: slot) || clocks.clocks[slot] - lowest <= bound {
-            if let since = held.removeValue(forKey: slot) ?? nil, clocks.owesSteps(slot: slot) {
+            if let since = held.removeValue(forKey: slot), clocks.owesSteps(slot: slot) {
                 directives.append(.recordWait(slot: slot, epoch: clocks.clocks[slot] / clocks.plan.stepsPerEpoch,
                                               seconds: (now - since).seconds))
             }
