@@ -6,6 +6,9 @@
 #
 #   scripts/sanitize.sh thread|address [FILTER]
 #
+# TRAINER_TEST_SLOWDOWN (default 8 under thread, 3 under address) stretches the tests' own bounds on
+# waiting for a trainer process (TestSlowdown in Tests/TestSupport); the code's own timeouts are not
+# stretched. scripts/tsan.supp names the reports suppressed, each in code outside this project.
 # SANITIZE_SKIP=REGEX leaves out the tests it matches (the address-space-limited runs cannot take
 # AddressSanitizer's shadow memory). SANITIZE_WIDTH=N runs at most N tests at once (swift-testing's
 # SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH; default: no limit). SANITIZE_CONFIGURATION=debug|release (default release: the sanitizer's 5-10x slowdown on top of
@@ -19,8 +22,8 @@ cd "$(dirname "$0")/.."
 sanitizer=${1:-}
 filter=${2:-}
 case "$sanitizer" in
-    thread) scratch=.build-tsan; short=tsan ;;
-    address) scratch=.build-asan; short=asan ;;
+    thread) scratch=.build-tsan; short=tsan; slowdown=8 ;;
+    address) scratch=.build-asan; short=asan; slowdown=3 ;;
     *) echo "usage: scripts/sanitize.sh thread|address [FILTER]" >&2; exit 2 ;;
 esac
 configuration=${SANITIZE_CONFIGURATION:-release}
@@ -43,7 +46,8 @@ fi
 built=$(date +%s)
 rm -rf "$reports" && mkdir -p "$reports"
 # Reports are collected, not fatal, so one run finds them all; TSan also names each race's second stack.
-export TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+export TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
+export TRAINER_TEST_SLOWDOWN=${TRAINER_TEST_SLOWDOWN:-$slowdown}
 # Leak checking is off: what it finds are the test runner's and argument parser's objects alive at exit.
 export ASAN_OPTIONS="log_path=$reports/asan halt_on_error=0 detect_leaks=0 suppressions=$PWD/scripts/asan.supp ${ASAN_OPTIONS:-}"
 log="$scratch/test.log"

@@ -104,7 +104,10 @@ public enum FloatPayload: @unchecked Sendable {
 
     /// A copy of the values as an array.
     public var floats: [Float] {
-        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        // With no values the initialiser would still store a count of 0 into the one empty-array
+        // storage every empty array shares, racing with every thread that reads an empty array's count.
+        guard count > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             initialized = copy(into: buffer)
         }
     }

@@ -46,7 +46,10 @@ extension IncomingFrame {
 
     /// A copy of the frame's whole float32 values.
     public var floats: [Float] {
-        [Float](unsafeUninitializedCapacity: floatCount) { buffer, initialized in
+        // Not through the initialiser when empty: it would store a count of 0 into the storage every
+        // empty array shares, racing with every other thread that reads an empty array's count.
+        guard floatCount > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: floatCount) { buffer, initialized in
             initialized = copyFloats(into: buffer)
         }
     }

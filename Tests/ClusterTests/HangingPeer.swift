@@ -74,7 +74,9 @@ final class MembershipChanges: @unchecked Sendable {
     func wait(for predicate: (MembershipChange) -> Bool, seconds: Double = 20) async -> MembershipChange? {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while ContinuousClock.now < deadline {
-            if let change = all.first(where: predicate) { return change }
+            // Searched under the lock: a copy read after it would be a copy-on-write hand-off between
+            // threads that ThreadSanitizer cannot follow (docs/reliability.md).
+            if let change = lock.withLock({ stored.first(where: predicate) }) { return change }
             try? await Task.sleep(for: .milliseconds(10))
         }
         return nil

@@ -152,7 +152,7 @@ final class ManualClock: @unchecked Sendable {
     // MARK: The real command on a real terminal
 
     /// Runs the built `trainer` with its standard output and error on a new pseudo-terminal `columns`
-    /// wide, reading everything it writes, bounded by `timeout` seconds.
+    /// wide, reading everything it writes, bounded by `timeout` seconds (times `TestSlowdown.factor`).
     func runOnTerminal(_ arguments: [String], columns: UInt16 = 100, timeout: Double = 120) async throws -> (status: Int32, output: String) {
         var master: Int32 = -1, slave: Int32 = -1
         var size = winsize(ws_row: 40, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
@@ -174,7 +174,7 @@ final class ManualClock: @unchecked Sendable {
         }
         close(slave)
         var bytes: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(TestSlowdown.scaled(timeout))
         while Date() < deadline {
             let count = read(master, &buffer, buffer.count)
             let failure = errno

@@ -10,7 +10,8 @@ struct TrainerRun {
     var exitedNormally: Bool
 }
 
-/// Runs the `trainer` executable built next to this test bundle, bounded by `timeout` seconds.
+/// Runs the `trainer` executable built next to this test bundle, bounded by `timeout` seconds (times
+/// `TestSlowdown.factor`).
 ///
 /// Waits with `Task.sleep`, never blocking a thread of the cooperative pool (2 threads here), which
 /// the cluster tests' tasks need while processes run.
@@ -28,12 +29,12 @@ func runTrainer(_ arguments: [String], environment: [String: String] = [:], time
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
     try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
+    let deadline = Date().addingTimeInterval(TestSlowdown.scaled(timeout))
     while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
     if process.isRunning {
         process.terminate()
         process.waitUntilExit()
-        throw TimeoutError(arguments: arguments, seconds: timeout)
+        throw TimeoutError(arguments: arguments, seconds: TestSlowdown.scaled(timeout))
     }
     process.waitUntilExit()
     return TrainerRun(status: process.terminationStatus,
