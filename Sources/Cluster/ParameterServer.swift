@@ -7,10 +7,10 @@ import Transport
 /// The parameter server of data-parallel training: it owns the flat weights and the optimiser state,
 /// welcomes workers over a ROUTER socket and applies their gradients.
 ///
-/// When to apply and whom to answer is its `UpdatePolicy`'s to say, one per mode: `SyncRounds`
-/// (every worker's gradient per step, averaged; elastic membership), `AsyncUpdates` (each gradient
-/// on arrival) and `BoundedStaleness` (on arrival, no worker more than S steps ahead of the
-/// slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
+/// When to apply and whom to answer is its `UpdatePolicy`'s to say: `SyncRounds` (every worker's
+/// gradient per step, or weight change per local-SGD round, averaged; elastic membership),
+/// `AsyncUpdates` (each gradient on arrival) and `BoundedStaleness` (on arrival, no worker more than
+/// S steps ahead of the slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
 /// accounting, and carries out the policy's directives.
 ///
 /// The actor runs on its transport's dedicated thread (its serial executor), which alone touches

@@ -1,7 +1,7 @@
 import Datasets
 
-/// When a parameter server applies gradients and whom it answers: one type per training mode
-/// (`SyncRounds`, `AsyncUpdates`, `BoundedStaleness`, `LocalRounds`).
+/// When a parameter server applies gradients and whom it answers: `SyncRounds` (sync and local-SGD
+/// modes, whose rounds differ only in how many steps they hold), `AsyncUpdates`, `BoundedStaleness`.
 ///
 /// The server does the I/O, keeps the members and the accounting, and asks its policy at each
 /// event: a push arrived, a worker's place was vacated or closed up, the workers were regrouped.
@@ -133,8 +133,8 @@ extension TrainingConfiguration {
     func makePolicy(sampleCount: Int, worldSize: Int, maxSteps: Int?, checkpointEvery: Int,
                     resume state: ServerState?) throws -> any UpdatePolicy {
         switch mode {
-        case .sync:
-            SyncRounds(configuration: self, sampleCount: sampleCount, worldSize: worldSize, maxSteps: maxSteps,
+        case .sync, .localSGD:
+            SyncRounds(configuration: self, sampleCount: sampleCount, worldSize: worldSize, maxRounds: maxSteps,
                        checkpointEvery: checkpointEvery, resume: state)
         case .async:
             try AsyncUpdates(configuration: self, sampleCount: sampleCount, worldSize: worldSize, maxSteps: maxSteps,
@@ -142,9 +142,6 @@ extension TrainingConfiguration {
         case .ssp:
             try BoundedStaleness(bound: staleness ?? 0, configuration: self, sampleCount: sampleCount, worldSize: worldSize,
                                  maxSteps: maxSteps, checkpointEvery: checkpointEvery, resume: state)
-        case .localSGD:
-            LocalRounds(configuration: self, sampleCount: sampleCount, worldSize: worldSize, maxRounds: maxSteps,
-                        checkpointEvery: checkpointEvery, resume: state)
         }
     }
 }
