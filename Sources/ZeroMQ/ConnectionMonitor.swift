@@ -20,53 +20,53 @@ public final class ConnectionMonitor: Sendable {
     /// The monitor events this watcher asks libzmq for.
     static let events = Int32(ZMQ_EVENT_ACCEPT_FAILED)
 
-    private let control: MonitorControl
+    private let thread: ServiceThread
+    private let failures: Failures
 
     /// Starts reading the events of the socket that `Socket.startMonitor(_:)` was called on with
     /// `endpoint`, on `context`; returns once connected, or throws.
     public init(context: Context, endpoint: String, reportInterval: Duration = .seconds(5),
                 report: @escaping @Sendable (String) -> Void) throws {
-        let control = try MonitorControl()
-        self.control = control
-        try DedicatedThread.start(name: "connection monitor", stackSize: 256 << 10) {
-            defer { control.markFinished() }
+        let failures = Failures()
+        self.failures = failures
+        thread = try ServiceThread.start(name: "connection monitor") { thread in
             let socket: Socket
             do {
                 socket = try context.socket(.pair)
                 try socket.connect(endpoint)
             } catch {
-                control.started(error as? ZMQError ?? ZMQError(code: EFAULT, operation: "start connection monitor: \(error)"))
+                thread.started(error as? ZMQError ?? ZMQError(code: EFAULT, operation: "start connection monitor: \(error)"))
                 return
             }
-            control.started(nil)
-            Self.watch(socket, control: control, interval: reportInterval, report: report)
+            thread.started(nil)
+            Self.watch(socket, thread: thread, failures: failures, interval: reportInterval, report: report)
             socket.close()
         }
-        if let error = control.waitUntilStarted() { throw error }
     }
 
     deinit {
-        control.stop()
+        thread.stop()
     }
 
     /// Stops watching; returns when the thread has ended (within 10 s). Idempotent.
     public func close() {
-        control.stop()
+        thread.stop()
     }
 
     /// The connections that could not be accepted so far.
-    public var acceptFailures: Int { control.acceptFailures.load(ordering: .relaxed) }
+    public var acceptFailures: Int { failures.count.load(ordering: .relaxed) }
 
     /// Reads events until stopped or the context is closed.
-    private static func watch(_ socket: Socket, control: MonitorControl, interval: Duration, report: @Sendable (String) -> Void) {
+    private static func watch(_ socket: Socket, thread: ServiceThread, failures counter: Failures, interval: Duration,
+                              report: @Sendable (String) -> Void) {
         var lastReport: (at: ContinuousClock.Instant, failures: Int)?
         let poller = Poller()
         let socketIndex = poller.register(socket)
-        let wakeIndex = poller.register(fileDescriptor: control.wakePipe.readDescriptor)
+        let wakeIndex = poller.register(fileDescriptor: thread.wakePipe.readDescriptor)
         let limits = ReceiveLimits(maxFrames: 4, maxBytes: 4096)
-        while !control.isStopping {
+        while !thread.isStopping {
             guard let ready = try? poller.poll(timeout: 1000) else { return }
-            if ready[wakeIndex].contains(.readable) { control.wakePipe.drain() }
+            if ready[wakeIndex].contains(.readable) { thread.wakePipe.drain() }
             guard ready[socketIndex].contains(.readable) else { continue }
             for _ in 0..<1024 {
                 let received: [ReceivedFrame]?
@@ -77,7 +77,7 @@ public final class ConnectionMonitor: Sendable {
                 let code = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
                 let value = bytes[2...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
                 guard Int32(code) == ZMQ_EVENT_ACCEPT_FAILED else { continue }
-                let failures = control.acceptFailures.add(1, ordering: .relaxed).newValue
+                let failures = counter.count.add(1, ordering: .relaxed).newValue
                 let now = ContinuousClock.now
                 if let last = lastReport, now - last.at < interval { continue }
                 let since = lastReport.map { " (\(failures - $0.failures) since the last report)" } ?? ""
@@ -109,42 +109,7 @@ extension Socket {
     }
 }
 
-/// What the monitor's thread and its owner share: the stop flag and wake-up pipe, start and end signals, the count.
-private final class MonitorControl: Sendable {
-    let wakePipe: WakePipe
-    let acceptFailures = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
-    private let startError = Mutex<ZMQError?>(nil)
-    private let startSignal = DispatchSemaphore(value: 0)
-    private let finishSignal = DispatchSemaphore(value: 0)
-
-    init() throws {
-        wakePipe = try WakePipe(name: "connection monitor")
-    }
-
-    var isStopping: Bool { stopping.load(ordering: .acquiring) }
-    var isFinished: Bool { finished.load(ordering: .acquiring) }
-
-    func started(_ error: ZMQError?) {
-        startError.withLock { $0 = error }
-        startSignal.signal()
-    }
-
-    func waitUntilStarted() -> ZMQError? {
-        startSignal.wait()
-        return startError.withLock { $0 }
-    }
-
-    func markFinished() {
-        finished.store(true, ordering: .releasing)
-        finishSignal.signal()
-    }
-
-    /// Asks the thread to end and waits up to 10 s for it.
-    func stop() {
-        if !stopping.exchange(true, ordering: .acquiringAndReleasing) { wakePipe.wake() }
-        if isFinished { return }
-        if finishSignal.wait(timeout: .now() + 10) == .success { finishSignal.signal() }
-    }
+/// The connections not accepted so far, counted by the monitor's thread.
+private final class Failures: Sendable {
+    let count = Atomic<Int>(0)
 }

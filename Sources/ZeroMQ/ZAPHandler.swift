@@ -32,46 +32,45 @@ public final class ZAPHandler: Sendable {
 
     /// The keys admitted.
     public let authorizedKeys: AuthorizedKeys
-    private let control: Control
+    private let thread: ServiceThread
+    private let counts: Counts
 
     /// Starts a handler on `context` admitting `authorizedKeys`; returns once it is bound, or throws
     /// (`EADDRINUSE` if a handler already runs on `context`, `ETERM` if the context is closed).
     public init(context: Context, authorizedKeys: AuthorizedKeys, log: @escaping @Sendable (String) -> Void) throws {
-        let control = try Control()
+        let counts = Counts()
         self.authorizedKeys = authorizedKeys
-        self.control = control
-        try DedicatedThread.start(name: "ZAP handler", stackSize: 256 << 10) {
-            defer { control.markFinished() }
-            guard let socket = Self.open(context, control: control) else { return }
-            let session = Session(keys: authorizedKeys, control: control, log: log)
+        self.counts = counts
+        thread = try ServiceThread.start(name: "ZAP handler") { thread in
+            guard let socket = Self.open(context, thread: thread) else { return }
+            let session = Session(keys: authorizedKeys, thread: thread, counts: counts, log: log)
             session.serve(socket)
             // Unbinding at once (closing alone unregisters the endpoint later) frees the endpoint for a new handler.
             try? socket.unbind(Self.endpoint)
             socket.close()
         }
-        if let error = control.waitUntilStarted() { throw error }
     }
 
     deinit {
-        control.stop()
+        thread.stop()
     }
 
     /// Stops the handler: its thread closes the socket and ends; returns when it has (within 10 s). Idempotent.
     public func close() {
-        control.stop()
+        thread.stop()
     }
 
     /// Whether the handler's thread is still answering.
-    public var isRunning: Bool { !control.isFinished }
+    public var isRunning: Bool { !thread.isFinished }
 
     /// The requests answered with 200 so far.
-    public var acceptedCount: Int { control.accepted.load(ordering: .relaxed) }
+    public var acceptedCount: Int { counts.accepted.load(ordering: .relaxed) }
 
     /// The requests answered with a refusal so far.
-    public var refusedCount: Int { control.refused.load(ordering: .relaxed) }
+    public var refusedCount: Int { counts.refused.load(ordering: .relaxed) }
 
     /// Makes and binds the REP socket on the handler's thread; nil (with the error passed on) if that fails.
-    private static func open(_ context: Context, control: Control) -> Socket? {
+    private static func open(_ context: Context, thread: ServiceThread) -> Socket? {
         do {
             let socket = try context.socket(.rep)
             do {
@@ -85,62 +84,26 @@ public final class ZAPHandler: Sendable {
                 socket.close()
                 throw error
             }
-            control.started(nil)
+            thread.started(nil)
             return socket
         } catch {
-            control.started(error as? ZMQError ?? ZMQError(code: EFAULT, operation: "start ZAP handler: \(error)"))
+            thread.started(error as? ZMQError ?? ZMQError(code: EFAULT, operation: "start ZAP handler: \(error)"))
             return nil
         }
     }
 }
 
-/// What the handler's thread and its owner share: the stop flag and wake-up pipe, start and end signals, counts.
-private final class Control: Sendable {
-    let wakePipe: WakePipe
+/// The requests answered so far, counted by the handler's thread.
+private final class Counts: Sendable {
     let accepted = Atomic<Int>(0)
     let refused = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
-    private let startError = Mutex<ZMQError?>(nil)
-    private let startSignal = DispatchSemaphore(value: 0)
-    private let finishSignal = DispatchSemaphore(value: 0)
-
-    init() throws {
-        wakePipe = try WakePipe(name: "ZAP handler")
-    }
-
-    var isStopping: Bool { stopping.load(ordering: .acquiring) }
-    var isFinished: Bool { finished.load(ordering: .acquiring) }
-
-    func started(_ error: ZMQError?) {
-        startError.withLock { $0 = error }
-        startSignal.signal()
-    }
-
-    /// The start error, once the thread has bound its socket or failed to.
-    func waitUntilStarted() -> ZMQError? {
-        startSignal.wait()
-        return startError.withLock { $0 }
-    }
-
-    func markFinished() {
-        finished.store(true, ordering: .releasing)
-        finishSignal.signal()
-    }
-
-    /// Asks the thread to end and waits up to 10 s for it.
-    func stop() {
-        if !stopping.exchange(true, ordering: .acquiringAndReleasing) { wakePipe.wake() }
-        if isFinished { return }
-        // Hand the signal on, so every caller of stop() returns once the thread has ended.
-        if finishSignal.wait(timeout: .now() + 10) == .success { finishSignal.signal() }
-    }
 }
 
 /// The handler thread's loop and bookkeeping.
 private struct Session {
     let keys: AuthorizedKeys
-    let control: Control
+    let thread: ServiceThread
+    let counts: Counts
     let log: @Sendable (String) -> Void
 
     // A CURVE request has 7 frames, a PLAIN one 8; anything far bigger is not from libzmq.
@@ -150,8 +113,8 @@ private struct Session {
     func serve(_ socket: Socket) {
         let poller = Poller()
         let socketIndex = poller.register(socket)
-        let wakeIndex = poller.register(fileDescriptor: control.wakePipe.readDescriptor)
-        while !control.isStopping {
+        let wakeIndex = poller.register(fileDescriptor: thread.wakePipe.readDescriptor)
+        while !thread.isStopping {
             let ready: PollResult
             do {
                 ready = try poller.poll(timeout: 1000)
@@ -159,8 +122,8 @@ private struct Session {
                 report(error)
                 return
             }
-            if ready[wakeIndex].contains(.readable) { control.wakePipe.drain() }
-            if control.isStopping { return }
+            if ready[wakeIndex].contains(.readable) { thread.wakePipe.drain() }
+            if thread.isStopping { return }
             if ready[socketIndex].contains(.readable), !answerWaitingRequests(socket) { return }
         }
     }
@@ -174,7 +137,7 @@ private struct Session {
                 reply = answer(request)
             } catch let error as ZMQError where error.code == EMSGSIZE {
                 // The message was read and discarded; REP still owes it a reply.
-                control.refused.add(1, ordering: .relaxed)
+                counts.refused.add(1, ordering: .relaxed)
                 log("ZAP: refused an oversized request (\(error.message))")
                 reply = Self.reply(requestID: [], status: "500", text: "malformed request")
             } catch {
@@ -193,7 +156,7 @@ private struct Session {
     /// The reply to one request.
     private func answer(_ request: [ReceivedFrame]) -> [Frame] {
         guard request.count >= 6, request[0].string == "1.0" else {
-            control.refused.add(1, ordering: .relaxed)
+            counts.refused.add(1, ordering: .relaxed)
             log("ZAP: refused a malformed request (\(request.count) frames)")
             return Self.reply(requestID: request.count > 1 ? request[1].bytes : [], status: "500", text: "malformed request")
         }
@@ -218,13 +181,13 @@ private struct Session {
             refuse("ZAP: refused CURVE client at \(address)\(inDomain): public key \(shown) is not authorised")
             return Self.reply(requestID: requestID, status: "400", text: "public key not authorised")
         }
-        control.accepted.add(1, ordering: .relaxed)
+        counts.accepted.add(1, ordering: .relaxed)
         log("ZAP: accepted CURVE client at \(address)\(inDomain) with public key \(shown)")
         return Self.reply(requestID: requestID, status: "200", text: "OK", userID: publicKey)
     }
 
     private func refuse(_ line: String) {
-        control.refused.add(1, ordering: .relaxed)
+        counts.refused.add(1, ordering: .relaxed)
         log(line)
     }
 
