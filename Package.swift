@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Engine", "Datasets", "ZeroMQ", "Reports", "TestSupport",
+        .testTarget(name: "TrainerTests", dependencies: ["trainer", "ClusterExample", "Cluster", "Engine", "Datasets", "ZeroMQ", "Reports", "TestSupport",
                                                           .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "Transport", "TestSupport"]),

@@ -16,6 +16,13 @@ public struct ServerStatus: Sendable, Equatable {
     public var loss: Double?
     /// Each worker taking part, by rank.
     public var workers: [WorkerStatus]
+
+    /// A status with every field given.
+    public init(epoch: Int, epochs: Int, epochProgress: Double, step: Int, worldSize: Int, samplesPerSecond: Double,
+                loss: Double?, workers: [WorkerStatus]) {
+        (self.epoch, self.epochs, self.epochProgress, self.step) = (epoch, epochs, epochProgress, step)
+        (self.worldSize, self.samplesPerSecond, self.loss, self.workers) = (worldSize, samplesPerSecond, loss, workers)
+    }
 }
 
 /// One worker as the server sees it.
@@ -32,6 +39,13 @@ public struct WorkerStatus: Sendable, Equatable {
     public var stragglingSeconds: Double? = nil
     /// The bytes per second sent to and received from it since the previous status (headers and payloads).
     public var bytesPerSecond: Double = 0
+
+    /// A worker's status with every field given.
+    public init(rank: Int, step: Int, samplesPerSecond: Double, secondsSinceHeard: Double, stragglingSeconds: Double? = nil,
+                bytesPerSecond: Double = 0) {
+        (self.rank, self.step, self.samplesPerSecond, self.secondsSinceHeard) = (rank, step, samplesPerSecond, secondsSinceHeard)
+        (self.stragglingSeconds, self.bytesPerSecond) = (stragglingSeconds, bytesPerSecond)
+    }
 }
 
 /// A worker that a step waited on for longer than the server's straggler threshold.

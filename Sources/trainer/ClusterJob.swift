@@ -213,10 +213,11 @@ struct ClusterJob {
     private func makeServer(cluster: ClusterOptions, security: ServerSecurity?, stateFile: String?, checkpointEvery: Int,
                             open: (ParameterServer.Settings, ParameterServer.Events) throws -> ParameterServer) throws -> ParameterServer {
         let reporter = reporter, display = display
-        // Log lines are written above the live display, which is cleared first.
+        // Log lines are written above the live display, which is cleared first and draws nothing meanwhile.
         var onStatus: (@Sendable (ServerStatus) -> Void)?
         if let display {
-            LogSink.shared.clearing { display.clear() }
+            LogSink.shared.printing { write in display.printingAbove(write) }
+            reporter.printingAbove = { write in display.printingAbove(write) }
             onStatus = { display.show($0) }
         }
         let settings = ParameterServer.Settings(
@@ -228,10 +229,7 @@ struct ClusterJob {
         let events = ParameterServer.Events(
             logger: Logger(label: "trainer.parameter-server"),
             onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
-            onEpochEnd: { summary in
-                display?.clear()
-                reporter.report(summary)
-            })
+            onEpochEnd: { reporter.report($0) })
         let server = try open(settings, events)
         reporter.onDivergence = { server.requestStop(reason: "divergence", savingState: false) }
         server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }

@@ -33,6 +33,8 @@ final class EpochReporter: @unchecked Sendable {
     private(set) var divergence: String?
     /// Called once when an epoch's loss is not finite, to stop the run.
     var onDivergence: (@Sendable () -> Void)?
+    /// Runs its argument, which prints an epoch line, above a live display (nil: no display); set before the run.
+    var printingAbove: (@Sendable (() -> Void) -> Void)?
     /// When the epoch in progress started: the first join, then each report's end.
     private var epochStarted: Date?
     /// The last epoch's test accuracy and loss, for the metrics endpoint (a no-op without one).
@@ -79,9 +81,13 @@ final class EpochReporter: @unchecked Sendable {
         // As `trainer train` does: every epoch up to 20, else every tenth of the run, and the last.
         let reportEvery = epochs <= 20 ? 1 : epochs / 10
         if summary.epoch % reportEvery == 0 || summary.epoch == epochs {
-            print("Epoch \(summary.epoch)/\(epochs): train loss \(format(summary.trainLoss)), test loss \(format(evaluation.loss)), "
-                  + score + "\(Int(samplesPerSecond.rounded())) samples/s")
-            fflush(nil)
+            let line = "Epoch \(summary.epoch)/\(epochs): train loss \(format(summary.trainLoss)), test loss \(format(evaluation.loss)), "
+                + score + "\(Int(samplesPerSecond.rounded())) samples/s"
+            let write = {
+                print(line)
+                fflush(nil)
+            }
+            if let printingAbove { printingAbove(write) } else { write() }
         }
         if !regression { testAccuracy.record(evaluation.accuracy) }
         testLoss.record(evaluation.loss)

@@ -1,22 +1,20 @@
 import Foundation
 
-/// Where log lines go: standard error, after a live display (which draws on standard output) has cleared itself.
+/// Where log lines go: standard error, above a live display (which draws on standard output).
 final class LogSink: @unchecked Sendable {
-    // Unchecked: `beforeWrite` is guarded by `lock`, which also keeps lines whole.
+    // Unchecked: `around` is guarded by `lock`, which also keeps lines whole.
     static let shared = LogSink()
     private let lock = NSLock()
-    private var beforeWrite: (@Sendable () -> Void)?
+    private var around: (@Sendable (() -> Void) -> Void)?
 
-    /// Calls `clear` before each line from now on (nil: none), so a display is not written over.
-    func clearing(with clear: (@Sendable () -> Void)?) { lock.withLock { beforeWrite = clear } }
-
-    /// Calls `clear` before each line from now on.
-    func clearing(_ clear: @escaping @Sendable () -> Void) { clearing(with: clear) }
+    /// From now on each line is written inside `write` (nil: directly), for a display that clears
+    /// itself and draws nothing while the line is written.
+    func printing(around write: (@Sendable (() -> Void) -> Void)?) { lock.withLock { around = write } }
 
     func write(_ line: String) {
         lock.withLock {
-            beforeWrite?()
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            let write = { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            if let around { around(write) } else { write() }
         }
     }
 }

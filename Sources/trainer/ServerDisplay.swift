@@ -5,8 +5,10 @@ import Foundation
 /// traffic and last heartbeat, and under it the epoch's progress bar. Server log lines and epoch lines are
 /// printed above them. Off a terminal (or with --no-progress) it is not made at all.
 ///
-/// The server shows its status from its actor and clears the display from its reporting thread
-/// (epoch ends) and wherever a log line is written, so every use takes `lock`.
+/// The server shows its status from its actor and prints above the display from its reporting thread
+/// (epoch ends) and wherever a log line is written, so every use takes `lock`; while lines are printed
+/// above it the display draws nothing (a status drawn between the clearing and the line would glue
+/// the line to the block's last row), and the server's thread never waits for the printing.
 final class ServerDisplay: @unchecked Sendable {
     // Unchecked: every field is used under `lock`.
     private let lock = NSLock()
@@ -15,13 +17,16 @@ final class ServerDisplay: @unchecked Sendable {
     private let batchSizePerWorker: Int
     private let sampleCount: Int
     private var epochStart: (epoch: Int, seconds: Double)?
+    /// How many `printingAbove` calls are under way; the display draws only when none is.
+    private var printing = 0
 
     /// A display for a run of `epochs` epochs over `sampleCount` samples, its workers' progress counted
     /// in `stepHeader`s ("step", or "round" in local SGD), or nil when standard output is not a
-    /// terminal or `enabled` is false.
-    init?(epochs: Int, sampleCount: Int, batchSizePerWorker: Int, stepHeader: String = "step", enabled: Bool) {
-        board = WorkerStatusBoard(stepHeader: stepHeader, redrawInterval: 0)
-        let bar = ProgressBar(epochs: epochs, enabled: enabled, redrawInterval: 0)
+    /// terminal or `enabled` is false. It draws on `output`.
+    init?(epochs: Int, sampleCount: Int, batchSizePerWorker: Int, stepHeader: String = "step", enabled: Bool,
+          output: TerminalOutput = .standardOutput) {
+        board = WorkerStatusBoard(output: output, stepHeader: stepHeader, redrawInterval: 0)
+        let bar = ProgressBar(epochs: epochs, enabled: enabled, output: output, redrawInterval: 0)
         guard bar.isDrawing else { return nil }
         self.bar = bar
         self.sampleCount = sampleCount
@@ -30,7 +35,7 @@ final class ServerDisplay: @unchecked Sendable {
 
     /// Redraws the workers' block and the progress bar for `status`.
     func show(_ status: ServerStatus) {
-        lock.withLock { draw(status) }
+        lock.withLock { if printing == 0 { draw(status) } }
     }
 
     private func draw(_ status: ServerStatus) {
@@ -55,5 +60,17 @@ final class ServerDisplay: @unchecked Sendable {
             bar.clear()
             board.clear()
         }
+    }
+
+    /// Removes the block and the bar and draws nothing while `body` prints its lines; the next status
+    /// after it draws them again.
+    func printingAbove<Result>(_ body: () throws -> Result) rethrows -> Result {
+        lock.withLock {
+            printing += 1
+            bar.clear()
+            board.clear()
+        }
+        defer { lock.withLock { printing -= 1 } }
+        return try body()
     }
 }

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import Testing
 import TestSupport
@@ -147,6 +148,35 @@ final class ManualClock: @unchecked Sendable {
         offTerminal.update(workers)
         offTerminal.clear()
         #expect(plain.writes.isEmpty && !offTerminal.isDrawing)
+    }
+
+    /// A status the server shows while an epoch or log line is printed above the display draws
+    /// nothing: drawn between the clearing and the line, the bar (which ends without a newline) would
+    /// have the line glued to it, as a CI run saw ("Epoch 1/1 [###…] …Epoch 1/1: train loss …").
+    @Test func aStatusShownWhileALineIsPrintedAboveDrawsNothing() throws {
+        let captured = CapturedOutput()
+        let terminal = captured.output()
+        let display = try #require(ServerDisplay(epochs: 1, sampleCount: 100, batchSizePerWorker: 10, enabled: true, output: terminal))
+        let status = ServerStatus(epoch: 1, epochs: 1, epochProgress: 0.5, step: 5, worldSize: 2, samplesPerSecond: 1000, loss: 0.5,
+                                  workers: [WorkerStatus(rank: 0, step: 5, samplesPerSecond: 500, secondsSinceHeard: 0.1),
+                                            WorkerStatus(rank: 1, step: 5, samplesPerSecond: 500, secondsSinceHeard: 0.2)])
+        display.show(status)
+        #expect(captured.text.contains("\rEpoch 1/1 ["), "the bar is drawn: \(captured.text.debugDescription)")
+        let before = captured.writes.count
+        let line = "Epoch 1/1: train loss 0.5\n"
+        display.printingAbove {
+            display.show(status)
+            terminal.write(line)
+        }
+        let during = Array(captured.writes[before...])
+        #expect(during.last == line, "\(during)")
+        let clearing = during.dropLast().joined()
+        #expect(!clearing.isEmpty && !clearing.contains("Epoch 1/1 [") && !clearing.contains("rank "),
+                "the display must be cleared and not drawn again before the line: \(clearing.debugDescription)")
+        let after = captured.writes.count
+        display.show(status)
+        let redrawn = captured.writes[after...].joined()
+        #expect(redrawn.contains("rank ") && redrawn.contains("\rEpoch 1/1 ["), "the next status draws both again: \(redrawn.debugDescription)")
     }
 
     // MARK: The real command on a real terminal
