@@ -40,11 +40,16 @@ import Testing
         let metrics = temporaryPath("first-epoch-stop.jsonl")
         defer { try? FileManager.default.removeItem(atPath: metrics) }
         let server = try RunningTrainer(["server", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--dataset", "mnist",
-                                         "--data-dir", sharedData("mnist")!, "--epochs", "1", "--metrics", metrics])
+                                         "--data-dir", sharedData("mnist")!, "--epochs", "1", "--metrics", metrics,
+                                         "--metrics-port", "0"])
+        let address = try await server.awaitOutput(matching: #"Serving metrics on (http://127\.0\.0\.1:[0-9]+/metrics)"#, timeout: 60)
         let endpoint = try await server.awaitOutput(matching: #"listening on (tcp://127\.0\.0\.1:[0-9]+)"#, timeout: 60)
         let worker = try RunningTrainer(["worker", "--connect", endpoint, "--data-dir", sharedData("mnist")!, "--timeout", "60"])
         _ = try await server.awaitError(matching: #"(rank 0 joined)"#, timeout: 60)
         try await Task.sleep(for: .milliseconds(300))
+        // Stopped once a step is done (a loaded host may take longer than the pause for the first one).
+        let url = try #require(URL(string: address))
+        _ = try await PrometheusScrape.until(url, timeout: 60, running: { server.isRunning }) { ($0["trainer_updates_total"] ?? 0) > 0 }
         server.send(SIGTERM)
         let run = try await server.finish(timeout: 60)
         _ = try await worker.finish(timeout: 60)
