@@ -10,8 +10,8 @@ import Transport
 /// When to apply and whom to answer is its `UpdatePolicy`'s to say: `SyncRounds` (every worker's
 /// gradient per step, or weight change per local-SGD round, averaged; elastic membership),
 /// `AsyncUpdates` (each gradient on arrival) and `BoundedStaleness` (on arrival, no worker more than
-/// S steps ahead of the slowest). The actor does the I/O, membership (joins, heartbeats, dropping silent workers) and the
-/// accounting, and carries out the policy's directives.
+/// S steps ahead of the slowest). The actor does the I/O, membership (joins, heartbeats, dropping
+/// silent workers) and the accounting, and carries out the policy's directives.
 ///
 /// The actor runs on its transport's dedicated thread (its serial executor), which alone touches
 /// the socket, so nothing here blocks Swift's cooperative pool. Its slow work (the owner's epoch

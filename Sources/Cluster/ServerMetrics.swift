@@ -59,8 +59,7 @@ struct ServerMetrics {
 
     /// Records one push of `rank`: how long it waited, how stale it was, and whether it was rejected.
     mutating func recordPush(rank: Int, waitSeconds: Double, staleness: Int, rejected: Bool) {
-        let totals = rankTotals[rank] ?? RankTotals(rank: rank)
-        rankTotals[rank] = totals
+        let totals = totals(rank: rank)
         totals.steps.increment()
         if waitSeconds > 0 { totals.waitSeconds.increment(by: waitSeconds) }
         totals.staleness.record(staleness)
@@ -70,9 +69,15 @@ struct ServerMetrics {
     /// Adds `seconds` that the worker of `rank` was held for its next weights (SSP mode, where a push
     /// is applied on arrival but its worker may wait for the slowest, or for the world to join).
     mutating func recordWait(rank: Int, seconds: Double) {
-        let totals = rankTotals[rank] ?? RankTotals(rank: rank)
+        if seconds > 0 { totals(rank: rank).waitSeconds.increment(by: seconds) }
+    }
+
+    /// The counters of `rank`, made at its first use.
+    private mutating func totals(rank: Int) -> RankTotals {
+        if let totals = rankTotals[rank] { return totals }
+        let totals = RankTotals(rank: rank)
         rankTotals[rank] = totals
-        if seconds > 0 { totals.waitSeconds.increment(by: seconds) }
+        return totals
     }
 
     /// Counts one hold-up of the server's own thread longer than half the heartbeat timeout.

@@ -216,8 +216,9 @@ struct ClusterJob {
         // Log lines are written above the live display, which is cleared first and draws nothing meanwhile.
         var onStatus: (@Sendable (ServerStatus) -> Void)?
         if let display {
-            LogSink.shared.printing { write in display.printingAbove(write) }
-            reporter.printingAbove = { write in display.printingAbove(write) }
+            let above: @Sendable (() -> Void) -> Void = { display.printingAbove($0) }
+            LogSink.shared.printing(around: above)
+            reporter.printingAbove = above
             onStatus = { display.show($0) }
         }
         let settings = ParameterServer.Settings(

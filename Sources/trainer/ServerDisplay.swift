@@ -56,10 +56,7 @@ final class ServerDisplay: @unchecked Sendable {
 
     /// Removes the block and the bar, so that a whole line can be printed; the next status draws them again.
     func clear() {
-        lock.withLock {
-            bar.clear()
-            board.clear()
-        }
+        lock.withLock(wipe)
     }
 
     /// Removes the block and the bar and draws nothing while `body` prints its lines; the next status
@@ -67,10 +64,15 @@ final class ServerDisplay: @unchecked Sendable {
     func printingAbove<Result>(_ body: () throws -> Result) rethrows -> Result {
         lock.withLock {
             printing += 1
-            bar.clear()
-            board.clear()
+            wipe()
         }
         defer { lock.withLock { printing -= 1 } }
         return try body()
+    }
+
+    /// Removes the bar and the block; called under `lock`.
+    private func wipe() {
+        bar.clear()
+        board.clear()
     }
 }
