@@ -15,7 +15,8 @@
 # $COMPRESS and $COMPRESS_WEIGHTS likewise add --compress and --compress-weights (none, bf16, fp16,
 # topk:FRACTION: the codecs of pushes and of weights; a resumed run keeps its own);
 # likewise $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM add --sync-every, --outer-lr and
-# --outer-momentum (for --mode local-sgd).
+# --outer-momentum (for --mode local-sgd); $OVERLAP set to 1 or true adds --overlap (pushes in parts
+# during backward; empty, 0 or false: off).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -46,4 +47,12 @@ fi
 if [ -n "${OUTER_MOMENTUM:-}" ]; then
     set -- "$@" --outer-momentum "$OUTER_MOMENTUM"
 fi
+case "${OVERLAP:-}" in
+    "" | 0 | false) ;;
+    1 | true) set -- "$@" --overlap ;;
+    *)
+        echo "start-server: OVERLAP is '$OVERLAP'; give 1 or true (pushes in parts during backward), or 0, false or nothing" >&2
+        exit 2
+        ;;
+esac
 exec "$trainer" server --state-file "$state" "$@"

@@ -50,6 +50,8 @@ put("Wire", "push-bf16", message(3, 0, step=3, flags=2, payload=[struct.pack("<Q
 topk = struct.pack("<I", 3) + struct.pack("<3I", 1, 50, 104) + struct.pack("<3f", 0.5, -0.25, 2)
 put("Wire", "push-topk", message(3, 0, step=3, flags=3, payload=[struct.pack("<Qd", 4, 0.69), topk]))
 put("Wire", "weights-delta", message(13, 0xFFFFFFFF, step=4, payload=[topk]))
+put("Wire", "gradient-part", message(14, 0, step=3, payload=[struct.pack("<Q", 100), struct.pack("<5f", *([0.01] * 5))]))
+put("Wire", "push-parts", message(3, 0, step=3, flags=4, payload=[struct.pack("<Qd", 4, 0.69), struct.pack("<100f", *([0.01] * 100))]))
 put("Wire", "epoch-end", message(5, 0, payload=[struct.pack("<Q", 1)]))
 put("Wire", "evaluation-result", message(7, 0, payload=[struct.pack("<Qdd", 4, 0.5, 0.75)]))
 

@@ -18,4 +18,6 @@ struct Member {
     /// The bytes sent to and received from the worker, and that count at the previous status.
     var bytes = 0
     var bytesAtStatus = 0
+    /// The parts of a push on their way (overlap runs), until the push completes them.
+    var assembly: PartAssembly?
 }

@@ -15,6 +15,10 @@ public struct MessageFlags: OptionSet, Sendable, Hashable {
     /// (`TrainingConfiguration.compress`), not as float32 values.
     public static let encoded = MessageFlags(rawValue: 1 << 1)
 
+    /// Push-gradient only: the gradient frame holds only the first values of the gradient; the
+    /// rest went ahead in gradient-part messages of the same step.
+    public static let partsSent = MessageFlags(rawValue: 1 << 2)
+
     /// Every flag this protocol version defines.
-    public static let all: MessageFlags = [.endOfEpoch, .encoded]
+    public static let all: MessageFlags = [.endOfEpoch, .encoded, .partsSent]
 }

@@ -27,6 +27,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     /// Server → worker: the change of the weights since the last weights the worker got, written with
     /// the run's weights codec (`TrainingConfiguration.compressWeights`); the worker adds it to its replica.
     case weightsDelta = 13
+    /// Worker → server: a range of a step's gradient, sent as backward produces it, before the
+    /// push-gradient that carries the first values (runs with `TrainingConfiguration.overlapPushes`).
+    case gradientPart = 14
 
     /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
     public var description: String {
@@ -44,6 +47,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .hello: "hello"
         case .setup: "setup"
         case .weightsDelta: "weights-delta"
+        case .gradientPart: "gradient-part"
         }
     }
 }

@@ -91,6 +91,12 @@ final class ParameterClient {
         send(WireMessage(sender: UInt32(rank), step: UInt64(step), fingerprint: fingerprint, body: .pushGradient(push)))
     }
 
+    /// Sends `part` of the gradient of `step` ahead of the step's push (overlap runs); on the transport's
+    /// thread the frames leave at once.
+    func push(_ part: GradientPart, step: Int, rank: Int, fingerprint: UInt64) {
+        send(WireMessage(sender: UInt32(rank), step: UInt64(step), fingerprint: fingerprint, body: .gradientPart(part)))
+    }
+
     /// Tells the server that this worker failed, and why.
     func reportError(_ reason: String, sender: UInt32 = MessageHeader.unassignedSender, fingerprint: UInt64 = 0) {
         send(WireMessage(sender: sender, fingerprint: fingerprint, body: .error(reason: reason)))
@@ -176,9 +182,10 @@ final class ParameterClient {
     /// Runs `work` on `thread` and returns its result once it is done. Meanwhile the client, on its
     /// owner's thread, sends the server a heartbeat whenever it has sent nothing for `heartbeatInterval`
     /// (with `heartbeat`: sender and model fingerprint) and keeps every message that arrives for the
-    /// next wait, so a step of any length never looks like death to the server.
+    /// next wait, so a step of any length never looks like death to the server. `whileWaiting` runs on
+    /// the owner's thread each time the wait wakes (a message, a heartbeat due, an interrupt) before the work is done.
     func compute<Result: Sendable>(on thread: SerialThread, heartbeat: (sender: UInt32, fingerprint: UInt64)?,
-                                   isolation: isolated (any Actor)? = #isolation,
+                                   isolation: isolated (any Actor)? = #isolation, whileWaiting: () -> Void = {},
                                    _ work: @escaping @Sendable () -> Result) async -> Result {
         let outcome = Outcome<Result>()
         let transport = transport
@@ -190,6 +197,7 @@ final class ParameterClient {
         }
         while true {
             if let result = outcome.value { return result }
+            whileWaiting()
             let wake = heartbeat == nil ? ContinuousClock.now + .seconds(3600) : lastSent + heartbeatInterval
             if let frames = await transport.receive(before: wake, isolation: isolation) {
                 early.append(frames)

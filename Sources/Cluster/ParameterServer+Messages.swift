@@ -46,6 +46,9 @@ extension ParameterServer {
             } else if joiner == nil && !takeBack(identity) {
                 drop("parameter server: dropped a push-gradient from a peer that has not joined")
             }
+        case .gradientPart(let part):
+            // A worker taken back (or refused) on its push is told so once, by the push that follows its parts.
+            if let slot { take(part, from: slot, message: message) } else { drop("parameter server: dropped a gradient-part from a peer that is not taking part") }
         case .heartbeat:
             if slot == nil && joiner == nil && !waiting.contains(where: { $0.identity == identity }) { _ = takeBack(identity) }
         case .error(let reason):
@@ -65,7 +68,7 @@ extension ParameterServer {
             return
         }
         let push: GradientPush
-        switch decoded(encoded) {
+        switch assembled(encoded, slot: slot, step: message.step).flatMap({ decoded($0) }) {
         case .success(let decoded):
             push = decoded
         case .failure(let problem):
@@ -123,7 +126,7 @@ extension ParameterServer {
     }
 
     /// Counts a dropped message and logs `line` (rate-limited) as a warning, with `rank` if known.
-    private func drop(_ line: String, rank: Int? = nil) {
+    func drop(_ line: String, rank: Int? = nil) {
         metrics.dropped()
         peerLog(line, metadata: rank.map { ["rank": "\($0)"] } ?? [:])
     }

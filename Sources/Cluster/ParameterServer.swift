@@ -80,6 +80,8 @@ public actor ParameterServer {
     let pushCodec: (any Codec)?
     /// Buffers for decoded pushes (held by the push until it is applied or dropped), with `pushCodec`.
     let decodedPushes: WeightSnapshots?
+    /// Buffers the pushes that come in parts are put together in (overlap runs), else nil.
+    let partBuffers: WeightSnapshots?
     /// The mirror of the workers' replicas when weights travel as deltas (`--compress-weights`), else nil.
     let replicas: WeightReplicas?
     /// The optimiser updates applied so far.
@@ -176,6 +178,7 @@ public actor ParameterServer {
         self.gradient = [Float](repeating: 0, count: weights.count)
         pushCodec = configuration.compress == .none ? nil : configuration.compress.codec
         decodedPushes = configuration.compress == .none ? nil : WeightSnapshots(count: weights.count)
+        partBuffers = configuration.overlapPushes ? WeightSnapshots(count: weights.count) : nil
         self.fingerprint = fingerprint
         self.configuration = configuration
         self.dataset = dataset

@@ -43,6 +43,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// How weights (server → worker) are written between epoch ends: `none` sends whole float32
     /// weights every step; another codec sends weight deltas against a replica the server mirrors.
     public var compressWeights: CodecChoice = .none
+    /// Whether workers send each layer's gradient as backward produces it (gradient-part messages, last
+    /// layer first), so the transfer overlaps the rest of backward; float32 pushes only, not in local-SGD mode.
+    public var overlapPushes = false
     /// Local-SGD mode: the optimiser steps each worker takes on its replica between pushes (nil in the other modes).
     public var syncEvery: Int?
     /// The most local steps a configuration may ask for between pushes.
@@ -80,6 +83,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case epochs, seed, mode, staleness
         case compress
         case compressWeights = "compress_weights"
+        case overlapPushes = "overlap_pushes"
         case syncEvery = "sync_every"
         case outerOptimizer = "outer_optimizer"
         /// Protocol version 2 and its state files: the optimiser's name, learning rate and momentum.
@@ -111,6 +115,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         // Absent before protocol version 4: nothing was compressed.
         compress = try container.decodeIfPresent(CodecChoice.self, forKey: .compress) ?? .none
         compressWeights = try container.decodeIfPresent(CodecChoice.self, forKey: .compressWeights) ?? .none
+        // Absent unless true: a worker that does not know the key sends its pushes whole, as before.
+        overlapPushes = try container.decodeIfPresent(Bool.self, forKey: .overlapPushes) ?? false
         syncEvery = try container.decodeIfPresent(Int.self, forKey: .syncEvery)
         outerOptimizer = try container.decodeIfPresent(OptimizerSettings.self, forKey: .outerOptimizer)
     }
@@ -128,8 +134,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         try container.encodeIfPresent(staleness, forKey: .staleness)
         if compress != .none { try container.encode(compress, forKey: .compress) }
         if compressWeights != .none { try container.encode(compressWeights, forKey: .compressWeights) }
+        if overlapPushes { try container.encode(true, forKey: .overlapPushes) }
         try container.encodeIfPresent(syncEvery, forKey: .syncEvery)
         try container.encodeIfPresent(outerOptimizer, forKey: .outerOptimizer)
+    }
+
+    /// Why pushes cannot be sent in parts in `mode` with the push codec `compress` (nil: they can).
+    public static func overlapProblem(mode: TrainingMode, compress: CodecChoice) -> String? {
+        if mode == .localSGD { return "in local-sgd mode (a worker pushes its weights' change after a round, not a gradient after backward)" }
+        if compress != .none { return "with the push codec \(compress) (a codec writes the whole vector at once)" }
+        return nil
     }
 
     /// The optimiser the server applies: the outer one in local-SGD mode, else `optimizer`.
@@ -172,6 +186,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                                    allowed: "0…\(Self.maximumStaleness) in ssp mode")
         case (_, let bound?):
             throw .fieldOutOfRange(field: "configuration staleness", value: "\(bound)", allowed: "none in \(mode.rawValue) mode")
+        }
+        if overlapPushes, let reason = Self.overlapProblem(mode: mode, compress: compress) {
+            throw .fieldOutOfRange(field: "configuration overlap_pushes", value: "true", allowed: "false \(reason)")
         }
         switch (mode, syncEvery, outerOptimizer) {
         case (.localSGD, let steps?, let outer?) where (1...Self.maximumSyncEvery).contains(steps):

@@ -100,7 +100,7 @@ extension WireMessage {
         let senderAllowed = switch type {
         case .hello, .join: sender == MessageHeader.unassignedSender
         case .setup, .welcome, .weights, .weightsDelta, .evaluationRequest, .stop: sender == MessageHeader.serverSender
-        case .pushGradient, .evaluationResult: isRank
+        case .pushGradient, .gradientPart, .evaluationResult: isRank
         case .epochEnd, .error, .heartbeat:
             isRank || sender == MessageHeader.serverSender || sender == MessageHeader.unassignedSender
         }
@@ -126,7 +126,7 @@ extension WireMessage {
     static func payloadFrameCount(_ type: MessageType) -> Int {
         switch type {
         case .welcome: 3
-        case .pushGradient, .setup: 2
+        case .pushGradient, .gradientPart, .setup: 2
         case .join, .weights, .weightsDelta, .epochEnd, .evaluationResult, .error: 1
         case .hello, .evaluationRequest, .stop, .heartbeat: 0
         }
@@ -183,7 +183,14 @@ extension WireMessage {
             let sampleCountValue = try checkSampleCount(sampleCount, field: "gradient sample count", limits: limits)
             // A NaN or infinite loss is well-formed: the server rejects such a push (and its gradient) itself.
             var gradient = FloatPayload.array([]), encoded: EncodedVector?
-            if sampleCountValue == 0 && payload[1].byteCount == 0 {
+            let partsSent = header.flags.contains(.partsSent)
+            if partsSent {
+                // The first values only: at least one, and at least one left for the parts.
+                guard sampleCountValue > 0, !header.flags.contains(.encoded) else {
+                    throw .unexpectedFlags(header.type, flags: header.flags.rawValue)
+                }
+                gradient = try leadingFloats(of: payload[1], frame: "gradient (first values)", parameterCount: parameterCount)
+            } else if sampleCountValue == 0 && payload[1].byteCount == 0 {
                 // No samples, no vector, whatever the codec.
             } else if header.flags.contains(.encoded) {
                 encoded = try encodedVector(of: payload[1], frame: "encoded gradient", parameterCount: parameterCount)
@@ -192,8 +199,20 @@ extension WireMessage {
             }
             return .pushGradient(GradientPush(
                 sampleCount: sampleCountValue, meanLoss: meanLoss,
-                isEndOfEpoch: header.flags.contains(.endOfEpoch), gradient: gradient, encodedGradient: encoded
+                isEndOfEpoch: header.flags.contains(.endOfEpoch), gradient: gradient, encodedGradient: encoded,
+                restSentInParts: partsSent
             ))
+
+        case .gradientPart:
+            let frame = try bytes(of: payload[0], frame: "part offset", allowed: 8...8)
+            let offset = frame.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt64.self) }
+            let values = try leadingFloats(of: payload[1], frame: "gradient part", parameterCount: parameterCount)
+            // The part ends within the gradient, and the push-gradient keeps at least its first value.
+            let most = UInt64((parameterCount ?? ProtocolLimits.maximumPayloadBytes / MemoryLayout<Float>.size) - values.count)
+            guard offset >= 1, offset <= most else {
+                throw .fieldOutOfRange(field: "part offset", value: "\(offset)", allowed: "1…\(most) for a part of \(values.count) floats")
+            }
+            return .gradientPart(GradientPart(offset: Int(offset), values: values))
 
         case .weights:
             return .weights(try floats(of: payload[0], frame: "weights", parameterCount: parameterCount))
@@ -256,6 +275,17 @@ extension WireMessage {
             guard bytes > 0, bytes % MemoryLayout<Float>.size == 0 else {
                 throw .floatFrameSize(frame: name, bytes: bytes, expectedFloats: nil)
             }
+        }
+        return frame.floatPayload()
+    }
+
+    /// The floats of a frame that holds part of a vector of `parameterCount` floats: 1 to `parameterCount` − 1
+    /// of them (or, when unknown, any non-zero whole number of floats).
+    private static func leadingFloats(of frame: some PayloadFrame, frame name: String, parameterCount: Int?) throws(ProtocolError) -> FloatPayload {
+        let bytes = frame.byteCount, size = MemoryLayout<Float>.size
+        let most = max(1, (parameterCount ?? ProtocolLimits.maximumPayloadBytes / size + 1) - 1) * size
+        guard (size...most).contains(bytes), bytes % size == 0 else {
+            throw .frameSize(frame: name, bytes: bytes, expected: size...most)
         }
         return frame.floatPayload()
     }

@@ -68,6 +68,7 @@ extension WireMessage {
         if case .pushGradient(let push) = body {
             if push.isEndOfEpoch { flags.insert(.endOfEpoch) }
             if push.encodedGradient != nil { flags.insert(.encoded) }
+            if push.restSentInParts { flags.insert(.partsSent) }
         }
         return MessageHeader(
             type: type, sender: sender, flags: flags, step: step, fingerprint: fingerprint,
@@ -94,6 +95,10 @@ extension WireMessage {
             statistics.append(UInt64(truncatingIfNeeded: push.sampleCount))
             statistics.append(push.meanLoss)
             return [.bytes(statistics.bytes), push.encodedGradient.map { .encoded($0) } ?? .floats(push.gradient)]
+        case .gradientPart(let part):
+            var offset = ByteWriter(capacity: 8)
+            offset.append(UInt64(truncatingIfNeeded: part.offset))
+            return [.bytes(offset.bytes), .floats(part.values)]
         case .weights(let weights):
             return [.floats(weights)]
         case .weightsDelta(let delta):

@@ -37,6 +37,9 @@ public enum MessageBody: Sendable, Equatable {
     case welcome(Welcome)
     /// Worker → server: one mini-batch's gradient.
     case pushGradient(GradientPush)
+    /// Worker → server: a range of a step's gradient sent ahead of its push-gradient, as backward
+    /// produces it (overlap runs only).
+    case gradientPart(GradientPart)
     /// Server → worker: the weights after `step`.
     case weights(FloatPayload)
     /// Server → worker: what to add to the worker's replica to get the weights for `step`, written
@@ -63,6 +66,7 @@ public enum MessageBody: Sendable, Equatable {
         case .join: .join
         case .welcome: .welcome
         case .pushGradient: .pushGradient
+        case .gradientPart: .gradientPart
         case .weights: .weights
         case .weightsDelta: .weightsDelta
         case .epochEnd: .epochEnd
@@ -130,21 +134,43 @@ public struct GradientPush: Sendable, Equatable {
     /// Whether the worker has no samples left in this epoch.
     public var isEndOfEpoch: Bool
     /// The mean gradient in flat parameter order; empty allowed only when `sampleCount` is 0, and
-    /// empty when `encodedGradient` carries the vector.
+    /// empty when `encodedGradient` carries the vector. With `restSentInParts`, only its first values:
+    /// gradient-part messages of the same step carried the rest.
     public var gradient: FloatPayload
+    /// Whether `gradient` holds only the first values, the rest having gone ahead in gradient-part
+    /// messages of the same step, last range first (the header's `partsSent` flag).
+    public var restSentInParts: Bool = false
     /// The vector written with the run's push codec (the header's `encoded` flag), or nil when
     /// `gradient` carries it as float32.
     public var encodedGradient: EncodedVector?
 
     /// A gradient push with every field given.
     public init(sampleCount: Int, meanLoss: Double, isEndOfEpoch: Bool = false, gradient: FloatPayload,
-                encodedGradient: EncodedVector? = nil) {
+                encodedGradient: EncodedVector? = nil, restSentInParts: Bool = false) {
         self.sampleCount = sampleCount
         self.meanLoss = meanLoss
         self.isEndOfEpoch = isEndOfEpoch
         self.gradient = gradient
         self.encodedGradient = encodedGradient
+        self.restSentInParts = restSentInParts
     }
+}
+
+/// The content of a gradient-part message: the gradient's values from `offset` on, as far as they go.
+public struct GradientPart: Sendable, Equatable {
+    /// Where the values start in flat parameter order (above 0: the push-gradient carries the first values).
+    public var offset: Int
+    /// The values, float32.
+    public var values: FloatPayload
+
+    /// A part with every field given.
+    public init(offset: Int, values: FloatPayload) {
+        self.offset = offset
+        self.values = values
+    }
+
+    /// The range of the flat gradient the part covers.
+    public var range: Range<Int> { offset..<offset + values.count }
 }
 
 /// The content of an evaluation-result message.

@@ -20,6 +20,9 @@ extension Worker {
         public var compress: CodecChoice?
         /// The weights codec the worker expects (`--compress-weights`); nil takes the server's.
         public var compressWeights: CodecChoice?
+        /// In runs whose pushes overlap backward, the fewest gradient values a gradient-part carries:
+        /// smaller ranges wait to go with the next part or with the push.
+        public var minimumPartValues: Int
         /// Where the worker's lines go, with their level and metadata (rank, step); every message sent or
         /// received is a trace line (type, step and size, never the payload).
         public var logger: Logger
@@ -28,7 +31,8 @@ extension Worker {
         public init(timeout: Duration = .seconds(60), reconnectTimeout: Duration = .zero,
                     heartbeatInterval: Duration = .seconds(1), heartbeatTimeout: Duration = .seconds(10),
                     security: WorkerSecurity? = nil, compress: CodecChoice? = nil, compressWeights: CodecChoice? = nil,
-                    logger: Logger = Logger(label: "trainer.worker")) {
+                    minimumPartValues: Int = Worker.defaultMinimumPartValues, logger: Logger = Logger(label: "trainer.worker")) {
+            self.minimumPartValues = minimumPartValues
             self.compress = compress
             self.compressWeights = compressWeights
             self.timeout = timeout

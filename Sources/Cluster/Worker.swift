@@ -52,6 +52,8 @@ public actor Worker {
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
     /// The codecs the worker was told to expect (nil: whatever the server's run uses).
     private let expectedCodecs: (compress: CodecChoice?, compressWeights: CodecChoice?)
+    /// In overlap runs, the fewest values a gradient-part carries.
+    private let minimumPartValues: Int
 
     /// Talks to the server over `transport` as `settings` say; `prepare` builds the replica from the
     /// server's configuration.
@@ -64,6 +66,7 @@ public actor Worker {
         self.reconnectTimeout = settings.reconnectTimeout
         self.logger = settings.logger
         self.expectedCodecs = (settings.compress, settings.compressWeights)
+        self.minimumPartValues = settings.minimumPartValues
     }
 
     /// The rank the server gave this worker, once welcomed.
@@ -172,14 +175,31 @@ public actor Worker {
             prefetched = nil
             let push: GradientPush
             let isEndOfEpoch = assignment.cursor.isLastStepOfEpoch(worldSize: assignment.worldSize)
-            let step = GradientStep(model: model, weights: assignment.weights, batch: stepBatch, criterion: criterion)
-            let loss = await client.compute(on: computeThread, heartbeat: (UInt32(assignment.rank), model.fingerprint)) { step.run() }
+            // Overlap runs send the gradient's last layers while backward computes the first ones.
+            let progress = configuration.overlapPushes && stepBatch != nil
+                ? BackwardProgress(count: model.parameterCount, minimumPart: minimumPartValues, wake: { [transport] in transport.interrupt() })
+                : nil
+            let step = GradientStep(model: model, weights: assignment.weights, batch: stepBatch, criterion: criterion, progress: progress)
+            // Zero-copy: the model's gradient buffer is next written at the following step, which starts
+            // only after the server has answered, and the server drops its frames (inproc) or libzmq has
+            // written them (tcp, ipc) before it answers; a part's range is final when it is sent. `owner`
+            // keeps the memory alive.
+            let gradients = UnsafeBufferPointer(model.gradients), owner = ModelOwner(model)
+            func sendParts() {
+                while let range = progress?.takeRange() {
+                    client.push(GradientPart(offset: range.lowerBound, values: .borrowed(UnsafeBufferPointer(rebasing: gradients[range]), owner: owner)),
+                                step: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint)
+                }
+            }
+            let loss = await client.compute(on: computeThread, heartbeat: (UInt32(assignment.rank), model.fingerprint),
+                                            whileWaiting: sendParts) { step.run() }
+            // The parts cut when backward ended before this thread took them.
+            sendParts()
             if let batch = stepBatch {
-                // Zero-copy: the model's gradient buffer is next written at the following step, which
-                // starts only after the server has answered, and the server drops its frames (inproc) or
-                // libzmq has written them (tcp, ipc) before it answers. `owner` keeps the memory alive.
+                let first = progress?.untaken ?? gradients.count
                 push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss), isEndOfEpoch: isEndOfEpoch,
-                                    gradient: .borrowed(UnsafeBufferPointer(model.gradients), owner: ModelOwner(model)))
+                                    gradient: .borrowed(UnsafeBufferPointer(rebasing: gradients[0..<first]), owner: owner),
+                                    restSentInParts: first < gradients.count)
             } else {
                 push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
@@ -209,6 +229,9 @@ public actor Worker {
             }
         }
     }
+
+    /// The fewest values a gradient-part carries unless the settings say otherwise (64 KiB).
+    public static let defaultMinimumPartValues = 16_384
 
     /// What the worker computes next: its rank and slice, the step and where it starts, and the weights.
     struct Assignment {
@@ -267,11 +290,14 @@ private struct GradientStep: @unchecked Sendable {
     let weights: FloatPayload
     let batch: Batch?
     let criterion: Criterion
+    /// Told, in overlap runs, where the gradients are final during backward.
+    let progress: BackwardProgress?
 
     func run() -> Float {
         weights.copy(into: model.parameters)
         guard let batch else { return 0 }
-        return model.computeGradients(on: batch, criterion: criterion)
+        guard let progress else { return model.computeGradients(on: batch, criterion: criterion) }
+        return model.computeGradients(on: batch, criterion: criterion, finalFrom: progress.finalFrom)
     }
 }
 

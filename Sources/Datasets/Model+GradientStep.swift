@@ -9,4 +9,13 @@ extension Model {
         backward(criterion.backward())
         return loss
     }
+
+    /// `computeGradients(on:criterion:)`, calling `finalFrom(offset)` during backward each time the
+    /// gradients from `offset` to the end are final (last layer first, ending with 0).
+    public func computeGradients(on batch: Batch, criterion: Criterion, finalFrom: (Int) -> Void) -> Float {
+        zeroGradients()
+        let loss = criterion.loss(forward(batch.inputs, mode: .training), labels: batch.labels, targets: batch.targets)
+        backward(criterion.backward(), finalFrom: finalFrom)
+        return loss
+    }
 }

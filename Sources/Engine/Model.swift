@@ -77,6 +77,18 @@ public final class Model {
         _ = root.backward(outputGradient, needsInputGradient: false)
     }
 
+    /// Backpropagates as `backward(_:)` does, calling `finalFrom(offset)` each time the gradients from
+    /// `offset` to the end are final for this pass (last layer first, ending with 0), so they can be
+    /// used while backward goes on.
+    public func backward(_ outputGradient: Tensor, finalFrom: (Int) -> Void) {
+        if let stack = root as? Sequential {
+            _ = stack.backward(outputGradient, needsInputGradient: false, afterEachStage: finalFrom)
+        } else {
+            backward(outputGradient)
+            finalFrom(0)
+        }
+    }
+
     /// Sets every gradient to zero.
     public func zeroGradients() {
         let base = gradients.baseAddress!

@@ -9,6 +9,8 @@ public final class Sequential: Layer {
     public let layers: [(name: String, layer: any Layer)]
     /// The layers as `forward` and `backward` run them: alone or fused with their neighbours.
     private let stages: [Stage]
+    /// Where each layer's parameters start among the stack's parameters (buffers left out).
+    private let parameterOffsets: [Int]
 
     /// One pass of `forward`: a layer, or a run of layers fused into one pass.
     private enum Stage {
@@ -46,6 +48,12 @@ public final class Sequential: Layer {
             }
         }
         self.stages = stages
+        var offsets: [Int] = [], offset = 0
+        for entry in stack {
+            offsets.append(offset)
+            offset += entry.layer.parameterSpecs.reduce(0) { $0 + ($1.kind == .parameter ? $1.count : 0) }
+        }
+        parameterOffsets = offsets
     }
 
     /// Creates a stack named by position (`0.weight`, `2.weight`, …), as `nn.Sequential` names them.
@@ -85,8 +93,16 @@ public final class Sequential: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        backward(outputGradient, needsInputGradient: needsInputGradient, afterEachStage: { _ in })
+    }
+
+    /// Backpropagates as `backward(_:needsInputGradient:)` does, calling `finalFrom(offset)` after each
+    /// layer (or fused run of layers), last first: from `offset` (counted in this stack's parameters) to
+    /// the end, the parameter gradients of this pass are then final.
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool, afterEachStage finalFrom: (Int) -> Void) -> Tensor? {
         var gradient = outputGradient
         for stage in stages.reversed() {
+            defer { finalFrom(parameterOffsets[stage.first]) }
             // A fused stage's gradient is already the gradient w.r.t. its first layer's input.
             let needed = stage.first > 0 || needsInputGradient
             let next: Tensor?

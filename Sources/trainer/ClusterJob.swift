@@ -25,6 +25,9 @@ struct ClusterOptions: ParsableArguments {
             transform: { try codecChoice($0, flag: "--compress-weights") })
     var compressWeights: CodecChoice?
 
+    @Flag(help: "Workers push each layer's gradient as backward produces it (the last layers first, in parts of at least 64 KiB), so the transfer overlaps the rest of backward: for models whose large layers come last (the CNN's fc1) over slow links. Float32 pushes only (--compress none); not in local-sgd mode.")
+    var overlap = false
+
     /// The codec of the weights: --compress-weights, else the one of --compress.
     var weightsCodec: CodecChoice { compressWeights ?? compress }
     @Option(parsing: .unconditional, help: "local-sgd mode: the optimiser steps each worker takes on its replica between pushes, H (default: \(Self.defaultSyncEvery)); a round ends early at an epoch's end. trainer server --checkpoint-every then counts rounds.")
@@ -82,6 +85,9 @@ struct ClusterOptions: ParsableArguments {
         }
         if let problem = outerOptimizer?.problem { throw ValidationError("--outer-lr / --outer-momentum: \(problem)") }
         if !(stragglerThreshold > 0) { throw ValidationError("--straggler-threshold must be positive") }
+        if overlap, let reason = TrainingConfiguration.overlapProblem(mode: mode, compress: compress) {
+            throw ValidationError("--overlap cannot be used \(reason)")
+        }
     }
 
     /// The staleness bound the mode has: --staleness (default 3) in SSP mode, none otherwise.
@@ -158,6 +164,7 @@ struct ClusterJob {
                 batchSizePerWorker: settings.batchSize, epochs: settings.epochs, seed: options.seed, mode: cluster.mode,
                 staleness: cluster.stalenessBound, syncEvery: cluster.roundLength, outerOptimizer: cluster.outerOptimizer)
             (flags.compress, flags.compressWeights) = (cluster.compress, cluster.weightsCodec)
+            flags.overlapPushes = cluster.overlap
             configuration = flags
         }
         guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
@@ -176,6 +183,7 @@ struct ClusterJob {
             "weight_decay": .float(optimizer.weightDecay), "mode": .text(configuration.mode.rawValue),
             "staleness": configuration.staleness.map { .integer($0) } ?? .number(.nan),
             "compress": .text(configuration.compress.description), "compress_weights": .text(configuration.compressWeights.description),
+            "overlap_pushes": .flag(configuration.overlapPushes),
             "sync_every": configuration.syncEvery.map { .integer($0) } ?? .number(.nan),
             "outer_lr": configuration.outerOptimizer.map { .float($0.learningRate) } ?? .number(.nan),
             "outer_momentum": configuration.outerOptimizer.map { .float($0.momentum) } ?? .number(.nan),
@@ -264,6 +272,7 @@ struct ClusterJob {
         if settings.compress != .none || settings.compressWeights != .none {
             mode += ", pushes \(settings.compress), weights \(settings.compressWeights)"
         }
+        if settings.overlapPushes { mode += ", pushes overlapping backward" }
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
             + "\(optimizer), \(mode), batch \(settings.batchSizePerWorker) per worker "

@@ -32,6 +32,7 @@ enum MetricValue {
     /// A Float written with its shortest round-trip digits (0.01, not 0.009999999776).
     case float(Float)
     case integer(Int)
+    case flag(Bool)
     case text(String)
     case list([MetricValue])
     /// Keys and values in the order given.
@@ -42,6 +43,7 @@ enum MetricValue {
         case .number(let value): value.isFinite ? "\(value)" : "null"
         case .float(let value): value.isFinite ? "\(value)" : "null"
         case .integer(let value): "\(value)"
+        case .flag(let value): value ? "true" : "false"
         case .text(let value):
             "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         case .list(let values): "[" + values.map(\.json).joined(separator: ",") + "]"

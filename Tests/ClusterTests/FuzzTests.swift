@@ -117,7 +117,9 @@ import Testing
         case .pushGradient(let push):
             // A NaN or infinite loss is well-formed (the server rejects such a push itself).
             #expect(push.gradient.count == Fixtures.parameterCount || (push.gradient.count == 0 && push.sampleCount == 0)
-                    || (push.gradient.count == 0 && push.encodedGradient != nil))
+                    || (push.gradient.count == 0 && push.encodedGradient != nil)
+                    || (push.restSentInParts && (1..<Fixtures.parameterCount).contains(push.gradient.count) && push.sampleCount > 0))
+            #expect(push.restSentInParts == header.flags.contains(.partsSent))
             #expect(push.isEndOfEpoch == header.flags.contains(.endOfEpoch))
             if let vector = push.encodedGradient {
                 #expect(header.flags.contains(.encoded))
@@ -125,6 +127,8 @@ import Testing
             }
         case .weightsDelta(let delta):
             checkCodecFrame(delta)
+        case .gradientPart(let part):
+            #expect(part.offset >= 1 && part.range.upperBound <= Fixtures.parameterCount && part.values.count >= 1)
         case .evaluationResult(let result):
             #expect(result.meanLoss.isFinite && result.correct <= result.count)
         default:

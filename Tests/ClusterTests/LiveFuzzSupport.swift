@@ -95,6 +95,10 @@ enum LogKind: String, CaseIterable, Sendable {
             ("dropped a push-gradient of rank ", .rankPushDrop),
             ("dropped a second push-gradient of rank ", .rankPushDrop),
             ("dropped a push-gradient from rank ", .rankPushDrop),
+            // A gradient-part (a bit flip can make one) in this run of whole pushes.
+            ("dropped a gradient-part from a peer that is not taking part", .notJoined),
+            ("dropped a gradient-part of rank ", .rankPushDrop),
+            ("dropped a gradient-part from rank ", .rankPushDrop),
             ("rejected the gradient of rank ", .rejectedGradient),
         ]
         guard line.hasPrefix("parameter server: ") else { return nil }

@@ -39,6 +39,11 @@ struct ScriptedPeer {
 
     /// Sends a push of `step` as the peer's rank.
     func push(_ push: GradientPush, step: Int, fingerprint: UInt64) {
-        pump.send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: fingerprint, body: .pushGradient(push)).encoded())
+        send(.pushGradient(push), step: step, fingerprint: fingerprint)
+    }
+
+    /// Sends a message with `body` for `step` as the peer's rank.
+    func send(_ body: MessageBody, step: Int, fingerprint: UInt64) {
+        pump.send(WireMessage(sender: UInt32(welcome.rank), step: UInt64(step), fingerprint: fingerprint, body: body).encoded())
     }
 }

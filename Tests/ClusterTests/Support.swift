@@ -72,6 +72,9 @@ enum Fixtures {
             WireMessage(sender: 1, step: 19, fingerprint: fingerprint, body: .pushGradient(GradientPush(
                 sampleCount: 32, meanLoss: 1.5, gradient: .array([]), encodedGradient: .bytes(BFloat16Codec().encode(floats(offset: 0.5)))))),
             WireMessage(sender: server, step: 20, fingerprint: fingerprint, body: .weightsDelta(.bytes(TopKCodec(fraction: 0.25).encode(floats())))),
+            WireMessage(sender: 1, step: 21, fingerprint: fingerprint, body: .gradientPart(GradientPart(offset: 4, values: .array(floats(8, offset: 2))))),
+            WireMessage(sender: 1, step: 21, fingerprint: fingerprint, body: .pushGradient(GradientPush(
+                sampleCount: 32, meanLoss: 1.25, gradient: .array(floats(4)), restSentInParts: true))),
         ]
     }
 

@@ -168,6 +168,26 @@ import Testing
         #expect(valid.status != 0 && valid.stderr.contains("--workers must be at least 1"), "\(valid.stdout) \(valid.stderr)")
     }
 
+    /// $OVERLAP of 1 or true adds --overlap to a new run (which the parser judges against the codec); another value is refused.
+    @Test func startServerPassesOverlapToANewRun() async throws {
+        let state = temporaryPath("start-server-overlap.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        environment["OVERLAP"] = "true"
+        environment["COMPRESS"] = "bf16"
+        let codec = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(codec.status != 0 && codec.stderr.contains("--overlap cannot be used with the push codec bf16"), "\(codec.stdout) \(codec.stderr)")
+        environment["COMPRESS"] = ""
+        environment["OVERLAP"] = "yes"
+        let unknown = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(unknown.status == 2 && unknown.stderr.contains("start-server: OVERLAP is 'yes'; give 1 or true"), "\(unknown.stdout) \(unknown.stderr)")
+        environment["OVERLAP"] = "0"
+        let off = try await runCommand("/bin/sh", [script, state, "--dataset", "xor", "--workers", "0"], environment: environment)
+        #expect(off.status != 0 && off.stderr.contains("--workers must be at least 1") && !off.stderr.contains("overlap"), "\(off.stdout) \(off.stderr)")
+    }
+
     /// $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM reach a new run as their flags (which the parser judges against the mode).
     @Test func startServerPassesTheLocalSGDSettingsToANewRun() async throws {
         let state = temporaryPath("start-server-local-sgd.state")
