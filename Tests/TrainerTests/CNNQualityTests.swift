@@ -40,15 +40,8 @@ import Testing
 
     /// The final test accuracy of a 3-epoch `trainer local` run of the CNN with `flags`.
     private func run(_ name: String, flags: [String], root: String) async throws -> Double {
-        let metrics = temporaryPath("cnn-quality-\(name.filter { $0.isLetter || $0.isNumber }).jsonl")
-        defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let run = try await runTrainer(["local", "--workers", "2", "--threads", "1", "--model", "cnn", "--dataset", "cifar10",
-                                        "--data-dir", root, "--epochs", "3", "--seed", "0", "--metrics", metrics, "--no-progress"]
-                                       + flags, timeout: 900)
-        #expect(run.status == 0, "\(name): \(run.stderr)")
-        let events = try metricsEvents(metrics)
-        #expect(events.filter { $0["event"] as? String == "epoch" }.count == 3, "\(name): \(run.stderr)")
-        let done = try #require(events.last { $0["event"] as? String == "done" }, "\(name): \(run.stderr)")
+        let run = try await runLocalCNN(flags, epochs: 3, root: root, name: "quality-\(name)")
+        let done = try #require(run.events.last { $0["event"] as? String == "done" }, "\(name): \(run.stderr)")
         return try #require(done["test_accuracy"] as? Double)
     }
 }

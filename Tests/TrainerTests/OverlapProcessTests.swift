@@ -10,13 +10,8 @@ import Testing
     func theCNNEndsAsWithWholePushes() async throws {
         let root = try #require(sharedData("cifar-10-batches-bin"))
         func run(_ flags: [String]) async throws -> (accuracy: Double, loss: Double, stderr: String) {
-            let metrics = temporaryPath("overlap-\(flags.count).jsonl")
-            defer { try? FileManager.default.removeItem(atPath: metrics) }
-            let run = try await runTrainer(["local", "--workers", "2", "--threads", "1", "--model", "cnn", "--dataset", "cifar10",
-                                            "--data-dir", root, "--epochs", "1", "--seed", "0", "--metrics", metrics, "--no-progress"]
-                                           + flags, timeout: 600)
-            #expect(run.status == 0, "\(flags): \(run.stderr)")
-            let events = try metricsEvents(metrics)
+            let run = try await runLocalCNN(flags, epochs: 1, root: root, name: "overlap-\(flags.count)")
+            let events = run.events
             let start = try #require(events.first { $0["event"] as? String == "start" })
             #expect(start["overlap_pushes"] as? Bool == flags.contains("--overlap"), "\(start)")
             let done = try #require(events.last { $0["event"] as? String == "done" }, "\(flags): \(run.stderr)")
