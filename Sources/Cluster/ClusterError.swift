@@ -26,6 +26,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case codecMismatch(String)
     /// The server sent weights the worker cannot use (a weights-delta frame that does not decode), with the reason.
     case unreadableWeights(String)
+    /// The server shards' answers do not fit together (another place, step or configuration), with what differs.
+    case shardsDisagree(String)
+    /// What went wrong with one server shard other than the first, which the string names.
+    indirect case atShard(String, ClusterError)
 
     /// A sentence naming what went wrong.
     public var description: String {
@@ -58,6 +62,10 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
             "the worker and the server disagree on compression: \(detail)"
         case .unreadableWeights(let reason):
             "the server sent weights the worker cannot use: \(reason)"
+        case .shardsDisagree(let detail):
+            "the server shards disagree: \(detail)"
+        case .atShard(let shard, let error):
+            "\(shard): \(error)"
         }
     }
 }

@@ -18,7 +18,7 @@ public struct MessageHeader: Sendable, Hashable {
     /// The four bytes every message starts with: ASCII "ATPS".
     public static let magic: [UInt8] = Array("ATPS".utf8)
     /// The protocol version this code speaks.
-    public static let currentVersion: UInt16 = 4
+    public static let currentVersion: UInt16 = 5
     /// The sender id of the parameter server.
     public static let serverSender: UInt32 = .max
     /// The sender id of a worker that has not been given a rank yet (in join).

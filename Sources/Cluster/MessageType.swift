@@ -30,6 +30,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     /// Worker → server: a range of a step's gradient, sent as backward produces it, before the
     /// push-gradient that carries the first values (runs with `TrainingConfiguration.overlapPushes`).
     case gradientPart = 14
+    /// Worker → server shard 1…S−1: take part with the rank and slot shard 0 gave this worker
+    /// (runs whose parameters are split over shards, `TrainingConfiguration.shards`).
+    case shardJoin = 15
 
     /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
     public var description: String {
@@ -48,6 +51,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .setup: "setup"
         case .weightsDelta: "weights-delta"
         case .gradientPart: "gradient-part"
+        case .shardJoin: "shard-join"
         }
     }
 }

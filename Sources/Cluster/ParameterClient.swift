@@ -39,6 +39,9 @@ final class ParameterClient {
     private(set) var replica: WeightDeltaReceiver?
     /// Messages that arrived while a step was computed, in order: the next wait reads them first.
     private var early: [[any IncomingFrame]] = []
+    /// Runs each time one of this client's waits wakes: in sharded runs, the other shards' clients
+    /// send their heartbeats when due, so a long wait on one shard never looks like death to another.
+    var onWake: (() -> Void)?
 
     /// A client over `transport` with `settings`' deadlines, heartbeats and logger.
     init(transport: any MessageTransport, settings: Worker.Settings) {
@@ -52,6 +55,17 @@ final class ParameterClient {
     /// Asks the server what is trained.
     func hello() {
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
+    }
+
+    /// Asks a server shard other than the first for the place `rank`, `slot` that the first gave, with
+    /// data described by `description`.
+    func shardJoin(rank: Int, slot: Int, _ description: DatasetDescription) {
+        send(WireMessage(sender: MessageHeader.unassignedSender, body: .shardJoin(ShardJoin(rank: rank, slot: slot, dataset: description))))
+    }
+
+    /// Sends a heartbeat if nothing was sent for `heartbeatInterval`.
+    func heartbeatIfDue(sender: UInt32, fingerprint: UInt64) {
+        if ContinuousClock.now >= lastSent + heartbeatInterval { heartbeat(sender: sender, fingerprint: fingerprint) }
     }
 
     /// Offers to take part with data described by `description`.
@@ -198,6 +212,7 @@ final class ParameterClient {
         while true {
             if let result = outcome.value { return result }
             whileWaiting()
+            onWake?()
             let wake = heartbeat == nil ? ContinuousClock.now + .seconds(3600) : lastSent + heartbeatInterval
             if let frames = await transport.receive(before: wake, isolation: isolation) {
                 early.append(frames)
@@ -229,6 +244,7 @@ final class ParameterClient {
             let nextBeat = lastSent + heartbeatInterval
             let planned = heartbeat == nil ? deadline : min(deadline, nextBeat)
             let frames = early.isEmpty ? await transport.receive(before: planned, isolation: isolation) : early.removeFirst()
+            onWake?()
             // A wait that ended more than half the allowed silence late: this process was held up (not
             // scheduled, or paused), and the server's silence within it proves nothing.
             let overshoot = ContinuousClock.now - planned

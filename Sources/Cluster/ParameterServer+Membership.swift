@@ -24,6 +24,10 @@ extension ParameterServer {
             return
         }
         if isJoiner { return }  // already waiting for the next step
+        if started && isSharded {
+            refuse(identity, reason: "a sharded run takes no new workers after its first step (the shards would not agree on its first one)")
+            return
+        }
         if let queued = waiting.firstIndex(where: { $0.identity == identity }) {
             waiting[queued].lastHeard = .now  // asked again while waiting for a place
             return
@@ -83,6 +87,10 @@ extension ParameterServer {
     /// checked when it first joined); false if `identity` is not such a worker.
     func takeBack(_ identity: [UInt8]) -> Bool {
         guard let rank = departed.removeValue(forKey: identity) else { return false }
+        if isSharded {
+            refuse(identity, reason: "rank \(rank) was dropped as silent, and a sharded run takes no worker back (the shards would not agree on its step)")
+            return true
+        }
         peerLog("parameter server: rank \(rank), dropped as silent, spoke again; taking it back", level: .notice,
                 metadata: ["rank": "\(rank)"])
         admit(Member(rank: rank, identity: identity, lastHeard: .now, lastSent: .now, sentAtUpdate: updates))
@@ -275,7 +283,7 @@ extension ParameterServer {
     }
 
     /// Tells `onMembershipChange` of a worker joining, being dropped or removed.
-    private func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
+    func report(_ kind: MembershipChange.Kind, rank: Int, silentSeconds: Double? = nil) {
         guard let onMembershipChange else { return }
         let (changeStep, epoch) = policy.changePoint
         let change = MembershipChange(kind: kind, rank: rank, step: changeStep, epoch: epoch + 1, worldSize: currentWorldSize,

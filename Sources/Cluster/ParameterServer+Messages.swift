@@ -36,10 +36,14 @@ extension ParameterServer {
         logger.trace("parameter server: ← \(name(of: identity)): \(message.type) step \(message.step), \(frames.dropFirst().reduce(0) { $0 + $1.count }) bytes",
                      metadata: ["peer": "\(name(of: identity))", "step": "\(message.step)"])
         switch message.body {
+        case .hello where shardIndex > 0, .join where shardIndex > 0:
+            refuseOnFollower(identity, type: message.type)
         case .hello:
             send(.setup(Setup(configuration: configuration, dataset: dataset)), to: identity)
         case .join(let description):
             join(identity, description: description, slot: slot, isJoiner: joiner != nil)
+        case .shardJoin(let request):
+            shardJoin(identity, request, slot: slot)
         case .pushGradient(let push):
             if let slot {
                 accept(push, from: slot, message: message)

@@ -36,6 +36,9 @@ extension ParameterServer {
         /// The most workers that wait for a place while every place is taken (nil: as many as the server
         /// takes); a worker beyond them is refused.
         public var maximumWaiting: Int?
+        /// Which shard of the configuration's `shards` this server is (0 when it holds every parameter):
+        /// it owns `ShardLayout.range(of:shards:count:)` of them; shard 0 gives the workers their ranks.
+        public var shardIndex: Int
 
         /// Settings for `worldSize` workers; the other defaults suit a run on one host.
         public init(worldSize: Int = 1, maximumWorkers: Int? = nil, maxSteps: Int? = nil, joinTimeout: Duration = .seconds(60),
@@ -43,7 +46,7 @@ extension ParameterServer {
                     heartbeatTimeout: Duration = .seconds(10), security: ServerSecurity? = nil, stateFile: String? = nil,
                     checkpointEvery: Int = 0, peerLinesPerSecond: Int? = 20, statusInterval: Duration = .milliseconds(250),
                     stragglerThreshold: Duration = .seconds(2), maxGradientNorm: GradientBound = .standard,
-                    maximumWaiting: Int? = nil) {
+                    maximumWaiting: Int? = nil, shardIndex: Int = 0) {
             self.worldSize = worldSize
             self.maximumWorkers = maximumWorkers
             self.maxSteps = maxSteps
@@ -59,6 +62,7 @@ extension ParameterServer {
             self.stragglerThreshold = stragglerThreshold
             self.maxGradientNorm = maxGradientNorm
             self.maximumWaiting = maximumWaiting
+            self.shardIndex = shardIndex
         }
     }
 

@@ -31,6 +31,10 @@ public actor ParameterServer {
     public nonisolated let maximumWorkers: Int
     /// The model fingerprint every message must carry.
     public nonisolated let fingerprint: UInt64
+    /// Which shard of `configuration.shards` this server is (0 with one server).
+    public nonisolated let shardIndex: Int
+    /// The range of the model's flat parameters this server owns (all of them with one server).
+    public nonisolated let shardRange: Range<Int>
 
     /// The server's socket: a ROUTER-like transport (each message's first frame names its peer).
     let transport: any MessageTransport
@@ -151,11 +155,11 @@ public actor ParameterServer {
     }
 
     /// Serves over `transport` (a ROUTER-like one: each message's first frame names its peer) and
-    /// prepares training from `weights` (the model's flat parameters, with `fingerprint`) for
-    /// `configuration.epochs` epochs, as `settings` say, telling `events` how it goes (the transport
-    /// carries `settings.security`). `resume` starts from a saved state instead of `weights`.
+    /// prepares training from `weights` (the model's flat parameters, with `fingerprint`; a shard keeps
+    /// its range of them) for `configuration.epochs` epochs, as `settings` say, telling `events` how it
+    /// goes (the transport carries `settings.security`). `resume` starts from a saved state instead of `weights`.
     public init(
-        transport: any MessageTransport, weights: [Float], fingerprint: UInt64,
+        transport: any MessageTransport, weights model: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
         resume: ServerState? = nil, events: Events = Events()
     ) throws {
@@ -165,6 +169,11 @@ public actor ParameterServer {
         precondition(dataset.trainCount > 0, "a parameter server needs training samples")
         precondition(heartbeatInterval > .zero && heartbeatTimeout > heartbeatInterval,
                      "the heartbeat timeout must be longer than the heartbeat interval")
+        precondition((0..<configuration.shardCount).contains(settings.shardIndex),
+                     "shard \(settings.shardIndex) of a run with \(configuration.shardCount) shard(s)")
+        shardIndex = settings.shardIndex
+        shardRange = ShardLayout.range(of: settings.shardIndex, shards: configuration.shardCount, count: model.count)
+        let weights = shardRange.count == model.count ? model : Array(model[shardRange])
         if let resume {
             try Self.check(resume, configuration: configuration, dataset: dataset, fingerprint: fingerprint,
                            parameterCount: weights.count)

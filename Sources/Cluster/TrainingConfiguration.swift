@@ -46,6 +46,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Whether workers send each layer's gradient as backward produces it (gradient-part messages, last
     /// layer first), so the transfer overlaps the rest of backward; float32 pushes only, not in local-SGD mode.
     public var overlapPushes = false
+    /// The addresses workers reach the server shards at, shard 0 first, when the parameters are split
+    /// over several server processes (empty: one server holds them all). Shard `i` owns
+    /// `ShardLayout.range(of: i, ...)` of the flat parameters.
+    public var shards: [String] = []
+    /// The most server shards a configuration may name.
+    public static let maximumShards = 64
     /// Local-SGD mode: the optimiser steps each worker takes on its replica between pushes (nil in the other modes).
     public var syncEvery: Int?
     /// The most local steps a configuration may ask for between pushes.
@@ -84,6 +90,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case compress
         case compressWeights = "compress_weights"
         case overlapPushes = "overlap_pushes"
+        case shards
         case syncEvery = "sync_every"
         case outerOptimizer = "outer_optimizer"
         /// Protocol version 2 and its state files: the optimiser's name, learning rate and momentum.
@@ -117,6 +124,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         compressWeights = try container.decodeIfPresent(CodecChoice.self, forKey: .compressWeights) ?? .none
         // Absent unless true: a worker that does not know the key sends its pushes whole, as before.
         overlapPushes = try container.decodeIfPresent(Bool.self, forKey: .overlapPushes) ?? false
+        // Absent before protocol version 5, and with one server.
+        shards = try container.decodeIfPresent([String].self, forKey: .shards) ?? []
         syncEvery = try container.decodeIfPresent(Int.self, forKey: .syncEvery)
         outerOptimizer = try container.decodeIfPresent(OptimizerSettings.self, forKey: .outerOptimizer)
     }
@@ -135,6 +144,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if compress != .none { try container.encode(compress, forKey: .compress) }
         if compressWeights != .none { try container.encode(compressWeights, forKey: .compressWeights) }
         if overlapPushes { try container.encode(true, forKey: .overlapPushes) }
+        if !shards.isEmpty { try container.encode(shards, forKey: .shards) }
         try container.encodeIfPresent(syncEvery, forKey: .syncEvery)
         try container.encodeIfPresent(outerOptimizer, forKey: .outerOptimizer)
     }
@@ -145,6 +155,17 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if compress != .none { return "with the push codec \(compress) (a codec writes the whole vector at once)" }
         return nil
     }
+
+    /// Why the parameters cannot be split over server shards in `mode`, with overlapping pushes when
+    /// `overlap` (nil: they can).
+    public static func shardProblem(mode: TrainingMode, overlap: Bool) -> String? {
+        if mode == .localSGD { return "in local-sgd mode (not supported with shards yet)" }
+        if overlap { return "with --overlap (gradient parts are not split by shard yet)" }
+        return nil
+    }
+
+    /// The number of server shards the parameters are split over (1: one server).
+    public var shardCount: Int { max(1, shards.count) }
 
     /// The optimiser the server applies: the outer one in local-SGD mode, else `optimizer`.
     public var serverOptimizer: OptimizerSettings { outerOptimizer ?? optimizer }
@@ -189,6 +210,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         }
         if overlapPushes, let reason = Self.overlapProblem(mode: mode, compress: compress) {
             throw .fieldOutOfRange(field: "configuration overlap_pushes", value: "true", allowed: "false \(reason)")
+        }
+        if !shards.isEmpty {
+            guard (2...Self.maximumShards).contains(shards.count) else {
+                throw .fieldOutOfRange(field: "configuration shards", value: "\(shards.count) addresses", allowed: "2…\(Self.maximumShards)")
+            }
+            for address in shards { try checkName(address, field: "configuration shards") }
+            if let reason = Self.shardProblem(mode: mode, overlap: overlapPushes) {
+                throw .fieldOutOfRange(field: "configuration shards", value: "\(shards.count) addresses", allowed: "one server \(reason)")
+            }
         }
         switch (mode, syncEvery, outerOptimizer) {
         case (.localSGD, let steps?, let outer?) where (1...Self.maximumSyncEvery).contains(steps):

@@ -98,7 +98,7 @@ extension WireMessage {
         let sender = header.sender
         let isRank = sender < UInt32(clamping: limits.maxWorldSize)
         let senderAllowed = switch type {
-        case .hello, .join: sender == MessageHeader.unassignedSender
+        case .hello, .join, .shardJoin: sender == MessageHeader.unassignedSender
         case .setup, .welcome, .weights, .weightsDelta, .evaluationRequest, .stop: sender == MessageHeader.serverSender
         case .pushGradient, .gradientPart, .evaluationResult: isRank
         case .epochEnd, .error, .heartbeat:
@@ -107,7 +107,7 @@ extension WireMessage {
         guard senderAllowed else { throw .unexpectedSender(type, sender: sender) }
 
         switch type {
-        case .hello, .join:
+        case .hello, .join, .shardJoin:
             // A joining worker does not know the model yet.
             guard header.fingerprint == 0 else { throw .fingerprintMismatch(received: header.fingerprint, expected: 0) }
         case .error:
@@ -126,7 +126,7 @@ extension WireMessage {
     static func payloadFrameCount(_ type: MessageType) -> Int {
         switch type {
         case .welcome: 3
-        case .pushGradient, .gradientPart, .setup: 2
+        case .pushGradient, .gradientPart, .setup, .shardJoin: 2
         case .join, .weights, .weightsDelta, .epochEnd, .evaluationResult, .error: 1
         case .hello, .evaluationRequest, .stop, .heartbeat: 0
         }
@@ -139,6 +139,20 @@ extension WireMessage {
         case .join:
             let json = try bytes(of: payload[0], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
             return .join(try DatasetDescription(json: json, limits: limits))
+
+        case .shardJoin:
+            let place = try bytes(of: payload[0], frame: "place", allowed: 8...8)
+            let (rank, slot) = place.withUnsafeBytes {
+                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self))
+            }
+            guard rank < limits.maxWorldSize else {
+                throw .fieldOutOfRange(field: "rank", value: "\(rank)", allowed: "0…\(limits.maxWorldSize - 1)")
+            }
+            guard slot < limits.maxWorldSize else {
+                throw .fieldOutOfRange(field: "slot", value: "\(slot)", allowed: "0…\(limits.maxWorldSize - 1)")
+            }
+            let json = try bytes(of: payload[1], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
+            return .shardJoin(ShardJoin(rank: Int(rank), slot: Int(slot), dataset: try DatasetDescription(json: json, limits: limits)))
 
         case .hello:
             return .hello

@@ -80,6 +80,11 @@ extension WireMessage {
         switch body {
         case .join(let description):
             return [.bytes(description.encodedJSON())]
+        case .shardJoin(let join):
+            var place = ByteWriter(capacity: 8)
+            place.append(UInt32(truncatingIfNeeded: join.rank))
+            place.append(UInt32(truncatingIfNeeded: join.slot))
+            return [.bytes(place.bytes), .bytes(join.dataset.encodedJSON())]
         case .setup(let setup):
             return [.bytes(setup.configuration.encodedJSON()), .bytes(setup.dataset.encodedJSON())]
         case .welcome(let welcome):

@@ -35,6 +35,8 @@ public enum MessageBody: Sendable, Equatable {
     case join(DatasetDescription)
     /// Server → worker: rank, world size, configuration and weights.
     case welcome(Welcome)
+    /// Worker → server shard 1…S−1: the worker's data, and the rank and slot shard 0 gave it.
+    case shardJoin(ShardJoin)
     /// Worker → server: one mini-batch's gradient.
     case pushGradient(GradientPush)
     /// Worker → server: a range of a step's gradient sent ahead of its push-gradient, as backward
@@ -65,6 +67,7 @@ public enum MessageBody: Sendable, Equatable {
         case .setup: .setup
         case .join: .join
         case .welcome: .welcome
+        case .shardJoin: .shardJoin
         case .pushGradient: .pushGradient
         case .gradientPart: .gradientPart
         case .weights: .weights
@@ -122,6 +125,24 @@ public struct Welcome: Sendable, Equatable {
         self.offset = offset
         self.configuration = configuration
         self.weights = weights
+    }
+}
+
+/// The content of a shard-join message: a worker that shard 0 welcomed asks another shard for the
+/// same place, so every shard holds the same workers in the same slots.
+public struct ShardJoin: Sendable, Equatable {
+    /// The rank shard 0 gave the worker.
+    public var rank: Int
+    /// The slot shard 0 gave the worker.
+    public var slot: Int
+    /// The worker's data, as in join.
+    public var dataset: DatasetDescription
+
+    /// A shard-join with every field given.
+    public init(rank: Int, slot: Int, dataset: DatasetDescription) {
+        self.rank = rank
+        self.slot = slot
+        self.dataset = dataset
     }
 }
 

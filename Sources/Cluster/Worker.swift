@@ -54,12 +54,23 @@ public actor Worker {
     private let expectedCodecs: (compress: CodecChoice?, compressWeights: CodecChoice?)
     /// In overlap runs, the fewest values a gradient-part carries.
     private let minimumPartValues: Int
+    /// The settings, which the clients of shards 1…S−1 share.
+    let settings: Settings
+    /// Opens a connection to another server shard at an address (nil: this worker talks to one server).
+    let connect: (@Sendable (String) throws -> any MessageTransport)?
+    /// The clients of shards 1…S−1 in sharded runs, in shard order, and their transports.
+    var followers: [ParameterClient] = []
+    let followerTransports = FollowerTransports()
 
-    /// Talks to the server over `transport` as `settings` say; `prepare` builds the replica from the
-    /// server's configuration.
+    /// Talks to the server (shard 0 of sharded runs) over `transport` as `settings` say, and to the
+    /// other shards of a sharded run over the transports `connect` opens to their addresses; `prepare`
+    /// builds the replica from the server's configuration.
     public init(transport: any MessageTransport, settings: Settings = Settings(),
+                connect: (@Sendable (String) throws -> any MessageTransport)? = nil,
                 prepare: @escaping @Sendable (TrainingConfiguration) throws -> Replica) {
         self.transport = transport
+        self.settings = settings
+        self.connect = connect
         self.client = ParameterClient(transport: transport, settings: settings)
         self.prepare = prepare
         self.timeout = settings.timeout
@@ -147,6 +158,9 @@ public actor Worker {
         var assignment = try accept(welcome, step: header.step, fingerprint: header.fingerprint, model: model,
                                     sampleCount: trainingSet.count)
         let configuration = welcome.configuration
+        let ranges = Self.shardRanges(configuration, parameterCount: model.parameterCount)
+        assignment.shardWeights = try await joinFollowers(configuration, description: description, assignment: assignment,
+                                                          model: model, ranges: ranges)
         let criterion = Criterion(replica.objective)
         let batchSize = configuration.batchSizePerWorker
         let loader = DataLoader(trainingSet, batchSize: batchSize, shuffle: true, seed: configuration.seed)
@@ -179,7 +193,8 @@ public actor Worker {
             let progress = configuration.overlapPushes && stepBatch != nil
                 ? BackwardProgress(count: model.parameterCount, minimumPart: minimumPartValues, wake: { [transport] in transport.interrupt() })
                 : nil
-            let step = GradientStep(model: model, weights: assignment.weights, batch: stepBatch, criterion: criterion, progress: progress)
+            let step = GradientStep(model: model, weights: zip(ranges, [assignment.weights] + assignment.shardWeights).map { ($0, $1) },
+                                    batch: stepBatch, criterion: criterion, progress: progress)
             // Zero-copy: the model's gradient buffer is next written at the following step, which starts
             // only after the server has answered, and the server drops its frames (inproc) or libzmq has
             // written them (tcp, ipc) before it answers; a part's range is final when it is sent. `owner`
@@ -196,15 +211,17 @@ public actor Worker {
             // The parts cut when backward ended before this thread took them.
             sendParts()
             if let batch = stepBatch {
-                let first = progress?.untaken ?? gradients.count
+                let first = progress?.untaken ?? ranges[0].count
                 push = GradientPush(sampleCount: batch.count, meanLoss: Double(loss), isEndOfEpoch: isEndOfEpoch,
                                     gradient: .borrowed(UnsafeBufferPointer(rebasing: gradients[0..<first]), owner: owner),
-                                    restSentInParts: first < gradients.count)
+                                    restSentInParts: first < ranges[0].count)
             } else {
                 push = GradientPush(sampleCount: 0, meanLoss: 0, isEndOfEpoch: isEndOfEpoch, gradient: .array([]))
             }
             // On the transport's thread this hands the frames to the socket at once.
             client.push(push, step: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint)
+            pushToFollowers(push, gradients: gradients, owner: owner, ranges: ranges, step: assignment.step, rank: assignment.rank,
+                            fingerprint: model.fingerprint)
             statistics!.pushes += 1
             statistics!.samples += push.sampleCount
             var next = assignment.cursor
@@ -213,16 +230,21 @@ public actor Worker {
             let prefetchEnd = ContinuousClock.now
             statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
             let reply = try await client.awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
-                                             parameterCount: model.parameterCount)
+                                             parameterCount: ranges[0].count)
+            let shardWeights = try await followerReplies(fitting: reply, after: assignment.step, rank: assignment.rank, model: model,
+                                                         configuration: configuration, ranges: ranges)
             statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
             case .weights(let weights, let nextStep):
                 assignment.weights = weights
+                assignment.shardWeights = shardWeights ?? []
                 assignment.step = nextStep
                 assignment.cursor = next
             case .welcome(let welcome, let step, let fingerprint):
                 // The workers taking part changed: a new slice (and maybe rank), from the welcome's step.
                 assignment = try accept(welcome, step: step, fingerprint: fingerprint, model: model, sampleCount: trainingSet.count)
+                assignment.shardWeights = shardWeights ?? []
+                if !followers.isEmpty { linkHeartbeats(rank: assignment.rank, fingerprint: model.fingerprint) }
                 prefetched = nil
             case .stop:
                 return statistics!
@@ -240,14 +262,19 @@ public actor Worker {
         var worldSize: Int
         var step: Int
         var cursor: EpochCursor
+        /// The weights of shard 0's range (all of them with one server).
         var weights: FloatPayload
+        /// The weights of shards 1…S−1's ranges, in shard order (empty with one server).
+        var shardWeights: [FloatPayload] = []
     }
 
     /// Checks a welcome against the worker's model and data and turns it into an assignment; tells the
     /// server and throws if they do not fit.
     func accept(_ welcome: Welcome, step: UInt64, fingerprint: UInt64, model: Model, sampleCount: Int) throws -> Assignment {
-        guard model.fingerprint == fingerprint, model.parameterCount == welcome.weights.count else {
-            let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(model.parameterCount) parameters, "
+        let count = Self.shardRanges(welcome.configuration, parameterCount: model.parameterCount)[0].count
+        guard model.fingerprint == fingerprint, count == welcome.weights.count else {
+            let detail = "fingerprint 0x\(String(model.fingerprint, radix: 16)) with \(count) parameters"
+                + (count == model.parameterCount ? "" : " in shard 1 (of \(model.parameterCount))") + ", "
                 + "the server's 0x\(String(fingerprint, radix: 16)) with \(welcome.weights.count)"
             client.reportError(detail, sender: UInt32(welcome.rank), fingerprint: model.fingerprint)
             throw ClusterError.modelMismatch(detail)
@@ -263,7 +290,7 @@ public actor Worker {
             logger.info("\(line)", metadata: ["step": "\(step)"])
         }
         client.rank = welcome.rank
-        client.configure(for: welcome.configuration, parameterCount: model.parameterCount)
+        client.configure(for: welcome.configuration, parameterCount: count)
         client.received(whole: welcome.weights)
         logger[metadataKey: "rank"] = "\(welcome.rank)"
         assignedSlice = (welcome.rank, welcome.slot, welcome.worldSize)
@@ -276,6 +303,7 @@ public actor Worker {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
+        await followerTransports.close()
         await transport.close()
     }
 }
@@ -287,14 +315,15 @@ private struct GradientStep: @unchecked Sendable {
     // the step, and by the worker's thread only before and after it (the hand-offs are the thread's queue lock
     // and the result's lock).
     let model: Model
-    let weights: FloatPayload
+    /// The weights, as ranges of the flat parameters (one with one server).
+    let weights: [(Range<Int>, FloatPayload)]
     let batch: Batch?
     let criterion: Criterion
     /// Told, in overlap runs, where the gradients are final during backward.
     let progress: BackwardProgress?
 
     func run() -> Float {
-        weights.copy(into: model.parameters)
+        for (range, piece) in weights { _ = piece.copy(into: UnsafeMutableBufferPointer(rebasing: model.parameters[range])) }
         guard let batch else { return 0 }
         guard let progress else { return model.computeGradients(on: batch, criterion: criterion) }
         return model.computeGradients(on: batch, criterion: criterion, finalFrom: progress.finalFrom)

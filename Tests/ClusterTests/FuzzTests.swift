@@ -101,7 +101,7 @@ import Testing
         #expect(header.step == message.step)
         #expect(header.payloadLength == UInt64(frames.dropFirst().reduce(0) { $0 + $1.count }))
         switch message.body {
-        case .join, .hello:
+        case .join, .hello, .shardJoin:
             #expect(header.fingerprint == 0)
         case .error:
             break

@@ -37,7 +37,7 @@ import ZeroMQ
         let bytes = header.encoded
         #expect(bytes.count == 40)
         #expect(bytes[0..<4] == [0x41, 0x54, 0x50, 0x53][...])
-        #expect(bytes[4..<6] == [4, 0][...])
+        #expect(bytes[4..<6] == [5, 0][...])
         #expect(bytes[6..<8] == [3, 0][...])
         #expect(bytes[8..<12] == [3, 0, 0, 0][...])
         #expect(bytes[12..<16] == [1, 0, 0, 0][...])
