@@ -33,6 +33,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     /// Worker → server shard 1…S−1: take part with the rank and slot shard 0 gave this worker
     /// (runs whose parameters are split over shards, `TrainingConfiguration.shards`).
     case shardJoin = 15
+    /// Server shard 1…S−1 → shard 0: the shard's range of the weights at an epoch's end, which shard 0
+    /// puts together with the other ranges for the epoch's evaluation and checkpoint.
+    case shardWeights = 16
 
     /// The name used in logs and in `docs/PROTOCOL.md`, for example "push-gradient".
     public var description: String {
@@ -52,6 +55,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .weightsDelta: "weights-delta"
         case .gradientPart: "gradient-part"
         case .shardJoin: "shard-join"
+        case .shardWeights: "shard-weights"
         }
     }
 }

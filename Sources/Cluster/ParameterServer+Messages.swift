@@ -44,6 +44,8 @@ extension ParameterServer {
             join(identity, description: description, slot: slot, isJoiner: joiner != nil)
         case .shardJoin(let request):
             shardJoin(identity, request, slot: slot)
+        case .shardWeights(let range):
+            receive(range, from: identity)
         case .pushGradient(let push):
             if let slot {
                 accept(push, from: slot, message: message)

@@ -42,14 +42,18 @@ extension ParameterServer {
         epochClock = now
         // A state write queued before this report must not take a later state (see `saveState`).
         queuedState = nil
-        guard let onEpochEnd else { return }
+        guard onEpochEnd != nil || isSharded else { return }
         let summary = EpochSummary(
             epoch: epoch + 1, weights: Array(weights.values),
             trainLoss: progress.samples > 0 ? progress.lossSum / Double(progress.samples) : 0,
             samples: progress.samples, seconds: seconds, updates: progress.updates,
             updateSeconds: progress.updateSeconds, worldSize: currentWorldSize, ranks: progress.ranks)
+        if isSharded {
+            shardEpochEnded(summary)
+            return
+        }
         // The report (an evaluation, a checkpoint) runs off the socket thread while training goes on.
-        reporting.submit { onEpochEnd(summary) }
+        if let onEpochEnd { reporting.submit { onEpochEnd(summary) } }
     }
 
     /// The progress and each worker's state now; rates count from the previous status.

@@ -35,6 +35,12 @@ public actor ParameterServer {
     public nonisolated let shardIndex: Int
     /// The range of the model's flat parameters this server owns (all of them with one server).
     public nonisolated let shardRange: Range<Int>
+    /// The number of the model's flat parameters (of every shard together).
+    public nonisolated let modelParameterCount: Int
+    /// Shards 1…S−1: the connection to shard 0 that carries this shard's range at each epoch's end (else nil).
+    let shardLink: (any MessageTransport)?
+    /// Shard 0: the epochs whose report waits for the other shards' ranges, and the ranges that came.
+    var shardReports = ShardReports()
 
     /// The server's socket: a ROUTER-like transport (each message's first frame names its peer).
     let transport: any MessageTransport
@@ -158,10 +164,11 @@ public actor ParameterServer {
     /// prepares training from `weights` (the model's flat parameters, with `fingerprint`; a shard keeps
     /// its range of them) for `configuration.epochs` epochs, as `settings` say, telling `events` how it
     /// goes (the transport carries `settings.security`). `resume` starts from a saved state instead of `weights`.
+    /// Shards 1…S−1 send their range at each epoch's end to shard 0 over `shardLink`.
     public init(
         transport: any MessageTransport, weights model: [Float], fingerprint: UInt64,
         configuration: TrainingConfiguration, dataset: DatasetDescription, settings: Settings = Settings(),
-        resume: ServerState? = nil, events: Events = Events()
+        resume: ServerState? = nil, events: Events = Events(), shardLink: (any MessageTransport)? = nil
     ) throws {
         let worldSize = settings.worldSize, logger = events.logger
         let (heartbeatInterval, heartbeatTimeout) = (settings.heartbeatInterval, settings.heartbeatTimeout)
@@ -171,7 +178,10 @@ public actor ParameterServer {
                      "the heartbeat timeout must be longer than the heartbeat interval")
         precondition((0..<configuration.shardCount).contains(settings.shardIndex),
                      "shard \(settings.shardIndex) of a run with \(configuration.shardCount) shard(s)")
+        precondition((shardLink != nil) == (settings.shardIndex > 0), "shards 1…S−1, and only they, send their ranges to shard 0")
         shardIndex = settings.shardIndex
+        self.shardLink = shardLink
+        modelParameterCount = model.count
         shardRange = ShardLayout.range(of: settings.shardIndex, shards: configuration.shardCount, count: model.count)
         let weights = shardRange.count == model.count ? model : Array(model[shardRange])
         if let resume {
@@ -253,7 +263,7 @@ public actor ParameterServer {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// The current weights (the final ones once `run()` has returned).
+    /// The current weights (the final ones once `run()` has returned); a shard's range of them.
     public var currentWeights: [Float] { Array(weights.values) }
 
     /// The number of optimiser updates applied so far (in sync mode, the number of steps with an update).
@@ -283,7 +293,7 @@ public actor ParameterServer {
     var roster: Roster { Roster(occupied: slots.map { $0 != nil }, started: started) }
 
     /// Welcomes the workers, trains until every step is taken (each worker gets stop) and returns the
-    /// final weights; on a timeout or a worker's failure it sends every worker an error and throws.
+    /// final weights (a shard's range of them); on a timeout or a worker's failure it sends every worker an error and throws.
     public func run() async throws -> [Float] {
         var joinDeadline = ContinuousClock.now + joinTimeout
         var nextBeat = ContinuousClock.now + heartbeatInterval
@@ -310,6 +320,7 @@ public actor ParameterServer {
                     // Debug: the caller reports how the run ended (`stoppedBy`); one line says it.
                     logger.debug("parameter server: stopped by \(reason) after \(updates) updates; told every worker to stop")
                     saveState()
+                    abandonShardReports(because: "the run was stopped by \(reason)")
                     await reporting.drained()
                     return Array(weights.values)
                 }
@@ -345,6 +356,7 @@ public actor ParameterServer {
         }
         peerLog.flush()
         tellTheOthers(.stop)
+        await awaitShardReports()
         // The last epoch's report and state write are done before the run is.
         await reporting.drained()
         logger.info("parameter server: done after \(updates) updates")
@@ -366,6 +378,7 @@ public actor ParameterServer {
     /// Closes the socket and returns once it is closed; its last messages leave within the socket's
     /// linger when the context ends (release every socket's owner, then the context, before exiting).
     public nonisolated func close() async {
+        await shardLink?.close()
         await transport.close()
     }
 

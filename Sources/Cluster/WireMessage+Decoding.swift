@@ -99,7 +99,7 @@ extension WireMessage {
         let isRank = sender < UInt32(clamping: limits.maxWorldSize)
         let senderAllowed = switch type {
         case .hello, .join, .shardJoin: sender == MessageHeader.unassignedSender
-        case .setup, .welcome, .weights, .weightsDelta, .evaluationRequest, .stop: sender == MessageHeader.serverSender
+        case .setup, .welcome, .weights, .weightsDelta, .evaluationRequest, .stop, .shardWeights: sender == MessageHeader.serverSender
         case .pushGradient, .gradientPart, .evaluationResult: isRank
         case .epochEnd, .error, .heartbeat:
             isRank || sender == MessageHeader.serverSender || sender == MessageHeader.unassignedSender
@@ -126,7 +126,7 @@ extension WireMessage {
     static func payloadFrameCount(_ type: MessageType) -> Int {
         switch type {
         case .welcome: 3
-        case .pushGradient, .gradientPart, .setup, .shardJoin: 2
+        case .pushGradient, .gradientPart, .setup, .shardJoin, .shardWeights: 2
         case .join, .weights, .weightsDelta, .epochEnd, .evaluationResult, .error: 1
         case .hello, .evaluationRequest, .stop, .heartbeat: 0
         }
@@ -153,6 +153,24 @@ extension WireMessage {
             }
             let json = try bytes(of: payload[1], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
             return .shardJoin(ShardJoin(rank: Int(rank), slot: Int(slot), dataset: try DatasetDescription(json: json, limits: limits)))
+
+        case .shardWeights:
+            let place = try bytes(of: payload[0], frame: "shard and epoch", allowed: 8...8)
+            let (shard, epoch) = place.withUnsafeBytes {
+                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self))
+            }
+            guard (1..<UInt32(TrainingConfiguration.maximumShards)).contains(shard) else {
+                throw .fieldOutOfRange(field: "shard", value: "\(shard)", allowed: "1…\(TrainingConfiguration.maximumShards - 1)")
+            }
+            guard (1...UInt32(TrainingConfiguration.maximumEpochs)).contains(epoch) else {
+                throw .fieldOutOfRange(field: "epoch", value: "\(epoch)", allowed: "1…\(TrainingConfiguration.maximumEpochs)")
+            }
+            // Another shard's range: its length is checked against the layout by the receiver.
+            let values = try floats(of: payload[1], frame: "shard weights", parameterCount: nil)
+            if let parameterCount, values.count > parameterCount {
+                throw .floatFrameSize(frame: "shard weights", bytes: payload[1].byteCount, expectedFloats: nil)
+            }
+            return .shardWeights(ShardWeights(shard: Int(shard), epoch: Int(epoch), values: values))
 
         case .hello:
             return .hello

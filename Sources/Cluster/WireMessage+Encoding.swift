@@ -85,6 +85,11 @@ extension WireMessage {
             place.append(UInt32(truncatingIfNeeded: join.rank))
             place.append(UInt32(truncatingIfNeeded: join.slot))
             return [.bytes(place.bytes), .bytes(join.dataset.encodedJSON())]
+        case .shardWeights(let weights):
+            var place = ByteWriter(capacity: 8)
+            place.append(UInt32(truncatingIfNeeded: weights.shard))
+            place.append(UInt32(truncatingIfNeeded: weights.epoch))
+            return [.bytes(place.bytes), .floats(weights.values)]
         case .setup(let setup):
             return [.bytes(setup.configuration.encodedJSON()), .bytes(setup.dataset.encodedJSON())]
         case .welcome(let welcome):

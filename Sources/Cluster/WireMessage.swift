@@ -37,6 +37,8 @@ public enum MessageBody: Sendable, Equatable {
     case welcome(Welcome)
     /// Worker → server shard 1…S−1: the worker's data, and the rank and slot shard 0 gave it.
     case shardJoin(ShardJoin)
+    /// Server shard 1…S−1 → shard 0: the shard's range of the weights at an epoch's end.
+    case shardWeights(ShardWeights)
     /// Worker → server: one mini-batch's gradient.
     case pushGradient(GradientPush)
     /// Worker → server: a range of a step's gradient sent ahead of its push-gradient, as backward
@@ -68,6 +70,7 @@ public enum MessageBody: Sendable, Equatable {
         case .join: .join
         case .welcome: .welcome
         case .shardJoin: .shardJoin
+        case .shardWeights: .shardWeights
         case .pushGradient: .pushGradient
         case .gradientPart: .gradientPart
         case .weights: .weights
@@ -143,6 +146,23 @@ public struct ShardJoin: Sendable, Equatable {
         self.rank = rank
         self.slot = slot
         self.dataset = dataset
+    }
+}
+
+/// The content of a shard-weights message: one shard's range of the weights when an epoch ended.
+public struct ShardWeights: Sendable, Equatable {
+    /// The sending shard's index (1…S−1; shard 0 is the receiver).
+    public var shard: Int
+    /// The epoch that ended, counted from 1.
+    public var epoch: Int
+    /// The shard's range of the flat weights, float32.
+    public var values: FloatPayload
+
+    /// Shard-weights with every field given.
+    public init(shard: Int, epoch: Int, values: FloatPayload) {
+        self.shard = shard
+        self.epoch = epoch
+        self.values = values
     }
 }
 

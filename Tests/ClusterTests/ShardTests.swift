@@ -1,6 +1,7 @@
 import Datasets
 import Engine
 import Foundation
+import Synchronization
 import Testing
 import ZeroMQ
 @testable import Cluster
@@ -31,6 +32,12 @@ import ZeroMQ
             #expect(sharded.pushes == [20, 20] && sharded.updates == Array(repeating: 20, count: shards))
             let differing = sharded.weights.indices.filter { sharded.weights[$0].bitPattern != single.weights[$0].bitPattern }
             #expect(differing.isEmpty, "\(shards) shards, \(optimizer) over \(transport): \(differing.count) of \(single.weights.count) weights differ")
+            // Shard 0 reports each epoch with every shard's range put together: the one server's weights.
+            #expect(sharded.reports.map(\.epoch) == single.reports.map(\.epoch) && single.reports.count >= 5,
+                    "epochs reported: \(sharded.reports.map(\.epoch)) against \(single.reports.map(\.epoch))")
+            for (ours, theirs) in zip(sharded.reports, single.reports) {
+                #expect(ours.weights.map(\.bitPattern) == theirs.weights.map(\.bitPattern), "epoch \(ours.epoch)'s weights, \(shards) shards")
+            }
         }
         let initial = SyncSetUp.network().parameters
         #expect(single.weights.indices.contains { abs(single.weights[$0] - initial[$0]) > 1e-3 }, "the weights must have moved")
@@ -101,6 +108,8 @@ struct ShardRun {
         var weights: [Float]
         var pushes: [Int]
         var updates: [Int]
+        /// The epochs shard 0 (or the one server) reported, in order.
+        var reports: [EpochSummary]
     }
 
     /// The shards' addresses: inproc names, or ipc paths in the temporary folder.
@@ -109,24 +118,30 @@ struct ShardRun {
         return (0..<shards).map { transport == "ipc" ? "ipc://\(NSTemporaryDirectory())shard-\(tag)-\($0)" : "inproc://shard-\(tag)-\($0)" }
     }
 
-    /// The shards, bound and ready to run.
-    func servers(context: Context) throws -> [ParameterServer] {
+    /// The shards, bound and ready to run; shard 0's epoch reports go to `reports`.
+    func servers(context: Context, reports: EpochReports = EpochReports()) throws -> [ParameterServer] {
         let addresses = addresses()
         var sharded = configuration
         if shards > 1 { sharded.shards = addresses }
         let initial = SyncSetUp.network()
-        return try addresses.indices.map { index in
-            try ParameterServer(
+        var servers: [ParameterServer] = []
+        for index in addresses.indices {
+            var onEpochEnd: (@Sendable (EpochSummary) -> Void)?
+            if index == 0 { onEpochEnd = { @Sendable summary in reports.append(summary) } }
+            let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+                                                    shardIndex: index)
+            servers.append(try ParameterServer(
                 context: context, bind: addresses[index], weights: Array(initial.parameters), fingerprint: initial.fingerprint,
-                configuration: sharded, dataset: DatasetDescription(describing: set, testCount: 0),
-                settings: .init(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), shardIndex: index),
-                events: .init(logger: .lines({ _ in })))
+                configuration: sharded, dataset: DatasetDescription(describing: set, testCount: 0), settings: settings,
+                events: ParameterServer.Events(logger: .lines({ _ in }), onEpochEnd: onEpochEnd)))
         }
+        return servers
     }
 
     func run() async throws -> Outcome {
         let context = try Context()
-        let servers = try servers(context: context)
+        let reports = EpochReports()
+        let servers = try servers(context: context, reports: reports)
         let replicas = try (0..<workers).map { _ in
             try Worker(context: context, connect: servers[0].endpoint, trainingSet: set,
                        settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
@@ -138,6 +153,15 @@ struct ShardRun {
         let updates = await servers.asyncMap { await $0.completedUpdates }
         for worker in replicas { await worker.close() }
         for server in servers { await server.close() }
-        return Outcome(weights: weights, pushes: pushes, updates: updates)
+        return Outcome(weights: weights, pushes: pushes, updates: updates, reports: reports.all)
     }
+}
+
+/// Epoch summaries handed over on a server's reporting thread.
+final class EpochReports: Sendable {
+    private let summaries = Mutex<[EpochSummary]>([])
+
+    func append(_ summary: EpochSummary) { summaries.withLock { $0.append(summary) } }
+
+    var all: [EpochSummary] { summaries.withLock { $0 } }
 }
