@@ -154,7 +154,8 @@ struct ClusterJob {
     /// Loads the data and builds the model for the training flags, or for the configuration `resuming`
     /// a saved run (whose model, data, hyper-parameters and mode replace the flags'; the flags that say
     /// where things go stay as given); writes the metrics file's start event.
-    init(options: TrainingOptions, cluster: ClusterOptions, resuming saved: TrainingConfiguration? = nil) throws {
+    /// `shards` lists every server shard's address when the parameters are split over several.
+    init(options: TrainingOptions, cluster: ClusterOptions, resuming saved: TrainingConfiguration? = nil, shards: [String] = []) throws {
         if let saved {
             configuration = saved
         } else {
@@ -165,6 +166,7 @@ struct ClusterJob {
                 staleness: cluster.stalenessBound, syncEvery: cluster.roundLength, outerOptimizer: cluster.outerOptimizer)
             (flags.compress, flags.compressWeights) = (cluster.compress, cluster.weightsCodec)
             flags.overlapPushes = cluster.overlap
+            flags.shards = shards
             configuration = flags
         }
         guard let modelKind = ModelKind(rawValue: configuration.model), let datasetKind = DatasetKind(rawValue: configuration.dataset) else {
@@ -198,10 +200,11 @@ struct ClusterJob {
                                  checkpoint: options.checkpoint, plot: options.plot)
     }
 
-    /// A parameter server for this job bound at `endpoint`.
+    /// A parameter server for this job bound at `endpoint`: shard `shardIndex` of a sharded run (0: the first, or the only one).
     func makeServer(context: Context, bind endpoint: String, cluster: ClusterOptions, security: ServerSecurity? = nil,
-                    stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil) throws -> ParameterServer {
-        try makeServer(cluster: cluster, security: security, stateFile: stateFile, checkpointEvery: checkpointEvery) { settings, events in
+                    stateFile: String? = nil, checkpointEvery: Int = 0, resume: ServerState? = nil, shardIndex: Int = 0) throws -> ParameterServer {
+        try makeServer(cluster: cluster, security: security, stateFile: stateFile, checkpointEvery: checkpointEvery,
+                       shardIndex: shardIndex) { settings, events in
             try ParameterServer(
                 context: context, bind: endpoint, weights: Array(model.parameters), fingerprint: model.fingerprint,
                 configuration: configuration, dataset: dataset, settings: settings, resume: resume, events: events)
@@ -219,7 +222,7 @@ struct ClusterJob {
 
     /// The server `open` makes from this job's settings and events, wired to the reporter.
     private func makeServer(cluster: ClusterOptions, security: ServerSecurity?, stateFile: String?, checkpointEvery: Int,
-                            open: (ParameterServer.Settings, ParameterServer.Events) throws -> ParameterServer) throws -> ParameterServer {
+                            shardIndex: Int = 0, open: (ParameterServer.Settings, ParameterServer.Events) throws -> ParameterServer) throws -> ParameterServer {
         let reporter = reporter, display = display
         // Log lines are written above the live display, which is cleared first and draws nothing meanwhile.
         var onStatus: (@Sendable (ServerStatus) -> Void)?
@@ -234,11 +237,21 @@ struct ClusterJob {
             stepTimeout: .seconds(cluster.stepTimeout), heartbeatInterval: .seconds(cluster.heartbeats.heartbeatInterval),
             heartbeatTimeout: .seconds(cluster.heartbeats.heartbeatTimeout), security: security, stateFile: stateFile,
             checkpointEvery: checkpointEvery, stragglerThreshold: .seconds(cluster.stragglerThreshold),
-            maxGradientNorm: cluster.maxGradientNorm)
+            maxGradientNorm: cluster.maxGradientNorm, shardIndex: shardIndex)
+        let shardCount = configuration.shardCount
+        // Shards 1…S−1 hold a share of the weights only: shard 0 evaluates the epochs once it has every share.
+        var onEpochEnd: @Sendable (EpochSummary) -> Void = { reporter.report($0) }
+        if shardIndex > 0 {
+            onEpochEnd = { @Sendable summary in
+                print("Shard \(shardIndex + 1) of \(shardCount): epoch \(summary.epoch) done after \(summary.updates) updates "
+                      + "(\(summary.samples) samples); its share of the weights went to shard 1")
+                fflush(nil)
+            }
+        }
         let events = ParameterServer.Events(
             logger: Logger(label: "trainer.parameter-server"),
             onMembershipChange: { reporter.membershipChanged($0) }, onStatus: onStatus, onStraggler: { reporter.straggler($0) },
-            onEpochEnd: { reporter.report($0) })
+            onEpochEnd: onEpochEnd)
         let server = try open(settings, events)
         reporter.onDivergence = { server.requestStop(reason: "divergence", savingState: false) }
         server.stateWrites.observe { error, inRow in reporter.stateWriteFailed(error, inRow: inRow, limit: server.stateWrites.limit) }
@@ -273,6 +286,7 @@ struct ClusterJob {
             mode += ", pushes \(settings.compress), weights \(settings.compressWeights)"
         }
         if settings.overlapPushes { mode += ", pushes overlapping backward" }
+        if settings.shardCount > 1 { mode += ", parameters split over \(settings.shardCount) server shards" }
         return "Training \(settings.model) on \(settings.dataset) with a parameter server and \(workers) worker\(workers == 1 ? "" : "s") \(place): "
             + "\(dataset.trainCount) training and \(dataset.testCount) test samples, \(model.parameterCount) parameters, "
             + "\(optimizer), \(mode), batch \(settings.batchSizePerWorker) per worker "

@@ -18,12 +18,15 @@ struct ServerCommand: AsyncParsableCommand {
             receive the model, the data set's name and the hyper-parameters from the server, and a worker whose data \
             differs from the server's is refused. --batch-size is per worker (global batch = workers × batch size). \
             The server loads the data set too: it checks the workers' data against it and evaluates the weights on \
-            its test set after every epoch, writing --metrics and --checkpoint like `trainer train`.
+            its test set after every epoch, writing --metrics and --checkpoint like `trainer train`. \
+            With --shards and --shard, several servers each own a share of the parameters: start one per address, \
+            with the same flags; workers connect to shard 1.
             """
     )
 
     @OptionGroup var options: TrainingOptions
     @OptionGroup var cluster: ClusterOptions
+    @OptionGroup var sharding: ShardOptions
     @OptionGroup var metricsEndpoint: MetricsEndpointOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -49,6 +52,16 @@ struct ServerCommand: AsyncParsableCommand {
         _ = try BindEndpoint(bind)
         if (curve.curveSecretKey == nil) != (authorizedKeys == nil) {
             throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
+        }
+        if !sharding.shards.isEmpty, resume == nil, let reason = TrainingConfiguration.shardProblem(mode: cluster.mode, overlap: cluster.overlap) {
+            throw ValidationError("--shards cannot be used \(reason)")
+        }
+        if sharding.isFollower {
+            let outputs = [("--metrics", options.metrics), ("--checkpoint", options.checkpoint), ("--plot", options.plot)].filter { $0.1 != nil }
+            if let (flag, _) = outputs.first {
+                throw ValidationError("\(flag) goes to shard 1: shard \(sharding.index + 1) holds only its share of the weights, "
+                                      + "and shard 1 evaluates each epoch and writes --metrics, --checkpoint and --plot")
+            }
         }
     }
 
@@ -83,7 +96,8 @@ struct ServerCommand: AsyncParsableCommand {
         let earlier = state.flatMap { state in
             options.metrics.flatMap { try? MetricsHistory(contentsOf: $0) }?.totals(throughEpoch: state.epoch)
         }
-        let job = try ClusterJob(options: options, cluster: cluster, resuming: state?.configuration)
+        let job = try ClusterJob(options: options, cluster: cluster, resuming: state?.configuration, shards: sharding.shards)
+        if let state, let resume { try checkShards(of: state, in: resume, parameterCount: job.model.parameterCount) }
         if let earlier { job.reporter.carryOver(seconds: earlier.seconds, samples: earlier.samples) }
         let context = try Context()
         // Released last, after the sockets are closed: ending the context delivers their last messages
@@ -92,7 +106,8 @@ struct ServerCommand: AsyncParsableCommand {
         let server: ParameterServer
         do {
             server = try job.makeServer(context: context, bind: listen.endpoint, cluster: cluster, security: security,
-                                        stateFile: stateFile ?? resume, checkpointEvery: checkpointEvery, resume: state)
+                                        stateFile: stateFile ?? resume, checkpointEvery: checkpointEvery, resume: state,
+                                        shardIndex: sharding.index)
         } catch let error as ZMQError {
             job.reporter.failed(reason: "cannot listen on \(bind): \(error)")
             throw CLIError("cannot listen on \(bind): \(error)")
@@ -107,8 +122,15 @@ struct ServerCommand: AsyncParsableCommand {
                          + (security.map { " with CURVE, admitting \($0.authorizedKeys.count) worker key\($0.authorizedKeys.count == 1 ? "" : "s")" } ?? "")))
         // A wildcard bind reports 0.0.0.0, which a worker on another host cannot connect to: name this host instead.
         let address = server.endpoint.replacingOccurrences(of: "//0.0.0.0:", with: "//\(ProcessInfo.processInfo.hostName):")
+        let shards = job.configuration.shards
+        let connect = shards.first ?? address
+        if !shards.isEmpty {
+            let range = server.shardRange
+            print("Shard \(server.shardIndex + 1) of \(shards.count) (\(shards[server.shardIndex])): parameters \(range.lowerBound)..<\(range.upperBound) "
+                  + "of \(job.model.parameterCount)" + (server.shardIndex > 0 ? "; sends its share to shard 1 (\(shards[0])) at each epoch's end" : ""))
+        }
         print("Waiting up to \(String(format: "%g", cluster.joinTimeout)) s for \(cluster.workers) worker\(cluster.workers == 1 ? "" : "s"): "
-              + "trainer worker --connect \(address)")
+              + "trainer worker --connect \(connect)")
         fflush(nil)
         let signals = StopSignals(stopping: server)
         defer { signals.cancel() }
@@ -125,10 +147,37 @@ struct ServerCommand: AsyncParsableCommand {
         await server.close()
         await metricsServer?.stop()
         job.display?.clear()
+        if server.shardIndex > 0 {
+            let updates = await server.completedUpdates
+            print(server.stoppedBy.map { "Shard \(server.shardIndex + 1): stopped by \($0) after \(updates) updates" }
+                  ?? "Shard \(server.shardIndex + 1): done after \(updates) updates")
+            return
+        }
         guard try await job.conclude(server, weights: weights) else { return }
         for (rank, statistics) in job.reporter.rankTotals.enumerated() {
             let wait = cluster.mode == .sync || cluster.mode == .localSGD ? String(format: ", waited %.2f s for the other workers", statistics.waitSeconds) : ""
             print("Worker \(rank): \(statistics.pushes) steps, \(statistics.samples) samples\(wait)")
+        }
+    }
+
+    /// Throws unless the shard flags fit the state file `path` holds: a shard's state needs the same
+    /// --shard (its share's length tells), and --shards, if given, must list the saved addresses.
+    private func checkShards(of state: ServerState, in path: String, parameterCount total: Int) throws {
+        let saved = state.configuration.shards
+        if !sharding.shards.isEmpty, sharding.shards != saved {
+            throw CLIError("--resume \(path): the run was saved with " + (saved.isEmpty ? "one server" : "--shards \(saved.joined(separator: ","))")
+                           + ", not --shards \(sharding.shards.joined(separator: ",")); leave --shards out to keep the saved ones")
+        }
+        guard !saved.isEmpty else { return }
+        guard let shard = sharding.shard else {
+            throw CLIError("--resume \(path) is the state of one of \(saved.count) server shards: give --shard, which one (1…\(saved.count))")
+        }
+        guard (1...saved.count).contains(shard) else { throw CLIError("--shard must lie in 1…\(saved.count), the shards of the run saved in \(path)") }
+        let share = ShardLayout.range(of: shard - 1, shards: saved.count, count: total).count
+        if share != state.weights.count {
+            let owner = (1...saved.count).first { ShardLayout.range(of: $0 - 1, shards: saved.count, count: total).count == state.weights.count }
+            throw CLIError("--resume \(path) holds \(state.weights.count) parameters, and shard \(shard)'s share is \(share)"
+                           + (owner.map { ": it looks like shard \($0)'s state" } ?? ""))
         }
     }
 
