@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Logging
 import Transport
@@ -57,10 +58,11 @@ final class ParameterClient {
         send(WireMessage(sender: MessageHeader.unassignedSender, body: .hello))
     }
 
-    /// Asks a server shard other than the first for the place `rank`, `slot` that the first gave, with
-    /// data described by `description`.
-    func shardJoin(rank: Int, slot: Int, _ description: DatasetDescription) {
-        send(WireMessage(sender: MessageHeader.unassignedSender, body: .shardJoin(ShardJoin(rank: rank, slot: slot, dataset: description))))
+    /// Asks a server shard other than the first for the place `rank`, `slot` that the first gave, from
+    /// the first's `step` at `cursor`, with data described by `description`.
+    func shardJoin(rank: Int, slot: Int, step: Int, cursor: EpochCursor, _ description: DatasetDescription) {
+        let request = ShardJoin(rank: rank, slot: slot, epoch: cursor.epoch, offset: cursor.offset, dataset: description)
+        send(WireMessage(sender: MessageHeader.unassignedSender, step: UInt64(step), body: .shardJoin(request)))
     }
 
     /// Sends a heartbeat if nothing was sent for `heartbeatInterval`.
@@ -135,9 +137,10 @@ final class ParameterClient {
 
     /// The welcome (with its header) for a model of `fingerprint`, or nil when the server says stop first
     /// (training ended while the worker waited for a place); awaited for `timeout` with heartbeats, which
-    /// keep the place of a worker waiting for the next step to take part.
-    func awaitWelcome(fingerprint: UInt64, isolation: isolated (any Actor)? = #isolation) async throws -> (WireMessage, Welcome)? {
-        let deadline = ContinuousClock.now + timeout
+    /// keep the place of a worker waiting for the next step to take part (until `deadline` when given).
+    func awaitWelcome(fingerprint: UInt64, deadline: ContinuousClock.Instant? = nil,
+                      isolation: isolated (any Actor)? = #isolation) async throws -> (WireMessage, Welcome)? {
+        let deadline = deadline ?? ContinuousClock.now + timeout
         while true {
             let message = try await nextMessage(before: deadline, expecting: "welcome", fingerprint: nil, parameterCount: nil,
                                                 heartbeat: (MessageHeader.unassignedSender, fingerprint))

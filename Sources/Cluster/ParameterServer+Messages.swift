@@ -43,7 +43,7 @@ extension ParameterServer {
         case .join(let description):
             join(identity, description: description, slot: slot, isJoiner: joiner != nil)
         case .shardJoin(let request):
-            shardJoin(identity, request, slot: slot)
+            shardJoin(identity, request, step: Int(message.step), slot: slot)
         case .shardWeights(let range):
             receive(range, from: identity)
         case .pushGradient(let push):

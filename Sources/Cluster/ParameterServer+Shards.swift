@@ -20,9 +20,10 @@ extension ParameterServer {
         send(.error(reason: reason), to: identity)
     }
 
-    /// Acts on a shard-join: refuses it on shard 0 and on a lone server, and when the worker's data
-    /// differs or its place is not free; welcomes a worker already in that place back.
-    func shardJoin(_ identity: [UInt8], _ request: ShardJoin, slot: Int?) {
+    /// Acts on a shard-join whose header names shard 0's `step`: refuses it on shard 0 and on a lone
+    /// server, and when the worker's data differs, its place is not free or shard 0's position cannot be
+    /// taken; welcomes a worker already in that place back.
+    func shardJoin(_ identity: [UInt8], _ request: ShardJoin, step: Int, slot: Int?) {
         guard shardIndex > 0 else {
             let reason = isSharded
                 ? "this server is shard 1, which gives the workers their places: send join, not shard-join"
@@ -55,6 +56,12 @@ extension ParameterServer {
             refuseShardJoin(identity, "slot \(request.slot + 1) is beyond the \(slots.count) places of this run")
             return
         }
+        // The first worker brings shard 0's position; the others must bring the same.
+        if let problem = currentWorldSize == 0 ? takePosition(step: step, epoch: request.epoch, offset: request.offset)
+                                               : positionProblem(step: step, epoch: request.epoch, offset: request.offset) {
+            refuseShardJoin(identity, problem)
+            return
+        }
         guard slots[request.slot] == nil, !slots.contains(where: { $0?.rank == request.rank }) else {
             refuseShardJoin(identity, "slot \(request.slot + 1) or rank \(request.rank) is taken by another worker")
             return
@@ -70,6 +77,43 @@ extension ParameterServer {
             epochClock = .now
         }
         perform(policy.admitted(slot: request.slot, in: roster))
+    }
+
+    /// Why shard 0's position (`step`, at `offset` of `epoch`) is not this shard's, or nil when it is.
+    private func positionProblem(step: Int, epoch: Int, offset: Int) -> String? {
+        let own = state
+        if (own.step, own.epoch, own.offset) == (step, epoch, offset) { return nil }
+        return "shard 1 is at step \(step) (epoch \(epoch + 1), sample \(offset)), this shard at step \(own.step) "
+            + "(epoch \(own.epoch + 1), sample \(own.offset))"
+    }
+
+    /// Before its first worker, makes shard 0's position this shard's: a shard resumed from its state
+    /// file goes on from the step the others are at, and its share loses the updates between the two
+    /// (in sync mode). Returns why it cannot (nil: it took it, or had it).
+    private func takePosition(step: Int, epoch: Int, offset: Int) -> String? {
+        guard let problem = positionProblem(step: step, epoch: epoch, offset: offset) else { return nil }
+        guard let resumedAt else {
+            return problem + ": this shard started anew while the others go on; start it with --resume and its state file"
+        }
+        guard configuration.mode == .sync else {
+            return problem + ": a resumed shard goes on from shard 1's step in sync mode only (this run is in \(configuration.mode.rawValue) mode)"
+        }
+        var position = state
+        position.completedSteps = max(0, position.completedSteps + step - position.step)
+        (position.step, position.epoch, position.offset) = (step, epoch, offset)
+        position.openEpochs = position.openEpochs.filter { $0.epoch >= epoch }
+        do {
+            policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: maxSteps,
+                                                  checkpointEvery: checkpointEvery, resume: position)
+        } catch {
+            return problem + ": \(error)"
+        }
+        epochs = epochs.filter { $0.key >= epoch }
+        let lost = step - resumedAt
+        let line = "parameter server: \(shardName(shardIndex)), resumed at step \(resumedAt), goes on from shard 1's step \(step) "
+            + "(epoch \(epoch + 1), sample \(offset))" + (lost > 0 ? "; its share's updates of the \(lost) steps between are lost" : "")
+        logger.warning("\(line)", metadata: ["step": "\(step)"])
+        return nil
     }
 
     private func refuseShardJoin(_ identity: [UInt8], _ reason: String) {

@@ -51,8 +51,13 @@ public actor ParameterServer {
 
     /// The actor runs on its transport's thread, so receiving, computing and sending need no thread hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
-    /// When to apply gradients and whom to answer.
-    let policy: any UpdatePolicy
+    /// When to apply gradients and whom to answer (a shard resumed from its state file takes shard 0's
+    /// position with a new one).
+    var policy: any UpdatePolicy
+    /// The step limit and the steps between state writes the policy was made with.
+    let (maxSteps, checkpointEvery): (Int?, Int)
+    /// The step of the state file this server resumed from (nil: it started anew).
+    let resumedAt: Int?
     let optimizer: any Optimizer
     let joinTimeout: Duration
     let stepTimeout: Duration
@@ -220,6 +225,8 @@ public actor ParameterServer {
         self.maximumWaiting = max(0, settings.maximumWaiting ?? maximumWorkers)
         gradientGuard = GradientGuard(bound: settings.maxGradientNorm)
         slots = .init(repeating: nil, count: worldSize)
+        (maxSteps, checkpointEvery) = (settings.maxSteps, settings.checkpointEvery)
+        resumedAt = resume?.step
         policy = try configuration.makePolicy(sampleCount: dataset.trainCount, worldSize: worldSize, maxSteps: settings.maxSteps,
                                               checkpointEvery: settings.checkpointEvery, resume: resume)
         optimizer = configuration.serverOptimizer.makeOptimizer(parameterCount: weights.count)

@@ -141,10 +141,15 @@ extension WireMessage {
             return .join(try DatasetDescription(json: json, limits: limits))
 
         case .shardJoin:
-            let place = try bytes(of: payload[0], frame: "place", allowed: 8...8)
-            let (rank, slot) = place.withUnsafeBytes {
-                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self))
+            let place = try bytes(of: payload[0], frame: "place", allowed: 20...20)
+            let (rank, slot, epoch, offset) = place.withUnsafeBytes {
+                ($0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 4, as: UInt32.self),
+                 $0.loadLittleEndian(fromByteOffset: 8, as: UInt32.self), $0.loadLittleEndian(fromByteOffset: 12, as: UInt64.self))
             }
+            guard epoch < TrainingConfiguration.maximumEpochs else {
+                throw .fieldOutOfRange(field: "epoch", value: "\(epoch)", allowed: "0…\(TrainingConfiguration.maximumEpochs - 1)")
+            }
+            let offsetValue = try checkSampleCount(offset, field: "epoch offset", limits: limits)
             guard rank < limits.maxWorldSize else {
                 throw .fieldOutOfRange(field: "rank", value: "\(rank)", allowed: "0…\(limits.maxWorldSize - 1)")
             }
@@ -152,7 +157,8 @@ extension WireMessage {
                 throw .fieldOutOfRange(field: "slot", value: "\(slot)", allowed: "0…\(limits.maxWorldSize - 1)")
             }
             let json = try bytes(of: payload[1], frame: "data-set description", allowed: 2...ProtocolLimits.maximumJSONBytes)
-            return .shardJoin(ShardJoin(rank: Int(rank), slot: Int(slot), dataset: try DatasetDescription(json: json, limits: limits)))
+            return .shardJoin(ShardJoin(rank: Int(rank), slot: Int(slot), epoch: Int(epoch), offset: offsetValue,
+                                        dataset: try DatasetDescription(json: json, limits: limits)))
 
         case .shardWeights:
             let place = try bytes(of: payload[0], frame: "shard and epoch", allowed: 8...8)

@@ -81,9 +81,11 @@ extension WireMessage {
         case .join(let description):
             return [.bytes(description.encodedJSON())]
         case .shardJoin(let join):
-            var place = ByteWriter(capacity: 8)
+            var place = ByteWriter(capacity: 20)
             place.append(UInt32(truncatingIfNeeded: join.rank))
             place.append(UInt32(truncatingIfNeeded: join.slot))
+            place.append(UInt32(truncatingIfNeeded: join.epoch))
+            place.append(UInt64(truncatingIfNeeded: join.offset))
             return [.bytes(place.bytes), .bytes(join.dataset.encodedJSON())]
         case .shardWeights(let weights):
             var place = ByteWriter(capacity: 8)

@@ -132,19 +132,27 @@ public struct Welcome: Sendable, Equatable {
 }
 
 /// The content of a shard-join message: a worker that shard 0 welcomed asks another shard for the
-/// same place, so every shard holds the same workers in the same slots.
+/// same place, so every shard holds the same workers in the same slots. The header's step is the step
+/// shard 0 goes on from, and `epoch` and `offset` its position in the epoch order: a shard resumed from
+/// its state file takes them (its own state may be older).
 public struct ShardJoin: Sendable, Equatable {
     /// The rank shard 0 gave the worker.
     public var rank: Int
     /// The slot shard 0 gave the worker.
     public var slot: Int
+    /// The epoch of shard 0's next step, from 0.
+    public var epoch: Int
+    /// Where shard 0's next step starts in that epoch's order.
+    public var offset: Int
     /// The worker's data, as in join.
     public var dataset: DatasetDescription
 
     /// A shard-join with every field given.
-    public init(rank: Int, slot: Int, dataset: DatasetDescription) {
+    public init(rank: Int, slot: Int, epoch: Int = 0, offset: Int = 0, dataset: DatasetDescription) {
         self.rank = rank
         self.slot = slot
+        self.epoch = epoch
+        self.offset = offset
         self.dataset = dataset
     }
 }

@@ -39,7 +39,9 @@ extension Worker {
             }
         }
         linkHeartbeats(rank: assignment.rank, fingerprint: model.fingerprint)
-        for follower in followers { follower.shardJoin(rank: assignment.rank, slot: assignment.slot, description) }
+        for follower in followers {
+            follower.shardJoin(rank: assignment.rank, slot: assignment.slot, step: assignment.step, cursor: assignment.cursor, description)
+        }
         var weights: [FloatPayload] = []
         for (index, follower) in followers.enumerated() {
             let name = followerName(index, of: configuration)
@@ -94,11 +96,14 @@ extension Worker {
         }
     }
 
-    /// The followers' weights for the step shard 0 answered with `lead` (the push of `step` before it),
-    /// in shard order; nil when shard 0 said stop. Throws when a follower's answer does not fit.
-    func followerReplies(fitting lead: ParameterClient.Reply, after step: Int, rank: Int, model: Model,
-                         configuration: TrainingConfiguration, ranges: [Range<Int>]) async throws -> [FloatPayload]? {
+    /// The followers' weights for the step shard 0 answered with `lead` (the push of `assignment`'s step
+    /// before it; `next` where the next step starts), in shard order; nil when shard 0 said stop. A follower
+    /// that went silent is asked to take the worker back (see `rejoin`). Throws when an answer does not fit.
+    func followerReplies(fitting lead: ParameterClient.Reply, after assignment: Assignment, next: EpochCursor, model: Model,
+                         configuration: TrainingConfiguration, ranges: [Range<Int>],
+                         description: DatasetDescription) async throws -> [FloatPayload]? {
         if case .stop = lead { return nil }
+        let (step, rank) = (assignment.step, assignment.rank)
         var weights: [FloatPayload] = []
         for (index, follower) in followers.enumerated() {
             let name = followerName(index, of: configuration)
@@ -106,6 +111,14 @@ extension Worker {
             do {
                 reply = try await follower.awaitReply(after: step, rank: rank, fingerprint: model.fingerprint,
                                                       parameterCount: ranges[index + 1].count)
+            } catch ClusterError.noReply(_, let seconds) where reconnectTimeout > .zero {
+                guard case .weights(_, let nextStep) = lead else { throw ClusterError.atShard(name, .serverLost(seconds: seconds)) }
+                var place = assignment
+                (place.step, place.cursor) = (nextStep, next)
+                logger.warning("worker: nothing from \(name) within \(seconds) s; asking it to take this worker back from step \(nextStep) for up to \(reconnectTimeout.seconds) s")
+                weights.append(try await rejoin(index, at: place, model: model, configuration: configuration, count: ranges[index + 1].count,
+                                                description: description))
+                continue
             } catch let error as ClusterError {
                 throw ClusterError.atShard(name, error)
             }
@@ -127,6 +140,36 @@ extension Worker {
             }
         }
         return weights
+    }
+
+    /// Asks follower `index`, gone silent (killed, and maybe resumed from its state file), for the place
+    /// of `place` from its step and position, with growing pauses (0.5 s doubling to 5 s), for up to the
+    /// reconnect timeout; returns its share of the weights once it welcomes the worker.
+    func rejoin(_ index: Int, at place: Assignment, model: Model, configuration: TrainingConfiguration, count: Int,
+                description: DatasetDescription) async throws -> FloatPayload {
+        let follower = followers[index], name = followerName(index, of: configuration)
+        let deadline = ContinuousClock.now + reconnectTimeout
+        var pause = Duration.milliseconds(500)
+        while true {
+            follower.shardJoin(rank: place.rank, slot: place.slot, step: place.step, cursor: place.cursor, description)
+            let answer: (WireMessage, Welcome)?
+            do {
+                answer = try await follower.awaitWelcome(fingerprint: model.fingerprint, deadline: min(deadline, .now + pause))
+            } catch ClusterError.noReply {
+                guard ContinuousClock.now < deadline else { throw ClusterError.atShard(name, .serverLost(seconds: reconnectTimeout.seconds)) }
+                pause = min(pause * 2, .seconds(5))
+                continue
+            } catch let error as ClusterError {
+                throw ClusterError.atShard(name, error)
+            }
+            guard let (header, welcome) = answer else { throw ClusterError.shardsDisagree("\(name) said stop while shard 1 goes on") }
+            try check(welcome, step: header.step, fingerprint: header.fingerprint, of: name, against: place,
+                      configuration: configuration, count: count, model: model)
+            follower.configure(for: configuration, parameterCount: count)
+            follower.received(whole: welcome.weights)
+            logger.notice("worker: \(name) took this worker back at step \(place.step)", metadata: ["step": "\(place.step)"])
+            return welcome.weights
+        }
     }
 
     /// Lets every shard's client send its heartbeats (as `rank`) while the worker waits on any one of them.

@@ -45,9 +45,9 @@ public actor Worker {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.unownedExecutor }
     private let prepare: @Sendable (TrainingConfiguration) throws -> Replica
     private let timeout: Duration
-    private let reconnectTimeout: Duration
+    let reconnectTimeout: Duration
     /// Where the worker's lines go.
-    private var logger: Logger
+    var logger: Logger
     /// The rank, slot and world size of the last welcome, to log a change.
     private var assignedSlice: (rank: Int, slot: Int, worldSize: Int)?
     /// The codecs the worker was told to expect (nil: whatever the server's run uses).
@@ -231,8 +231,8 @@ public actor Worker {
             statistics!.computeSeconds += (prefetchEnd - computeStart).seconds
             let reply = try await client.awaitReply(after: assignment.step, rank: assignment.rank, fingerprint: model.fingerprint,
                                              parameterCount: ranges[0].count)
-            let shardWeights = try await followerReplies(fitting: reply, after: assignment.step, rank: assignment.rank, model: model,
-                                                         configuration: configuration, ranges: ranges)
+            let shardWeights = try await followerReplies(fitting: reply, after: assignment, next: next, model: model,
+                                                         configuration: configuration, ranges: ranges, description: description)
             statistics!.exchangeSeconds += (ContinuousClock.now - prefetchEnd).seconds
             switch reply {
             case .weights(let weights, let nextStep):

@@ -75,8 +75,8 @@ enum Fixtures {
             WireMessage(sender: 1, step: 21, fingerprint: fingerprint, body: .gradientPart(GradientPart(offset: 4, values: .array(floats(8, offset: 2))))),
             WireMessage(sender: 1, step: 21, fingerprint: fingerprint, body: .pushGradient(GradientPush(
                 sampleCount: 32, meanLoss: 1.25, gradient: .array(floats(4)), restSentInParts: true))),
-            WireMessage(sender: MessageHeader.unassignedSender, body: .shardJoin(ShardJoin(
-                rank: 3, slot: 1, dataset: DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "0123456789abcdef")))),
+            WireMessage(sender: MessageHeader.unassignedSender, step: 40, body: .shardJoin(ShardJoin(
+                rank: 3, slot: 1, epoch: 2, offset: 1_280, dataset: DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "0123456789abcdef")))),
         ]
     }
 

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// `trainer server --shards … --shard N`: two shard processes and two worker processes over ipc, against
+/// one server; a shard killed with SIGKILL and resumed from its state file while the rest go on; and
+/// the flags' refusals.
+@Suite(.serialized) struct ShardProcessTests {
+    /// Sync over 2 shards ends at the test accuracy of one server (bit-identical weights, so to the
+    /// last digit); SSP over 2 shards stays within the issue's 0.5 points of sync.
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
+    func twoShardsTrainLikeOneServerInSyncAndSSP() async throws {
+        let data = try TrainingData.announced(for: "ShardProcessTests")
+        let training = data.flags + ["--epochs", "2", "--threads", "1"]
+        let reference = temporaryPath("shard-reference.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: reference) }
+        let single = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training, timeout: 300)
+        #expect(single.status == 0, "\(single.stderr)")
+        let syncAccuracy = try #require(try metricsEvents(reference).last?["test_accuracy"] as? Double)
+
+        let sync = try await ShardedRun(training: training, mode: []).run(data: data)
+        #expect(sync.accuracy == syncAccuracy, "2 shards: \(sync.accuracy), one server: \(syncAccuracy)")
+        #expect(sync.followerOutput.contains("Shard 2 of 2: epoch 2 done"), "\(sync.followerOutput)")
+
+        let ssp = try await ShardedRun(training: training, mode: ["--mode", "ssp", "--staleness", "3"]).run(data: data)
+        print(String(format: "[ShardProcessTests] %@: sync 2 shards %.2f%%, one server %.2f%%, ssp 2 shards %.2f%%",
+                     data.dataset, 100 * sync.accuracy, 100 * syncAccuracy, 100 * ssp.accuracy))
+        #expect(abs(ssp.accuracy - syncAccuracy) <= 0.005, "ssp over 2 shards \(ssp.accuracy), sync \(syncAccuracy)")
+    }
+
+    /// Shard 2 is killed with SIGKILL once it has written a state; `trainer server --resume STATE --shard 2`
+    /// takes the run's step from the workers, which wait for it and go on without a restart of shard 1,
+    /// and the run ends within 0.5 points of an uninterrupted one.
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
+    func aKilledShardResumesAndTheOthersGoOn() async throws {
+        let data = try TrainingData.announced(for: "ShardProcessTests")
+        let training = data.flags + ["--epochs", "2", "--threads", "1"]
+        let folder = temporaryPath("shards")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let addresses = ["ipc://\(folder)/shard-1", "ipc://\(folder)/shard-2"]
+        let (state, metrics, reference) = ("\(folder)/shard-2.state", "\(folder)/run.jsonl", "\(folder)/reference.jsonl")
+        let shard = { (index: Int, extra: [String]) in
+            try RunningTrainer(["server", "--bind", addresses[index], "--shards", addresses.joined(separator: ","),
+                                "--shard", "\(index + 1)", "--workers", "2", "--no-progress"] + training + extra)
+        }
+        let first = try shard(0, ["--metrics", metrics])
+        var second = try shard(1, ["--state-file", state, "--checkpoint-every", "50"])
+        _ = try await second.awaitOutput(matching: #"(Waiting up to)"#, timeout: 60)
+        let workers = try (0..<2).map { _ in
+            try RunningTrainer(["worker", "--connect", addresses[0], "--data-dir", data.dataDir, "--threads", "1", "--timeout", "120",
+                                "--heartbeat-interval", "0.5", "--heartbeat-timeout", "2", "--reconnect-timeout", "60"])
+        }
+        // Killed once a state from inside the first epoch exists (469 steps an epoch, one state per 50).
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: state) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(FileManager.default.fileExists(atPath: state), "no state file within 120 s: \(second.stderr)")
+        second.send(SIGKILL)
+        let killed = try await second.finish(timeout: 30)
+        #expect(!killed.exitedNormally, "shard 2 must have been killed, not finished")
+
+        second = try RunningTrainer(["server", "--bind", addresses[1], "--resume", state, "--shard", "2", "--data-dir", data.dataDir,
+                                     "--threads", "1", "--no-progress"])
+        let resumed = try await second.finish(timeout: 300)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("Resuming from \(state) at step "), "\(resumed.stdout)")
+        #expect(resumed.stderr.contains("goes on from shard 1's step"), "\(resumed.stderr)")
+        for worker in workers {
+            let run = try await worker.finish(timeout: 60)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("took this worker back"), "\(run.stderr)")
+        }
+        let leader = try await first.finish(timeout: 60)
+        #expect(leader.status == 0, "\(leader.stderr)")
+
+        let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training, timeout: 300)
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+        let accuracy = try #require(try metricsEvents(metrics).last?["test_accuracy"] as? Double)
+        let referenceAccuracy = try #require(try metricsEvents(reference).last?["test_accuracy"] as? Double)
+        print(String(format: "[ShardProcessTests] shard 2 killed and resumed: %.2f%%, uninterrupted %.2f%%", 100 * accuracy, 100 * referenceAccuracy))
+        #expect(abs(accuracy - referenceAccuracy) <= 0.005, "resumed \(accuracy), uninterrupted \(referenceAccuracy)")
+        let epochs = try metricsEvents(metrics).filter { $0["event"] as? String == "epoch" }.compactMap { $0["epoch"] as? Int }
+        #expect(epochs == [1, 2], "shard 1 reports every epoch once: \(epochs)")
+    }
+
+    /// Each flag mistake is refused before anything starts, with a message that names the flag.
+    @Test func badShardFlagsAreRefusedWithTheReason() async throws {
+        let base = ["server", "--bind", "tcp://127.0.0.1:0", "--dataset", "xor", "--epochs", "1"]
+        let two = "tcp://127.0.0.1:7001,tcp://127.0.0.1:7002"
+        let cases: [([String], String)] = [
+            (["--shard", "1"], "--shard needs --shards"),
+            (["--shards", "tcp://127.0.0.1:7001", "--shard", "1"], "--shards must list 2…64 addresses"),
+            (["--shards", two], "--shards needs --shard"),
+            (["--shards", two, "--shard", "3"], "--shard must lie in 1…2"),
+            (["--shards", "tcp://*:7001,tcp://127.0.0.1:7002", "--shard", "1"], "is not an address workers can connect to"),
+            (["--shards", "tcp://127.0.0.1:7001,tcp://127.0.0.1:7001", "--shard", "1"], "lists an address twice"),
+            (["--shards", two, "--shard", "2", "--metrics", "m.jsonl"], "--metrics goes to shard 1"),
+            (["--shards", two, "--shard", "1", "--mode", "local-sgd"], "--shards cannot be used in local-sgd mode"),
+            (["--shards", two, "--shard", "1", "--overlap"], "--shards cannot be used with --overlap"),
+        ]
+        for (flags, message) in cases {
+            let run = try await runTrainer(base + flags, timeout: 60)
+            #expect(run.status != 0 && run.stderr.contains(message), "\(flags): \(run.stderr)")
+        }
+    }
+}
+
+/// One sharded run: 2 shard processes and 2 worker processes over ipc in a fresh folder.
+private struct ShardedRun {
+    var training: [String]
+    var mode: [String]
+
+    struct Outcome {
+        var accuracy: Double
+        var followerOutput: String
+    }
+
+    func run(data: TrainingData) async throws -> Outcome {
+        let folder = temporaryPath("shards")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let addresses = ["ipc://\(folder)/shard-1", "ipc://\(folder)/shard-2"], metrics = "\(folder)/run.jsonl"
+        let shards = try addresses.indices.map { index in
+            try RunningTrainer(["server", "--bind", addresses[index], "--shards", addresses.joined(separator: ","),
+                                "--shard", "\(index + 1)", "--workers", "2", "--no-progress"] + mode + training
+                               + (index == 0 ? ["--metrics", metrics] : []))
+        }
+        let workers = try (0..<2).map { _ in
+            try RunningTrainer(["worker", "--connect", addresses[0], "--data-dir", data.dataDir, "--threads", "1", "--timeout", "120"])
+        }
+        for worker in workers {
+            let run = try await worker.finish(timeout: 300)
+            #expect(run.status == 0, "\(mode): \(run.stderr)")
+        }
+        var outputs: [String] = []
+        for shard in shards {
+            let run = try await shard.finish(timeout: 60)
+            #expect(run.status == 0, "\(mode): \(run.stderr)")
+            outputs.append(run.stdout)
+        }
+        let accuracy = try #require(try metricsEvents(metrics).last?["test_accuracy"] as? Double, "\(mode): \(outputs[0])")
+        return Outcome(accuracy: accuracy, followerOutput: outputs[1])
+    }
+}
