@@ -1,11 +1,13 @@
-# Shared by Benchmarks/netns.sh and Benchmarks/netns_matrix.sh (sourced, as root, from the project root):
-# three network namespaces as hosts on one bridge, link shaping, and a raw TCP probe.
+# Shared by Benchmarks/netns.sh, Benchmarks/netns_matrix.sh and Benchmarks/shards.sh (sourced, as root, from the
+# project root): network namespaces as hosts on one bridge (three unless NETNS_HOSTS says how many), link shaping,
+# and a raw TCP probe.
 #
 # Sourcing sets PREFIX, NS (this script's namespace prefix, trainer-bench-PID-), SERVER_ADDRESS, LATENCY,
 # PROBE_LIMIT and OUT (a fresh temporary folder), removes leftovers of runs whose process is gone, and sets an
 # EXIT trap that kills what runs in this script's namespaces, deletes them and removes OUT. Needs PYTHON.
-#   make_hosts        host0, host1, host2 (10.213.0.1-3/24 on eth0, MTU 1500), each joined by a veth pair to
-#                     br0 in ${NS}bridge (its end portN), so the root namespace's network is untouched
+#   make_hosts        host0 … host(NETNS_HOSTS-1) (default 3 hosts: host0, host1, host2; host N has 10.213.0.N+1/24
+#                     on eth0, MTU 1500), each joined by a veth pair to br0 in ${NS}bridge (its end portN), so the
+#                     root namespace's network is untouched
 #   shape LINK        plain (no qdisc), 1gbit or 100mbit (tbf on both ends of every link); the tc commands
 #                     go to $OUT/LINK.tc
 #   probe LINK MB     a raw TCP transfer host1 → host0, its goodput in Mbit/s to $OUT/LINK.probe
@@ -17,6 +19,10 @@ NS=$PREFIX$$-
 SERVER_ADDRESS=10.213.0.1
 LATENCY=50ms
 PROBE_LIMIT=60
+NETNS_HOSTS=${NETNS_HOSTS:-3}
+if ! [[ $NETNS_HOSTS =~ ^[0-9]+$ ]] || (( NETNS_HOSTS < 2 || NETNS_HOSTS > 200 )); then
+    echo "error: NETNS_HOSTS is '$NETNS_HOSTS': give 2 to 200 hosts" >&2; exit 1
+fi
 
 # Kills what runs in a namespace (ip netns del would not) and deletes it.
 remove_namespace() {  # name
@@ -39,14 +45,14 @@ for ns in $(namespaces | grep "^$PREFIX" || true); do
     if ! kill -0 "$owner" 2>/dev/null; then echo "== removing $ns, left by process $owner"; remove_namespace "$ns"; fi
 done
 
-# Makes the bridge and the three hosts.
+# Makes the bridge and the NETNS_HOSTS hosts.
 make_hosts() {
     local host
-    echo "== making namespaces ${NS}bridge, ${NS}host0..2"
+    echo "== making namespaces ${NS}bridge, ${NS}host0..$(( NETNS_HOSTS - 1 ))"
     ip netns add "${NS}bridge"
     ip -n "${NS}bridge" link add br0 type bridge
     ip -n "${NS}bridge" link set br0 up
-    for host in 0 1 2; do
+    for host in $(seq 0 $(( NETNS_HOSTS - 1 ))); do
         ip netns add "${NS}host$host"
         ip -n "${NS}bridge" link add "port$host" type veth peer name eth0 netns "${NS}host$host"
         ip -n "${NS}bridge" link set "port$host" master br0 up
@@ -64,7 +70,7 @@ shape() {  # link
         100mbit) rate=100mbit burst=12500 ;;
     esac
     : > "$OUT/$link.tc"
-    for host in 0 1 2; do
+    for host in $(seq 0 $(( NETNS_HOSTS - 1 ))); do
         for place in "${NS}host$host eth0" "${NS}bridge port$host"; do
             read -r namespace device <<< "$place"
             tc -n "$namespace" qdisc del dev "$device" root 2>/dev/null || true
