@@ -17,6 +17,11 @@
 # likewise $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM add --sync-every, --outer-lr and
 # --outer-momentum (for --mode local-sgd); $OVERLAP set to 1 or true adds --overlap (pushes in parts
 # during backward; empty, 0 or false: off).
+# Server shards: $SHARDS, when set and not empty, adds --shards $SHARDS (every shard's address as the
+# workers reach it, comma-separated, shard 1 first) and $SHARD adds --shard $SHARD (this server's
+# number in that list, from 1), to a new run and to a resumed one alike: a shard's state file
+# resumes only with its own --shard, and --shards is checked against the saved list. Shards 2… take
+# no --metrics, --checkpoint or --plot (trainer refuses them there: shard 1 writes them).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: start-server.sh STATE_FILE [trainer server flags…]" >&2
@@ -25,6 +30,12 @@ fi
 state=$1
 shift
 trainer=${TRAINER:-trainer}
+if [ -n "${SHARDS:-}" ]; then
+    set -- "$@" --shards "$SHARDS"
+fi
+if [ -n "${SHARD:-}" ]; then
+    set -- "$@" --shard "$SHARD"
+fi
 if [ -s "$state" ]; then
     echo "start-server: resuming from $state"
     exec "$trainer" server --resume "$state" "$@"

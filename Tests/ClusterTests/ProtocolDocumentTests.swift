@@ -136,6 +136,19 @@ import TestSupport
         #expect("\(cursor.positions(slot: Int(a[4]), worldSize: Int(a[5])))" == documented)
     }
 
+    /// A server shard's share: with count = q·S + r, every shard holds q values and the first r one more, in order.
+    @Test func aServerShardsShare() throws {
+        let (call, value) = try example("ShardLayout.range(")
+        let a = integers(in: call)  // index (from 0), shards, count
+        try #require(a.count == 3, "\(call)")
+        let (index, shards, count) = (Int(a[0]), Int(a[1]), Int(a[2]))
+        let (q, r) = count.quotientAndRemainder(dividingBy: shards)
+        let lower = index * q + min(index, r)
+        let documented = "\(lower)..<\(lower + q + (index < r ? 1 : 0))"
+        #expect(value == documented, "docs/PROTOCOL.md: \(call) = \(value)")
+        #expect("\(ShardLayout.range(of: index, shards: shards, count: count))" == documented)
+    }
+
     /// "name [d0, d1, …]" pairs of a fingerprint example.
     private func parameters(in call: String) -> [(name: String, shape: [Int])] {
         let inner = call.drop { $0 != "(" }.dropFirst().dropLast()

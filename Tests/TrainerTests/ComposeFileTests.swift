@@ -47,9 +47,43 @@ import Yams
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
             // Without an entrypoint the image's, trainer, runs the command.
             let entrypoint = (service["entrypoint"] as? [Any])?.map { "\($0)" } ?? ["trainer"]
-            let words = try (entrypoint + ((service["command"] as? [Any]) ?? []).map { "\($0)" }).map(DeployFiles.expandCompose)
+            let words = try (entrypoint + ((service["command"] as? [Any]) ?? []).map { "\($0)" }).map { try DeployFiles.expandCompose($0) }
             parsed += try expectTrainerCommandParses(words, in: "compose.yaml services.\(name)")
         }
         #expect(parsed >= 3, "the server (new and resumed) and the worker")
+    }
+
+    /// The two-shard layout the file's header gives (SHARDS, SHARD=1, --profile shards): start-server, run for
+    /// real with each server service's command and environment, hands trainer `--shards … --shard 1` for
+    /// `server` and `--shard 2` for `server-2`, with the same training flags, and the parser accepts both
+    /// (it refuses --metrics or --checkpoint on shard 2). Without SHARDS, `server` gets no shard flags.
+    @Test func theTwoShardLayoutStartsShardOneAndShardTwoWithTheSameTrainingFlags() async throws {
+        let services = try #require(try Self.compose()["services"] as? [String: [String: Any]])
+        let shards = "tcp://server:5555,tcp://server-2:5555"
+        func startServer(_ name: String, _ variables: [String: String]) async throws -> [String] {
+            let service = try #require(services[name], "services.\(name)")
+            #expect((service["entrypoint"] as? [Any])?.map { "\($0)" } == ["start-server"], "services.\(name): start-server")
+            let command = try ((service["command"] as? [Any]) ?? []).map { try DeployFiles.expandCompose("\($0)", environment: variables) }
+            var environment: [String: String] = [:]
+            for (key, value) in service["environment"] as? [String: Any] ?? [:] {
+                environment[key] = try DeployFiles.expandCompose("\(value)", environment: variables)
+            }
+            let arguments = try await startServerArguments(command, environment: environment)
+            try expectTrainerCommandParses(arguments, in: "compose.yaml services.\(name) with \(variables)")
+            return arguments
+        }
+        let first = try await startServer("server", ["SHARDS": shards, "SHARD": "1"])
+        let second = try await startServer("server-2", ["SHARDS": shards, "SHARD": "1"])
+        #expect(argument(after: "--shards", in: first) == shards && argument(after: "--shard", in: first) == "1", "\(first)")
+        #expect(argument(after: "--shards", in: second) == shards && argument(after: "--shard", in: second) == "2", "\(second)")
+        #expect(first.contains("--metrics") && first.contains("--checkpoint") && !second.contains("--metrics") && !second.contains("--checkpoint"))
+        for flag in ["--workers", "--max-workers", "--model", "--dataset", "--epochs", "--batch-size", "--mode"] {
+            #expect(argument(after: flag, in: first) == argument(after: flag, in: second), "\(flag): shard 1 \(first), shard 2 \(second)")
+        }
+        #expect((services["server-2"]?["profiles"] as? [String]) == ["shards"], "server-2 starts only with --profile shards")
+        let server2Volumes = services["server-2"]?["volumes"] as? [String] ?? []
+        #expect(server2Volumes.contains("state-2:/state") && !server2Volumes.contains("state:/state"), "server-2 keeps its own state: \(server2Volumes)")
+        let alone = try await startServer("server", [:])
+        #expect(!alone.contains("--shards") && !alone.contains("--shard"), "\(alone)")
     }
 }

@@ -46,3 +46,22 @@ struct DeployFileError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The arguments `Deploy/start-server.sh` really hands `trainer` when started with `arguments` (STATE FLAGS…)
+/// in `environment` (added to this process's): the script runs with a stand-in trainer that records them.
+func startServerArguments(_ arguments: [String], environment: [String: String]) async throws -> [String] {
+    let folder = temporaryPath("start-server-arguments")
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let stub = folder + "/trainer", record = folder + "/arguments"
+    try "#!/bin/sh\nprintf '%s\\0' \"$@\" > '\(record)'\n".write(toFile: stub, atomically: true, encoding: .utf8)
+    chmod(stub, 0o755)
+    var merged = ProcessInfo.processInfo.environment
+    merged.merge(environment) { $1 }
+    merged["TRAINER"] = stub
+    let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+    let run = try await runCommand("/bin/sh", [script] + arguments, environment: merged)
+    guard run.status == 0 else { throw DeployFileError("start-server.sh \(arguments.joined(separator: " ")) exited \(run.status): \(run.stderr)") }
+    return try String(contentsOfFile: record, encoding: .utf8).split(separator: "\0", omittingEmptySubsequences: false)
+        .dropLast().map(String.init)
+}

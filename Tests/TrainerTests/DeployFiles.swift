@@ -69,10 +69,12 @@ enum DeployFiles {
         return result + source.substring(from: position)
     }
 
-    /// Docker Compose interpolation: `${NAME:-default}` and `${NAME-default}` become the default, `$$` a dollar;
-    /// a placeholder without a default is an error, since the test cannot know its value.
-    static func expandCompose(_ text: String) throws -> String {
+    /// Docker Compose interpolation: `${NAME:-default}` and `${NAME-default}` become NAME's value in `environment`
+    /// (`:-`: when not empty), else the default; `$$` a dollar. A placeholder without a default that `environment`
+    /// lacks is an error, since the test cannot know its value.
+    static func expandCompose(_ text: String, environment: [String: String] = [:]) throws -> String {
         let expanded = try substitute(#"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-([^}]*))?\}"#, in: text) { groups in
+            if let value = environment[groups[1] ?? ""], !(value.isEmpty && groups[2]?.hasPrefix(":") == true) { return value }
             guard let fallback = groups[3] else { throw PlaceholderError(text: text, name: groups[1] ?? "", tool: "compose") }
             return fallback
         }

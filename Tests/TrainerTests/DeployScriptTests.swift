@@ -188,6 +188,88 @@ import Testing
         #expect(off.status != 0 && off.stderr.contains("--workers must be at least 1") && !off.stderr.contains("overlap"), "\(off.stdout) \(off.stderr)")
     }
 
+    /// $SHARDS and $SHARD reach a new run and a resumed one as --shards and --shard (which the parser judges:
+    /// the number against the list, shard 2's outputs, the mode); without $SHARDS nothing is added.
+    @Test func startServerPassesTheShardFlagsToNewAndResumedRuns() async throws {
+        let state = temporaryPath("start-server-shards.state")
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRAINER"] = trainerExecutable().path
+        environment["SHARDS"] = "tcp://ps1:5555,tcp://ps2:5555"
+        environment["SHARD"] = ""
+        let missing = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(missing.status != 0 && missing.stderr.contains("--shards needs --shard"), "\(missing.stdout) \(missing.stderr)")
+        environment["SHARD"] = "3"
+        let beyond = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(beyond.status != 0 && beyond.stderr.contains("--shard must lie in 1…2"), "\(beyond.stdout) \(beyond.stderr)")
+        environment["SHARD"] = "2"
+        let outputs = try await runCommand("/bin/sh", [script, state, "--dataset", "xor", "--metrics", state + ".jsonl"], environment: environment)
+        #expect(outputs.status != 0 && outputs.stderr.contains("--metrics goes to shard 1"), "\(outputs.stdout) \(outputs.stderr)")
+        environment["SHARD"] = "1"
+        let mode = try await runCommand("/bin/sh", [script, state, "--dataset", "xor", "--mode", "local-sgd"], environment: environment)
+        #expect(mode.status != 0 && mode.stderr.contains("--shards cannot be used in local-sgd mode"), "\(mode.stdout) \(mode.stderr)")
+        let valid = try await runCommand("/bin/sh", [script, state, "--dataset", "xor", "--workers", "0"], environment: environment)
+        #expect(valid.status != 0 && valid.stderr.contains("--workers must be at least 1"), "\(valid.stdout) \(valid.stderr)")
+        environment["SHARDS"] = ""
+        let alone = try await runCommand("/bin/sh", [script, state, "--dataset", "xor"], environment: environment)
+        #expect(alone.status != 0 && alone.stderr.contains("--shard needs --shards"), "\(alone.stdout) \(alone.stderr)")
+        // A state file: --resume, with the shard flags too (a shard's state resumes only with its --shard).
+        try Data("not a state".utf8).write(to: URL(fileURLWithPath: state))
+        environment["SHARDS"] = "tcp://ps1:5555,tcp://ps2:5555"
+        environment["SHARD"] = "3"
+        let resumed = try await runCommand("/bin/sh", [script, state], environment: environment)
+        #expect(resumed.status != 0 && resumed.stdout.contains("resuming from \(state)") && resumed.stderr.contains("--shard must lie in 1…2"),
+                "\(resumed.stdout) \(resumed.stderr)")
+        environment["SHARDS"] = ""
+        environment["SHARD"] = ""
+        let plain = try await startServerArguments([state, "--workers", "2"], environment: ["SHARDS": "", "SHARD": ""])
+        #expect(plain == ["server", "--resume", state, "--workers", "2"], "\(plain)")
+    }
+
+    /// SHARDS=2 starts two server steps on the first node, ports PORT and PORT+1, each with the list and its --shard
+    /// and its own state file; only shard 1 writes the metrics and checkpoint, and the workers connect to it. A
+    /// resubmission resumes each shard from its own state (and refuses when one is missing); SHARDS must be a number.
+    @Test func theSlurmScriptStartsServerShardsWithSHARDS() async throws {
+        let runDirectory = temporaryPath("slurm-shards-run")
+        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+        let shards = "tcp://node1:5555,tcp://node1:5556"
+        let (run, calls) = try await runSbatch(extraEnvironment: ["SHARDS": "2", "METRICS_PORT": "9090"], runDirectory: runDirectory)
+        #expect(run.status == 0, "train.sbatch exited \(run.status): \(run.stderr)")
+        let servers = calls.filter { $0.first == "server" }.sorted { (argument(after: "--shard", in: $0) ?? "") < (argument(after: "--shard", in: $1) ?? "") }
+        let workers = calls.filter { $0.first == "worker" }
+        #expect(servers.count == 2 && workers.count == 4, "calls: \(calls)")
+        for arguments in calls { try expectTrainerCommandParses(arguments, in: "Deploy/slurm/train.sbatch with SHARDS=2") }
+        for (index, server) in servers.enumerated() {
+            #expect(argument(after: "--shards", in: server) == shards && argument(after: "--shard", in: server) == String(index + 1), "\(server)")
+            #expect(argument(after: "--bind", in: server) == "tcp://*:\(5555 + index)")
+            #expect(argument(after: "--workers", in: server) == "4")
+            #expect(server.contains("--metrics") == (index == 0) && server.contains("--checkpoint") == (index == 0)
+                    && server.contains("--metrics-port") == (index == 0), "only shard 1 writes outputs: \(server)")
+        }
+        #expect(servers.map { argument(after: "--state-file", in: $0) } == [runDirectory + "/server.state", runDirectory + "/server-shard-2.state"])
+        for worker in workers { #expect(argument(after: "--connect", in: worker) == "tcp://node1:5555") }
+
+        // Resubmitted with only shard 1's state: refused, naming the missing file; with both, each shard resumes its own.
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        try Data("state".utf8).write(to: URL(fileURLWithPath: runDirectory + "/server.state"))
+        let (partial, partialCalls) = try await runSbatch(extraEnvironment: ["SHARDS": "2"], runDirectory: runDirectory)
+        #expect(partial.status == 1 && partial.stderr.contains("not \(runDirectory)/server-shard-2.state") && partialCalls.isEmpty, "\(partial.stderr)")
+        try Data("state".utf8).write(to: URL(fileURLWithPath: runDirectory + "/server-shard-2.state"))
+        let (resumed, resumedCalls) = try await runSbatch(extraEnvironment: ["SHARDS": "2"], runDirectory: runDirectory)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let resumedServers = resumedCalls.filter { $0.first == "server" }
+        #expect(Set(resumedServers.map { "\(argument(after: "--shard", in: $0) ?? "?") \(argument(after: "--resume", in: $0) ?? "?")" })
+                == ["1 \(runDirectory)/server.state", "2 \(runDirectory)/server-shard-2.state"], "\(resumedServers)")
+        for server in resumedServers {
+            #expect(!server.contains("--workers"), "\(server)")
+            try expectTrainerCommandParses(server, in: "Deploy/slurm/train.sbatch with SHARDS=2 (resuming)")
+        }
+        let (bad, badCalls) = try await runSbatch(extraEnvironment: ["SHARDS": "tcp://a:5555,tcp://b:5555"], runDirectory: runDirectory)
+        #expect(bad.status == 2 && bad.stderr.contains("SHARDS is 'tcp://a:5555,tcp://b:5555'; give the number of server shards") && badCalls.isEmpty,
+                "\(bad.stderr)")
+    }
+
     /// $SYNC_EVERY, $OUTER_LR and $OUTER_MOMENTUM reach a new run as their flags (which the parser judges against the mode).
     @Test func startServerPassesTheLocalSGDSettingsToANewRun() async throws {
         let state = temporaryPath("start-server-local-sgd.state")

@@ -136,28 +136,82 @@ import Yams
         }
     }
 
+    /// A container's environment as Kubernetes sets it: the ConfigMap `configuration` through envFrom, then its
+    /// env entries (a value, or a ConfigMap key), which take precedence.
+    private static func environment(of container: [String: Any], configuration: [String: String], in file: String) -> [String: String] {
+        var environment = ["JOB_COMPLETION_INDEX": "0"]
+        if (container["envFrom"] as? [[String: Any]])?.contains(where: { $0["configMapRef"] != nil }) == true {
+            environment.merge(configuration) { $1 }
+        }
+        for variable in container["env"] as? [[String: Any]] ?? [] {
+            guard let name = variable["name"] as? String else { continue }
+            if let value = variable["value"] as? String {
+                environment[name] = value
+            } else if let key = ((variable["valueFrom"] as? [String: Any])?["configMapKeyRef"] as? [String: Any])?["key"] as? String {
+                guard let value = configuration[key] else {
+                    Issue.record("\(file): \(name) refers to \(key), which the ConfigMap lacks")
+                    continue
+                }
+                environment[name] = value
+            }
+        }
+        return environment
+    }
+
+    /// The two-shard layout: with the ConfigMap's SHARDS and SHARD set as 10-config.yaml says, start-server, run
+    /// for real with each server Job's args and environment, hands trainer `--shards … --shard 1` (trainer-server)
+    /// and `--shard 2` (shards/'s trainer-server-2, which writes no metrics or checkpoint), the parser accepts both,
+    /// and the second shard has its own Service (the address in SHARDS) and its own state volume. The ConfigMap
+    /// as shipped (SHARDS and SHARD empty) gives trainer-server no shard flags.
+    @Test func theShardTwoJobIsShardTwoOfTheConfiguredShards() async throws {
+        let documents = try Self.kubernetesDocuments()
+        let shipped = try #require(documents.first { $0.document["kind"] as? String == "ConfigMap" }?.document["data"] as? [String: String])
+        #expect(shipped["SHARDS"] == "" && shipped["SHARD"] == "", "one server unless the operator sets SHARDS and SHARD")
+        let shards = "tcp://trainer-server:5555,tcp://trainer-server-2:5555"
+        var configuration = shipped
+        (configuration["SHARDS"], configuration["SHARD"]) = (shards, "1")
+        func startServer(component: String, configuration: [String: String]) async throws -> (arguments: [String], job: [String: Any]) {
+            let (file, job) = try #require(documents.first { $0.document["kind"] as? String == "Job" && objectLabels(of: $0.document)["app.kubernetes.io/component"] == component },
+                                           "a Job with component \(component)")
+            let container = try #require(podContainers(of: job).first)
+            #expect((container["command"] as? [Any])?.map { "\($0)" } == ["start-server"], "\(file): start-server")
+            let environment = Self.environment(of: container, configuration: configuration, in: file)
+            let args = try ((container["args"] as? [Any]) ?? []).map { try DeployFiles.expandKubernetes("\($0)", environment: environment) }
+            let arguments = try await startServerArguments(args, environment: environment)
+            try expectTrainerCommandParses(arguments, in: "\(file) with SHARDS \(configuration["SHARDS"] ?? "")")
+            return (arguments, job)
+        }
+        let (first, _) = try await startServer(component: "server", configuration: configuration)
+        let (second, secondJob) = try await startServer(component: "server-shard-2", configuration: configuration)
+        #expect(argument(after: "--shards", in: first) == shards && argument(after: "--shard", in: first) == "1", "\(first)")
+        #expect(argument(after: "--shards", in: second) == shards && argument(after: "--shard", in: second) == "2", "\(second)")
+        #expect(first.contains("--metrics") && !second.contains("--metrics") && !second.contains("--checkpoint"))
+        for flag in ["--workers", "--max-workers", "--model", "--dataset", "--epochs", "--batch-size", "--mode", "--curve-secret-key"] {
+            #expect(argument(after: flag, in: first) == argument(after: flag, in: second), "\(flag): shard 1 \(first), shard 2 \(second)")
+        }
+        let claims = ((((secondJob["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? [])
+            .compactMap { ($0["persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String }
+        #expect(claims.contains("trainer-state-2") && !claims.contains("trainer-state"), "shard 2's state volume: \(claims)")
+        #expect(documents.contains { $0.document["kind"] as? String == "PersistentVolumeClaim" && ($0.document["metadata"] as? [String: Any])?["name"] as? String == "trainer-state-2" })
+        // The second address of SHARDS is a Service on port 5555 that selects shard 2's pod.
+        let service = try #require(documents.first { $0.document["kind"] as? String == "Service" && ($0.document["metadata"] as? [String: Any])?["name"] as? String == "trainer-server-2" }?.document)
+        let spec = try #require(service["spec"] as? [String: Any])
+        #expect((spec["ports"] as? [[String: Any]] ?? []).contains { $0["port"] as? Int == 5555 })
+        #expect((spec["selector"] as? [String: String])?["app.kubernetes.io/component"] == "server-shard-2")
+        // The shards/ folder is outside what `kubectl apply -f Deploy/kubernetes/` reads; the one-server layout stays as it was.
+        let shardFiles = documents.filter { $0.file.hasPrefix("Deploy/kubernetes/shards/") }.map(\.file)
+        #expect(!shardFiles.isEmpty && documents.filter { $0.document["kind"] as? String == "Job" && $0.file.hasPrefix("Deploy/kubernetes/shards/") }.count == 1, "\(shardFiles)")
+        let (alone, _) = try await startServer(component: "server", configuration: shipped)
+        #expect(!alone.contains("--shards") && !alone.contains("--shard"), "\(alone)")
+    }
+
     @Test func everyTrainerCommandInTheKubernetesManifestsParses() throws {
         let documents = try Self.kubernetesDocuments()
         let configuration = try #require(documents.first { $0.document["kind"] as? String == "ConfigMap" }?.document["data"] as? [String: String])
         var parsed = 0
         for (file, document) in documents {
             for container in podContainers(of: document) {
-                var environment = ["JOB_COMPLETION_INDEX": "0"]
-                if (container["envFrom"] as? [[String: Any]])?.contains(where: { $0["configMapRef"] != nil }) == true {
-                    environment.merge(configuration) { $1 }
-                }
-                for variable in container["env"] as? [[String: Any]] ?? [] {
-                    guard let name = variable["name"] as? String else { continue }
-                    if let value = variable["value"] as? String {
-                        environment[name] = value
-                    } else if let key = ((variable["valueFrom"] as? [String: Any])?["configMapKeyRef"] as? [String: Any])?["key"] as? String {
-                        guard let value = configuration[key] else {
-                            Issue.record("\(file): \(name) refers to \(key), which the ConfigMap lacks")
-                            continue
-                        }
-                        environment[name] = value
-                    }
-                }
+                let environment = Self.environment(of: container, configuration: configuration, in: file)
                 // The image's ENTRYPOINT is trainer: args alone are its arguments.
                 let command = (container["command"] as? [Any])?.map { "\($0)" } ?? ["trainer"]
                 let words = try (command + ((container["args"] as? [Any]) ?? []).map { "\($0)" }).map {

@@ -35,6 +35,36 @@ import Testing
         #expect(parsed == 3, "the server (new and resumed) and the worker")
     }
 
+    /// Two shards: trainer.env as shipped gives one server; with SHARDS and SHARD set, start-server, run for real
+    /// with the server unit's ExecStart (shard 1) and with the drop-in trainer-server-shard.conf's (shard 2),
+    /// hands trainer `--shards … --shard N` and the parser accepts both (shard 2 without --metrics or --checkpoint).
+    @Test func theShardDropInStartsShardTwoAndTheUnitShardOne() async throws {
+        var environment = try environmentFile(DeployFiles.folder.appendingPathComponent("systemd/trainer.env"))
+        #expect(environment["SHARDS"] == "" && environment["SHARD"] == "", "one server unless SHARDS and SHARD are set")
+        let shards = "tcp://ps1.example.internal:5555,tcp://ps2.example.internal:5555"
+        environment["SHARDS"] = shards
+        func startServer(_ file: String, shard: String) async throws -> [String] {
+            let unit = try SystemdUnit(contentsOf: DeployFiles.folder.appendingPathComponent("systemd/" + file))
+            // A drop-in first empties ExecStart, then sets its own: the last value is the command.
+            let execStart = try #require(unit.values("ExecStart", in: "Service").last, "\(file): ExecStart")
+            environment["SHARD"] = shard
+            let words = try DeployFiles.systemdWords(execStart, environment: environment, instance: "1")
+            let script = try #require(words.firstIndex { $0.hasSuffix("/start-server") }, "\(file): start-server in \(words)")
+            let arguments = try await startServerArguments(Array(words[(script + 1)...]), environment: environment)
+            try expectTrainerCommandParses(arguments, in: "\(file) as shard \(shard)")
+            #expect(argument(after: "--shards", in: arguments) == shards && argument(after: "--shard", in: arguments) == shard, "\(arguments)")
+            return arguments
+        }
+        let first = try await startServer("trainer-server.service", shard: "1")
+        let second = try await startServer("trainer-server-shard.conf", shard: "2")
+        #expect(first.contains("--metrics") && !second.contains("--metrics") && !second.contains("--checkpoint"))
+        for flag in ["--workers", "--max-workers", "--model", "--dataset", "--epochs", "--batch-size", "--mode", "--curve-secret-key", "--authorized-keys"] {
+            #expect(argument(after: flag, in: first) == argument(after: flag, in: second), "\(flag): shard 1 \(first), shard 2 \(second)")
+        }
+        let dropIn = try SystemdUnit(contentsOf: DeployFiles.folder.appendingPathComponent("systemd/trainer-server-shard.conf"))
+        #expect(dropIn.values("ExecStart", in: "Service").first == "", "the drop-in must clear the unit's ExecStart before setting its own")
+    }
+
     @Test(.enabled(if: executableOnPath("systemd-analyze") != nil, "systemd-analyze is not installed: `systemd-analyze verify` of Deploy/systemd/ skipped"))
     func systemdAnalyzeVerifiesTheUnits() async throws {
         let analyze = try #require(executableOnPath("systemd-analyze"))
