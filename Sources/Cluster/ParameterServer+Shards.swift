@@ -38,6 +38,17 @@ extension ParameterServer {
             send(.error(reason: reason), to: identity)
             return
         }
+        if started, currentWorldSize > 0, configuration.mode == .sync,
+           let problem = positionProblem(step: step, epoch: request.epoch, offset: request.offset) {
+            // Shard 0 went back to its state file (it was killed and resumed) and gives the workers their
+            // places anew: this shard starts over from its position with the workers that come again.
+            logger.warning("parameter server: \(problem): shard 1 was resumed; starting over from its step with the workers it sends",
+                           metadata: ["step": "\(step)"])
+            slots = .init(repeating: nil, count: worldSize)
+            (joiners, waiting, departed, started) = ([], [], [:], false)
+            shardJoin(identity, request, step: step, slot: nil)
+            return
+        }
         if let slot {
             guard slots[slot]!.rank == request.rank, slot == request.slot else {
                 refuseShardJoin(identity, "it takes part as rank \(slots[slot]!.rank) in slot \(slot + 1) already")
@@ -87,12 +98,14 @@ extension ParameterServer {
             + "(epoch \(own.epoch + 1), sample \(own.offset))"
     }
 
-    /// Before its first worker, makes shard 0's position this shard's: a shard resumed from its state
-    /// file goes on from the step the others are at, and its share loses the updates between the two
-    /// (in sync mode). Returns why it cannot (nil: it took it, or had it).
+    /// Before its first worker, makes shard 0's position this shard's (in sync mode): a shard resumed
+    /// from its state file goes on from the step the others are at, and its share loses the updates
+    /// between the two; a shard whose shard 0 was resumed from an older state takes that step again,
+    /// and its share keeps its updates. Returns why it cannot (nil: it took it, or had it).
     private func takePosition(step: Int, epoch: Int, offset: Int) -> String? {
         guard let problem = positionProblem(step: step, epoch: epoch, offset: offset) else { return nil }
-        guard let resumedAt else {
+        let from = policy.roundStep
+        guard resumedAt != nil || updates > 0 else {
             return problem + ": this shard started anew while the others go on; start it with --resume and its state file"
         }
         guard configuration.mode == .sync else {
@@ -108,10 +121,11 @@ extension ParameterServer {
         } catch {
             return problem + ": \(error)"
         }
-        epochs = epochs.filter { $0.key >= epoch }
-        let lost = step - resumedAt
-        let line = "parameter server: \(shardName(shardIndex)), resumed at step \(resumedAt), goes on from shard 1's step \(step) "
+        epochs = epochs.filter { $0.key == epoch }
+        let lost = step - from
+        let line = "parameter server: \(shardName(shardIndex)), at step \(from), goes on from shard 1's step \(step) "
             + "(epoch \(epoch + 1), sample \(offset))" + (lost > 0 ? "; its share's updates of the \(lost) steps between are lost" : "")
+            + (lost < 0 ? "; its share keeps the updates of the \(-lost) steps shard 1 takes again" : "")
         logger.warning("\(line)", metadata: ["step": "\(step)"])
         return nil
     }

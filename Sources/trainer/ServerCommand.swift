@@ -53,6 +53,9 @@ struct ServerCommand: AsyncParsableCommand {
         if (curve.curveSecretKey == nil) != (authorizedKeys == nil) {
             throw ValidationError("--curve-secret-key and --authorized-keys go together: CURVE without a list of workers would admit any key")
         }
+        if sharding.shard != nil, sharding.shards.isEmpty, resume == nil {
+            throw ValidationError("--shard needs --shards, the addresses of every shard (or --resume with a shard's state file)")
+        }
         if !sharding.shards.isEmpty, resume == nil, let reason = TrainingConfiguration.shardProblem(mode: cluster.mode, overlap: cluster.overlap) {
             throw ValidationError("--shards cannot be used \(reason)")
         }
@@ -168,7 +171,10 @@ struct ServerCommand: AsyncParsableCommand {
             throw CLIError("--resume \(path): the run was saved with " + (saved.isEmpty ? "one server" : "--shards \(saved.joined(separator: ","))")
                            + ", not --shards \(sharding.shards.joined(separator: ",")); leave --shards out to keep the saved ones")
         }
-        guard !saved.isEmpty else { return }
+        guard !saved.isEmpty else {
+            if sharding.shard != nil { throw CLIError("--resume \(path) is the state of a run with one server: leave --shard out") }
+            return
+        }
         guard let shard = sharding.shard else {
             throw CLIError("--resume \(path) is the state of one of \(saved.count) server shards: give --shard, which one (1…\(saved.count))")
         }

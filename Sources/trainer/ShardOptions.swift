@@ -12,10 +12,8 @@ struct ShardOptions: ParsableArguments {
     var shard: Int?
 
     func validate() throws {
-        if shards.isEmpty {
-            if shard != nil { throw ValidationError("--shard needs --shards, the addresses of every shard") }
-            return
-        }
+        // --shard alone is checked by the command: with --resume the state file holds the addresses.
+        if shards.isEmpty { return }
         if !(2...TrainingConfiguration.maximumShards).contains(shards.count) {
             throw ValidationError("--shards must list 2…\(TrainingConfiguration.maximumShards) addresses (got \(shards.count)); one server needs no --shards")
         }

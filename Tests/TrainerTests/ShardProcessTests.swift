@@ -6,7 +6,7 @@ import Testing
 /// the flags' refusals.
 @Suite(.serialized) struct ShardProcessTests {
     /// Sync over 2 shards ends at the test accuracy of one server (bit-identical weights, so to the
-    /// last digit); SSP over 2 shards stays within the issue's 0.5 points of sync.
+    /// last digit); SSP over 2 shards loses at most the issue's 0.5 points against sync.
     @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
     func twoShardsTrainLikeOneServerInSyncAndSSP() async throws {
         let data = try TrainingData.announced(for: "ShardProcessTests")
@@ -24,28 +24,32 @@ import Testing
         let ssp = try await ShardedRun(training: training, mode: ["--mode", "ssp", "--staleness", "3"]).run(data: data)
         print(String(format: "[ShardProcessTests] %@: sync 2 shards %.2f%%, one server %.2f%%, ssp 2 shards %.2f%%",
                      data.dataset, 100 * sync.accuracy, 100 * syncAccuracy, 100 * ssp.accuracy))
-        #expect(abs(ssp.accuracy - syncAccuracy) <= 0.005, "ssp over 2 shards \(ssp.accuracy), sync \(syncAccuracy)")
+        // SSP applies each worker's gradient on its own (twice sync's updates here), so after 2 epochs it may
+        // be ahead of sync (measured: 94.67% against 94.20% on MNIST); only a loss counts against the bound.
+        #expect(ssp.accuracy >= syncAccuracy - 0.005, "ssp over 2 shards \(ssp.accuracy), sync \(syncAccuracy)")
     }
 
-    /// Shard 2 is killed with SIGKILL once it has written a state; `trainer server --resume STATE --shard 2`
-    /// takes the run's step from the workers, which wait for it and go on without a restart of shard 1,
-    /// and the run ends within 0.5 points of an uninterrupted one.
-    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
-    func aKilledShardResumesAndTheOthersGoOn() async throws {
+    /// One shard is killed with SIGKILL once it has written a state, and `trainer server --resume STATE
+    /// --shard N` brings it back while the other shard and the workers go on without a restart; the run
+    /// ends within 0.5 points of an uninterrupted one. Shard 2 takes the run's step from the workers;
+    /// shard 1 gives the workers their places again from its state's step, and shard 2 starts over from it.
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent), arguments: [1, 0])
+    func aKilledShardResumesAndTheOthersGoOn(killed: Int) async throws {
         let data = try TrainingData.announced(for: "ShardProcessTests")
         let training = data.flags + ["--epochs", "2", "--threads", "1"]
         let folder = temporaryPath("shards")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let addresses = ["ipc://\(folder)/shard-1", "ipc://\(folder)/shard-2"]
-        let (state, metrics, reference) = ("\(folder)/shard-2.state", "\(folder)/run.jsonl", "\(folder)/reference.jsonl")
+        let states = ["\(folder)/shard-1.state", "\(folder)/shard-2.state"]
+        let (state, metrics, reference) = (states[killed], "\(folder)/run.jsonl", "\(folder)/reference.jsonl")
         let shard = { (index: Int, extra: [String]) in
             try RunningTrainer(["server", "--bind", addresses[index], "--shards", addresses.joined(separator: ","),
                                 "--shard", "\(index + 1)", "--workers", "2", "--no-progress"] + training + extra)
         }
-        let first = try shard(0, ["--metrics", metrics])
-        var second = try shard(1, ["--state-file", state, "--checkpoint-every", "50"])
-        _ = try await second.awaitOutput(matching: #"(Waiting up to)"#, timeout: 60)
+        var servers = [try shard(0, ["--metrics", metrics, "--state-file", states[0], "--checkpoint-every", "50"]),
+                       try shard(1, ["--state-file", states[1], "--checkpoint-every", "50"])]
+        for server in servers { _ = try await server.awaitOutput(matching: #"(Waiting up to)"#, timeout: 60) }
         let workers = try (0..<2).map { _ in
             try RunningTrainer(["worker", "--connect", addresses[0], "--data-dir", data.dataDir, "--threads", "1", "--timeout", "120",
                                 "--heartbeat-interval", "0.5", "--heartbeat-timeout", "2", "--reconnect-timeout", "60"])
@@ -53,30 +57,32 @@ import Testing
         // Killed once a state from inside the first epoch exists (469 steps an epoch, one state per 50).
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: state) && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(FileManager.default.fileExists(atPath: state), "no state file within 120 s: \(second.stderr)")
-        second.send(SIGKILL)
-        let killed = try await second.finish(timeout: 30)
-        #expect(!killed.exitedNormally, "shard 2 must have been killed, not finished")
+        #expect(FileManager.default.fileExists(atPath: state), "no state file within 120 s: \(servers[killed].stderr)")
+        servers[killed].send(SIGKILL)
+        let dead = try await servers[killed].finish(timeout: 30)
+        #expect(!dead.exitedNormally, "shard \(killed + 1) must have been killed, not finished")
 
-        second = try RunningTrainer(["server", "--bind", addresses[1], "--resume", state, "--shard", "2", "--data-dir", data.dataDir,
-                                     "--threads", "1", "--no-progress"])
-        let resumed = try await second.finish(timeout: 300)
-        #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stdout.contains("Resuming from \(state) at step "), "\(resumed.stdout)")
-        #expect(resumed.stderr.contains("goes on from shard 1's step"), "\(resumed.stderr)")
+        servers[killed] = try RunningTrainer(["server", "--bind", addresses[killed], "--resume", state, "--shard", "\(killed + 1)",
+                                              "--data-dir", data.dataDir, "--threads", "1", "--no-progress"]
+                                             + (killed == 0 ? ["--metrics", metrics] : []))
+        var ends: [TrainerRun] = []
+        for server in servers { ends.append(try await server.finish(timeout: 300)) }
+        for end in ends { #expect(end.status == 0, "\(end.stderr)") }
+        #expect(ends[killed].stdout.contains("Resuming from \(state) at step "), "\(ends[killed].stdout)")
+        // Shard 2 goes on from shard 1's step: after its own resume, or after shard 1's.
+        #expect(ends[1].stderr.contains("goes on from shard 1's step"), "\(ends[1].stderr)")
         for worker in workers {
             let run = try await worker.finish(timeout: 60)
             #expect(run.status == 0, "\(run.stderr)")
-            #expect(run.stderr.contains("took this worker back"), "\(run.stderr)")
+            let sign = killed == 1 ? "took this worker back" : "reconnecting for up to 60.0 s"
+            #expect(run.stderr.contains(sign), "\(run.stderr)")
         }
-        let leader = try await first.finish(timeout: 60)
-        #expect(leader.status == 0, "\(leader.stderr)")
 
         let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training, timeout: 300)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
         let accuracy = try #require(try metricsEvents(metrics).last?["test_accuracy"] as? Double)
         let referenceAccuracy = try #require(try metricsEvents(reference).last?["test_accuracy"] as? Double)
-        print(String(format: "[ShardProcessTests] shard 2 killed and resumed: %.2f%%, uninterrupted %.2f%%", 100 * accuracy, 100 * referenceAccuracy))
+        print(String(format: "[ShardProcessTests] shard %d killed and resumed: %.2f%%, uninterrupted %.2f%%", killed + 1, 100 * accuracy, 100 * referenceAccuracy))
         #expect(abs(accuracy - referenceAccuracy) <= 0.005, "resumed \(accuracy), uninterrupted \(referenceAccuracy)")
         let epochs = try metricsEvents(metrics).filter { $0["event"] as? String == "epoch" }.compactMap { $0["epoch"] as? Int }
         #expect(epochs == [1, 2], "shard 1 reports every epoch once: \(epochs)")
