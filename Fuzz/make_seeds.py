@@ -36,7 +36,7 @@ shutil.copy(os.path.join(runs, "seed.state"), os.path.join(here, "Corpus", "Serv
 
 
 def message(kind, sender, step=0, fingerprint=0x1122334455667788, flags=0, payload=()):
-    header = b"ATPS" + struct.pack("<HHIIQQQ", 4, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
+    header = b"ATPS" + struct.pack("<HHIIQQQ", 5, kind, sender, flags, step, fingerprint, sum(len(p) for p in payload))
     return b"".join(struct.pack("<H", len(f)) + f for f in [header, *payload])
 
 description = json.dumps({"name": "xor", "train_count": 4, "test_count": 4, "checksum": "0123456789abcdef"}).encode()
@@ -53,6 +53,8 @@ put("Wire", "weights-delta", message(13, 0xFFFFFFFF, step=4, payload=[topk]))
 put("Wire", "gradient-part", message(14, 0, step=3, payload=[struct.pack("<Q", 100), struct.pack("<5f", *([0.01] * 5))]))
 put("Wire", "push-parts", message(3, 0, step=3, flags=4, payload=[struct.pack("<Qd", 4, 0.69), struct.pack("<100f", *([0.01] * 100))]))
 put("Wire", "epoch-end", message(5, 0, payload=[struct.pack("<Q", 1)]))
+put("Wire", "shard-join", message(15, 0xFFFFFFFE, step=40, fingerprint=0, payload=[struct.pack("<IIIQ", 1, 1, 2, 1280), description]))
+put("Wire", "shard-weights", message(16, 0xFFFFFFFF, step=40, payload=[struct.pack("<II", 1, 3), struct.pack("<52f", *([0.01] * 52))]))
 put("Wire", "evaluation-result", message(7, 0, payload=[struct.pack("<Qdd", 4, 0.5, 0.75)]))
 
 for name in ["seed-train.jsonl", "seed-local.jsonl"]:
