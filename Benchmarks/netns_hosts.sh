@@ -11,6 +11,7 @@
 #   shape LINK        plain (no qdisc), 1gbit or 100mbit (tbf on both ends of every link); the tc commands
 #                     go to $OUT/LINK.tc
 #   probe LINK MB     a raw TCP transfer host1 → host0, its goodput in Mbit/s to $OUT/LINK.probe
+#   fail_run NAME LIMIT  stops the script on a failed run, with the tails of $OUT/NAME.*
 #   counters HOST     "<rx bytes> <tx bytes>" of HOST's eth0 (the kernel's counters: Ethernet frames
 #                     without the FCS, as the veth sees them)
 
@@ -118,4 +119,12 @@ probe() {  # link megabytes
 # The receive and transmit byte counters of a host's eth0.
 counters() {  # host
     echo "$(ip netns exec "${NS}host$1" cat /sys/class/net/eth0/statistics/rx_bytes) $(ip netns exec "${NS}host$1" cat /sys/class/net/eth0/statistics/tx_bytes)"
+}
+
+# Stops on a failed run with the tails of its files.
+fail_run() {  # name limit
+    local file
+    for file in "$OUT/$1".*; do echo "--- $file" >&2; tail -n 15 "$file" >&2; done
+    echo "error: the run $1 failed (a process exited non-zero or hit the $2 s limit)" >&2
+    exit 1
 }

@@ -178,14 +178,6 @@ end_measure() {  # name
     echo "$differences" > "$OUT/$1.bytes"
 }
 
-# Stops on a failed run with the tails of its files.
-fail_run() {  # name limit
-    local file
-    for file in "$OUT/$1".*; do echo "--- $file" >&2; tail -n 15 "$file" >&2; done
-    echo "error: the run $1 failed (a process exited non-zero or hit the $2 s limit)" >&2
-    exit 1
-}
-
 # One server and two workers; writes NAME.jsonl (server metrics), the logs, NAME.load and NAME.bytes.
 run_cluster() {  # name model spec epochs
     local name=$1 model=$2 spec=$3 epochs=$4 server tries=0 failed=0 host dataset=mnist limit

@@ -142,14 +142,6 @@ end_measure() {  # name
     echo "$differences" > "$OUT/$1.bytes"
 }
 
-# Stops on a failed run with the tails of its files.
-fail_run() {  # name limit
-    local file
-    for file in "$OUT/$1".*; do echo "--- $file" >&2; tail -n 15 "$file" >&2; done
-    echo "error: the run $1 failed (a process exited non-zero or hit the $2 s limit)" >&2
-    exit 1
-}
-
 # Waits until a server's log says it listens (at most 60 s), or stops.
 await_listening() {  # name log err pid
     local tries=0
