@@ -77,6 +77,8 @@ enum Fixtures {
                 sampleCount: 32, meanLoss: 1.25, gradient: .array(floats(4)), restSentInParts: true))),
             WireMessage(sender: MessageHeader.unassignedSender, step: 40, body: .shardJoin(ShardJoin(
                 rank: 3, slot: 1, epoch: 2, offset: 1_280, dataset: DatasetDescription(name: "mnist", trainCount: 60_000, testCount: 10_000, checksum: "0123456789abcdef")))),
+            WireMessage(sender: server, step: 40, fingerprint: fingerprint, body: .shardWeights(ShardWeights(
+                shard: 1, epoch: 3, values: .array(floats(6, offset: 1))))),
         ]
     }
 

@@ -60,7 +60,13 @@ func startServerArguments(_ arguments: [String], environment: [String: String]) 
     merged.merge(environment) { $1 }
     merged["TRAINER"] = stub
     let script = DeployFiles.folder.appendingPathComponent("start-server.sh").path
-    let run = try await runCommand("/bin/sh", [script] + arguments, environment: merged)
+    var run = try await runCommand("/bin/sh", [script] + arguments, environment: merged)
+    // exec of the stand-in fails with ETXTBSY while a child that another test spawned at that moment
+    // still holds the descriptor it was written through (seen under load): try again, a bounded few times.
+    for _ in 0..<5 where run.status == 126 && run.stderr.contains("Text file busy") {
+        try await Task.sleep(for: .milliseconds(200))
+        run = try await runCommand("/bin/sh", [script] + arguments, environment: merged)
+    }
     guard run.status == 0 else { throw DeployFileError("start-server.sh \(arguments.joined(separator: " ")) exited \(run.status): \(run.stderr)") }
     return try String(contentsOfFile: record, encoding: .utf8).split(separator: "\0", omittingEmptySubsequences: false)
         .dropLast().map(String.init)
