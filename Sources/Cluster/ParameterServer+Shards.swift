@@ -49,6 +49,11 @@ extension ParameterServer {
             shardJoin(identity, request, step: step, slot: nil)
             return
         }
+        if let slot, let ranks = policy as? any FixedRankPolicy,
+           slot != request.slot || slots[slot]!.rank != request.rank || ranks.nextStep(slot: slot) != step {
+            move(slot: slot, to: request, step: step, of: ranks)
+            return
+        }
         if let slot {
             guard slots[slot]!.rank == request.rank, slot == request.slot else {
                 refuseShardJoin(identity, "it takes part as rank \(slots[slot]!.rank) in slot \(slot + 1) already")
@@ -59,7 +64,9 @@ extension ParameterServer {
             perform(policy.admitted(slot: slot, in: roster))
             return
         }
-        guard !started else {
+        // A worker that another one's new place pushed out (shard 1 was resumed) comes back with its own.
+        let pushedOut = movedOut.remove(identity) != nil
+        guard !started || pushedOut else {
             refuseShardJoin(identity, "a sharded run takes no new workers after its first step")
             return
         }
@@ -67,9 +74,15 @@ extension ParameterServer {
             refuseShardJoin(identity, "slot \(request.slot + 1) is beyond the \(slots.count) places of this run")
             return
         }
-        // The first worker brings shard 0's position; the others must bring the same.
-        if let problem = currentWorldSize == 0 ? takePosition(step: step, epoch: request.epoch, offset: request.offset)
-                                               : positionProblem(step: step, epoch: request.epoch, offset: request.offset) {
+        // Sync: the first worker brings shard 0's position, the others must bring the same; fixed ranks: each its own.
+        let problem: String? = if let ranks = policy as? any FixedRankPolicy {
+            pushedOut ? move(clockOf: request.slot, to: step, of: ranks) : takeClock(step: step, slot: request.slot, of: ranks)
+        } else if currentWorldSize == 0 {
+            takePosition(step: step, epoch: request.epoch, offset: request.offset)
+        } else {
+            positionProblem(step: step, epoch: request.epoch, offset: request.offset)
+        }
+        if let problem {
             refuseShardJoin(identity, problem)
             return
         }
@@ -98,7 +111,7 @@ extension ParameterServer {
             + "(epoch \(own.epoch + 1), sample \(own.offset))"
     }
 
-    /// Before its first worker, makes shard 0's position this shard's (in sync mode): a shard resumed
+    /// Before its first worker, makes shard 0's position this shard's (sync): a shard resumed
     /// from its state file goes on from the step the others are at, and its share loses the updates
     /// between the two; a shard whose shard 0 was resumed from an older state takes that step again,
     /// and its share keeps its updates. Returns why it cannot (nil: it took it, or had it).
@@ -107,9 +120,6 @@ extension ParameterServer {
         let from = policy.roundStep
         guard resumedAt != nil || updates > 0 else {
             return problem + ": this shard started anew while the others go on; start it with --resume and its state file"
-        }
-        guard configuration.mode == .sync else {
-            return problem + ": a resumed shard goes on from shard 1's step in sync mode only (this run is in \(configuration.mode.rawValue) mode)"
         }
         var position = state
         position.completedSteps = max(0, position.completedSteps + step - position.step)
@@ -130,79 +140,53 @@ extension ParameterServer {
         return nil
     }
 
+    /// Async and SSP: a shard resumed from its state file sets the clock of the rank in `slot` to the
+    /// step its worker is at on shard 0 (its share loses or keeps the updates between, as in sync).
+    /// Returns why it cannot (nil: it did, or had it).
+    private func takeClock(step: Int, slot: Int, of ranks: any FixedRankPolicy) -> String? {
+        let own = ranks.nextStep(slot: slot)
+        guard own != step else { return nil }
+        guard resumedAt != nil else {
+            return "shard 1 has rank step \(step) in slot \(slot + 1), this shard \(own): this shard started anew while the others go on; "
+                + "start it with --resume and its state file"
+        }
+        ranks.moveClock(slot: slot, to: step)
+        logger.warning("parameter server: \(shardName(shardIndex)) goes on from shard 1's step \(step) in slot \(slot + 1) (it was at step \(own))",
+                       metadata: ["step": "\(step)"])
+        return nil
+    }
+
+    /// Async and SSP: a worker this shard holds in `slot` asks for another place or step (shard 1 was
+    /// killed, resumed from its state file and placed it anew): it takes the place and step shard 1
+    /// gave, and a worker this shard holds there leaves it (it comes back with its own new place).
+    private func move(slot: Int, to request: ShardJoin, step: Int, of ranks: any FixedRankPolicy) {
+        let member = slots[slot]!
+        let from = (rank: member.rank, step: ranks.nextStep(slot: slot))
+        slots[slot] = nil
+        perform(policy.vacated(slot: slot, in: roster))
+        if request.slot != slot, let occupant = slots[request.slot] {
+            slots[request.slot] = nil
+            movedOut.insert(occupant.identity)
+            perform(policy.vacated(slot: request.slot, in: roster))
+        }
+        ranks.moveClock(slot: request.slot, to: step)
+        slots[request.slot] = Member(rank: request.rank, identity: member.identity, lastHeard: .now, lastSent: member.lastSent,
+                                     sentAtUpdate: updates)
+        let line = "parameter server: the worker of rank \(from.rank) at step \(from.step) takes rank \(request.rank) "
+            + "from shard 1's step \(step) (shard 1 was resumed)"
+        logger.warning("\(line)", metadata: ["rank": "\(request.rank)", "step": "\(step)"])
+        perform(policy.admitted(slot: request.slot, in: roster))
+    }
+
+    /// Sets the clock of `slot` to `step` for a worker that comes back after another took its place; nil (it cannot fail).
+    private func move(clockOf slot: Int, to step: Int, of ranks: any FixedRankPolicy) -> String? {
+        ranks.moveClock(slot: slot, to: step)
+        return nil
+    }
+
     private func refuseShardJoin(_ identity: [UInt8], _ reason: String) {
         let sentence = "\(shardName(shardIndex)) refused the shard-join: \(reason)"
         peerLog("parameter server: \(sentence)")
         send(.error(reason: sentence), to: identity)
-    }
-}
-
-/// The epoch reports of a sharded run: shards 1…S−1 send their range of the weights to shard 0 when an
-/// epoch ends there; shard 0 reports the epoch (evaluation, checkpoint) once it holds every range.
-extension ParameterServer {
-    /// Acts on the end of an epoch whose summary holds this shard's range: sends it to shard 0, or
-    /// (shard 0) waits for the other ranges.
-    func shardEpochEnded(_ summary: EpochSummary) {
-        if let shardLink {
-            let message = WireMessage(sender: MessageHeader.serverSender, step: UInt64(policy.roundStep), fingerprint: fingerprint,
-                                      body: .shardWeights(ShardWeights(shard: shardIndex, epoch: summary.epoch, values: .array(summary.weights))))
-            shardLink.send(message.encoded())
-            logger.debug("parameter server: sent epoch \(summary.epoch)'s range to shard 1 (\(configuration.shards[0]))")
-            if let onEpochEnd { reporting.submit { onEpochEnd(summary) } }
-            return
-        }
-        shardReports.summaries[summary.epoch] = summary
-        reportWholeEpochs()
-    }
-
-    /// Shard 0: keeps another shard's range of an epoch's weights, if it is one this run expects.
-    func receive(_ range: ShardWeights, from identity: [UInt8]) {
-        guard isSharded, shardIndex == 0 else {
-            drop("parameter server: dropped a shard-weights message: this server is not shard 1 of a sharded run")
-            return
-        }
-        guard range.shard < configuration.shardCount else {
-            drop("parameter server: dropped a shard-weights message from shard \(range.shard + 1) of a run with \(configuration.shardCount) shards")
-            return
-        }
-        let expected = ShardLayout.range(of: range.shard, shards: configuration.shardCount, count: modelParameterCount).count
-        guard range.values.count == expected, range.epoch <= configuration.epochs else {
-            drop("parameter server: dropped \(shardName(range.shard))'s weights of epoch \(range.epoch): "
-                 + "\(range.values.count) values (its range holds \(expected)) of a run of \(configuration.epochs) epochs")
-            return
-        }
-        shardReports.ranges[range.epoch, default: [:]][range.shard] = range.values.floats
-        reportWholeEpochs()
-    }
-
-    /// Reports, oldest first, the epochs for which every shard's range has come.
-    private func reportWholeEpochs() {
-        for epoch in shardReports.waiting {
-            guard let summary = shardReports.takeWhole(epoch: epoch, shards: configuration.shardCount) else { return }
-            if let onEpochEnd { reporting.submit { onEpochEnd(summary) } }
-        }
-    }
-
-    /// Shard 0, once training is done: waits up to the step timeout for the ranges of the epochs not yet
-    /// reported, then gives up on those with a log line that names the missing shards.
-    func awaitShardReports() async {
-        let deadline = ContinuousClock.now + stepTimeout
-        while !shardReports.waiting.isEmpty, ContinuousClock.now < deadline {
-            guard let frames = await transport.receive(before: deadline, isolation: #isolation) else { break }
-            guard let (_, message) = try? WireMessage.decodeRouted(frames: frames, expectedFingerprint: fingerprint,
-                                                                   parameterCount: weights.values.count) else { continue }
-            if case .shardWeights(let range) = message.body { receive(range, from: []) }
-        }
-        abandonShardReports(because: "they did not come within \(stepTimeout.seconds) s of the run's end")
-    }
-
-    /// Gives up on the epochs whose report still waits for a range, naming the missing shards.
-    func abandonShardReports(because reason: String) {
-        for epoch in shardReports.waiting {
-            let missing = shardReports.missing(epoch: epoch, shards: configuration.shardCount).map { shardName($0) }
-            logger.error("parameter server: epoch \(epoch) is not evaluated or saved: the weights of \(missing.joined(separator: ", ")) are missing, and \(reason)",
-                         metadata: ["epoch": "\(epoch)"])
-        }
-        shardReports.summaries = [:]
     }
 }

@@ -242,7 +242,10 @@ struct ClusterJob {
         // Shards 1…S−1 hold a share of the weights only: shard 0 evaluates the epochs once it has every share.
         var onEpochEnd: @Sendable (EpochSummary) -> Void = { reporter.report($0) }
         if shardIndex > 0 {
+            // As shard 1 reports: every epoch up to 20, else every tenth of the run, and the last.
+            let epochs = configuration.epochs, reportEvery = epochs <= 20 ? 1 : epochs / 10
             onEpochEnd = { @Sendable summary in
+                guard summary.epoch % reportEvery == 0 || summary.epoch == epochs else { return }
                 print("Shard \(shardIndex + 1) of \(shardCount): epoch \(summary.epoch) done after \(summary.updates) updates "
                       + "(\(summary.samples) samples); its share of the weights went to shard 1")
                 fflush(nil)

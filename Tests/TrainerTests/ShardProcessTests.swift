@@ -3,8 +3,8 @@ import Testing
 
 /// `trainer server --shards … --shard N`: two shard processes and two worker processes over ipc, against
 /// one server; a shard killed with SIGKILL and resumed from its state file while the rest go on; and
-/// the flags' refusals.
-@Suite(.serialized) struct ShardProcessTests {
+/// the flags' refusals. Up to five MNIST processes at once: the suite runs alone (`RunAlone`).
+@Suite(.serialized, .enabled(if: RunAlone.isThisRun, RunAlone.skipped)) struct ShardProcessTests {
     /// Sync over 2 shards ends at the test accuracy of one server (bit-identical weights, so to the
     /// last digit); SSP over 2 shards loses at most the issue's 0.5 points against sync.
     @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent))
@@ -33,10 +33,12 @@ import Testing
     /// --shard N` brings it back while the other shard and the workers go on without a restart; the run
     /// ends within 0.5 points of an uninterrupted one. Shard 2 takes the run's step from the workers;
     /// shard 1 gives the workers their places again from its state's step, and shard 2 starts over from it.
-    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent), arguments: [1, 0])
-    func aKilledShardResumesAndTheOthersGoOn(killed: Int) async throws {
+    /// In SSP mode each rank's step is taken from its worker's shard-join (shard 2 resumed) or moved to
+    /// the place shard 1 gives it anew (shard 1 resumed).
+    @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent), arguments: [(1, "sync"), (0, "sync"), (1, "ssp"), (0, "ssp")])
+    func aKilledShardResumesAndTheOthersGoOn(killed: Int, mode: String) async throws {
         let data = try TrainingData.announced(for: "ShardProcessTests")
-        let training = data.flags + ["--epochs", "2", "--threads", "1"]
+        let training = data.flags + ["--epochs", "2", "--threads", "1", "--mode", mode]
         let folder = temporaryPath("shards")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -70,7 +72,8 @@ import Testing
         for end in ends { #expect(end.status == 0, "\(end.stderr)") }
         #expect(ends[killed].stdout.contains("Resuming from \(state) at step "), "\(ends[killed].stdout)")
         // Shard 2 goes on from shard 1's step: after its own resume, or after shard 1's.
-        #expect(ends[1].stderr.contains("goes on from shard 1's step"), "\(ends[1].stderr)")
+        let moved = mode == "ssp" && killed == 0 ? "from shard 1's step" : "goes on from shard 1's step"
+        #expect(ends[1].stderr.contains(moved), "\(ends[1].stderr)")
         for worker in workers {
             let run = try await worker.finish(timeout: 60)
             #expect(run.status == 0, "\(run.stderr)")
@@ -78,14 +81,50 @@ import Testing
             #expect(run.stderr.contains(sign), "\(run.stderr)")
         }
 
-        let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training, timeout: 300)
+        let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training
+                                                 + (mode == "ssp" ? ["--staleness", "3"] : []), timeout: 300)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
         let accuracy = try #require(try metricsEvents(metrics).last?["test_accuracy"] as? Double)
         let referenceAccuracy = try #require(try metricsEvents(reference).last?["test_accuracy"] as? Double)
-        print(String(format: "[ShardProcessTests] shard %d killed and resumed: %.2f%%, uninterrupted %.2f%%", killed + 1, 100 * accuracy, 100 * referenceAccuracy))
-        #expect(abs(accuracy - referenceAccuracy) <= 0.005, "resumed \(accuracy), uninterrupted \(referenceAccuracy)")
+        print(String(format: "[ShardProcessTests] %@: shard %d killed and resumed: %.2f%%, uninterrupted %.2f%%", mode, killed + 1,
+                     100 * accuracy, 100 * referenceAccuracy))
+        #expect(abs(accuracy - referenceAccuracy) <= 0.005, "\(mode): resumed \(accuracy), uninterrupted \(referenceAccuracy)")
         let epochs = try metricsEvents(metrics).filter { $0["event"] as? String == "epoch" }.compactMap { $0["epoch"] as? Int }
         #expect(epochs == [1, 2], "shard 1 reports every epoch once: \(epochs)")
+    }
+
+    /// Two shards with CURVE and one key pair: the listed worker trains through both (shard 2 admits
+    /// its key), shard 2 reaches shard 1 with the shards' own key, and a stranger is refused.
+    @Test func curveShardsAdmitTheListedWorkerAndEachOther() async throws {
+        let folder = temporaryPath("curve-shards")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in ["server", "listed", "stranger"] {
+            let run = try await runTrainer(["keygen", "--out", "\(folder)/\(name)"], timeout: 60)
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let listedKey = try String(contentsOfFile: "\(folder)/listed.public", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Data((listedKey + "\n").utf8).write(to: URL(fileURLWithPath: "\(folder)/workers.keys"))
+        let addresses = ["ipc://\(folder)/shard-1", "ipc://\(folder)/shard-2"]
+        let shards = try addresses.indices.map { index in
+            try RunningTrainer(["server", "--bind", addresses[index], "--shards", addresses.joined(separator: ","), "--shard", "\(index + 1)",
+                                "--workers", "1", "--dataset", "xor", "--epochs", "200", "--curve-secret-key", "\(folder)/server.secret",
+                                "--authorized-keys", "\(folder)/workers.keys", "--no-progress"])
+        }
+        for shard in shards { _ = try await shard.awaitOutput(matching: #"(Waiting up to)"#, timeout: 60) }
+        let curve = { (key: String) in ["--curve-server-key", "\(folder)/server.public", "--curve-secret-key", "\(folder)/\(key).secret"] }
+        let stranger = try await runTrainer(["worker", "--connect", addresses[0], "--timeout", "2"] + curve("stranger"), timeout: 60)
+        #expect(stranger.exitedNormally && stranger.status != 0, "\(stranger.stderr)")
+        let listed = try await runTrainer(["worker", "--connect", addresses[0], "--timeout", "60"] + curve("listed"), timeout: 120)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        var ends: [TrainerRun] = []
+        for shard in shards { ends.append(try await shard.finish(timeout: 60)) }
+        for end in ends { #expect(end.status == 0, "\(end.stderr)") }
+        #expect(ends[0].stdout.contains("Accuracy of the network on the 4 test samples: 100.00%"), "\(ends[0].stdout)")
+        #expect(ends[0].stderr.contains("is not authorised"), "shard 1 refuses the stranger: \(ends[0].stderr)")
+        #expect(ends[1].stderr.contains("ZAP: accepted CURVE client") && ends[1].stderr.contains(String(listedKey.prefix(8))),
+                "shard 2 admits the listed worker: \(ends[1].stderr)")
+        #expect(ends[1].stdout.contains("Shard 2 of 2: epoch 200 done"), "\(ends[1].stdout)")
     }
 
     /// Each flag mistake is refused before anything starts, with a message that names the flag.

@@ -7,6 +7,8 @@ final class AsyncUpdates: FixedRankPolicy {
     let mode = TrainingMode.async
     private(set) var clocks: RankClocks
 
+    func moveClock(slot: Int, to step: Int) { clocks.move(slot: slot, to: step) }
+
     /// A policy for `worldSize` fixed ranks (see `RankClocks`).
     init(configuration: TrainingConfiguration, sampleCount: Int, worldSize: Int, maxSteps: Int?, checkpointEvery: Int,
          resume state: ServerState?) throws {

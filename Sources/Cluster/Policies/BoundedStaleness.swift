@@ -14,6 +14,8 @@ final class BoundedStaleness: FixedRankPolicy {
     /// The most steps a worker may be ahead of the slowest when it is given weights.
     let bound: Int
     private(set) var clocks: RankClocks
+
+    func moveClock(slot: Int, to step: Int) { clocks.move(slot: slot, to: step) }
     /// The workers that pushed and wait for the slowest, by slot, and since when.
     private var held: [Int: ContinuousClock.Instant] = [:]
 

@@ -104,6 +104,12 @@ struct RankClocks {
         return directives
     }
 
+    /// Sets the clock of the rank in `slot` to `step` (a server shard resumed from its state file takes
+    /// the step its worker is at on the other shards).
+    mutating func move(slot: Int, to step: Int) {
+        clocks[slot] = min(max(step, 0), totalSteps)
+    }
+
     /// Each rank resumes at its own clock; the state's step and position are the lowest clock's.
     func save(into state: inout ServerState) {
         let position = EpochCursor(plan: plan, step: lowest)
@@ -119,6 +125,8 @@ struct RankClocks {
 protocol FixedRankPolicy: UpdatePolicy {
     /// The ranks' progress.
     var clocks: RankClocks { get }
+    /// Sets the clock of the rank in `slot` to `step`.
+    func moveClock(slot: Int, to step: Int)
 }
 
 extension FixedRankPolicy {
