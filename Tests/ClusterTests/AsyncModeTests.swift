@@ -23,10 +23,10 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 1, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 1, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .discarding))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         async let finalWeights = server.run()
         let statistics = try await worker.run()
         let weights = try await finalWeights
@@ -59,12 +59,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines({ _ in })))
         async let finalWeights = server.run()
         for _ in 0..<2 {
             let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                    settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                    settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
             #expect(try await worker.run().pushes == steps)
             await worker.close()
         }
@@ -111,11 +111,11 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines({ _ in }), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

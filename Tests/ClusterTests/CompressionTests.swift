@@ -155,7 +155,7 @@ import ZeroMQ
             try $0.bind("tcp://127.0.0.1:*")
         }
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
         let description = DatasetDescription(describing: set, testCount: 0)
         var reported: String?
@@ -206,7 +206,7 @@ import ZeroMQ
             events: .init(logger: .lines(serverLog.append)))
         let serverRun = Task { try await server.run() }
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), compress: .fp16, compressWeights: .topK(fraction: 0.01),
+                                settings: Worker.Settings(timeout: .seconds(30), compress: .fp16, compressWeights: .topK(fraction: 0.01),
                                                           logger: .discarding)) { _ in SyncSetUp.network() }
         await #expect(throws: ClusterError.codecMismatch("the worker has --compress fp16, the server's run bf16")) { try await worker.run() }
         await #expect(throws: ClusterError.self) { try await serverRun.value }

@@ -77,7 +77,7 @@ import ZeroMQ
         let workers = 2, steps = 20
         let initial = SyncSetUp.network()
         let context = try Context()
-        let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10))
+        let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30))
         let serverTransport: any MessageTransport = direct
             ? try DirectTransport(serving: "equivalence")
             : try ZeroMQTransport(context: context, role: .server(bind: "inproc://direct-\(UUID().uuidString)", curve: nil),
@@ -92,7 +92,7 @@ import ZeroMQ
             } else {
                 try ZeroMQTransport(context: context, role: .client(connect: server.endpoint, curve: nil), name: "worker", limits: .worker)
             }
-            return Worker(transport: transport, settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+            return Worker(transport: transport, settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }

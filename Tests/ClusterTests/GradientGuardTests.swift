@@ -34,14 +34,14 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), peerLinesPerSecond: nil,
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30), peerLinesPerSecond: nil,
                             maxGradientNorm: bound),
             events: .init(logger: .lines(serverLog.append), onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         let peer = try await ScriptedPeer.join(context: context, endpoint: server.endpoint, set: set, name: "huge-gradient-peer")
         let welcome = peer.welcome
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
         var step = 0, pushes = 0
         loop: while step < 1000 {

@@ -23,13 +23,13 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 1, maxSteps: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 1, maxSteps: 3, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
         let seen = LogLines()
         let stranger = try Worker(context: context, connect: server.endpoint,
-                                  settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { received in
+                                  settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { received in
             seen.append("\(received.model) \(received.batchSizePerWorker)")
             return Replica(model: SyncSetUp.network(), trainingSet: other, testCount: 0, objective: .classification)
         }
@@ -44,7 +44,7 @@ import ZeroMQ
         await stranger.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 3)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("refused a worker: data set differs") }, "\(serverLog.lines)")
@@ -66,17 +66,17 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
         let broken = try Worker(context: context, connect: server.endpoint,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
             throw MissingData()
         }
         await #expect(throws: MissingData.self) { try await broken.run() }
         await broken.close()
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let statistics = try await worker.run()
         #expect(statistics.rank == 0 && statistics.pushes == 2)
         _ = try await finalWeights
@@ -102,11 +102,11 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines({ _ in }, trace: traced.append), onEpochEnd: summaries.append))
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

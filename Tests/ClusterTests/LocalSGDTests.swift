@@ -79,13 +79,13 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            settings: .init(worldSize: 3, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                             heartbeatInterval: MembershipTests.interval, heartbeatTimeout: MembershipTests.timeout),
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint,
-                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: MembershipTests.interval * 2,
+                       settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: MembershipTests.interval * 2,
                                                  heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
@@ -118,13 +118,13 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "inproc://local-late-\(UUID().uuidString)", weights: Array(initial.parameters),
             fingerprint: initial.fingerprint, configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            settings: .init(worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                             heartbeatInterval: MembershipTests.interval, heartbeatTimeout: .seconds(5)),
             events: .init(logger: .lines({ _ in }), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
             try Worker(context: context, connect: server.endpoint,
-                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: MembershipTests.interval, logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: MembershipTests.interval, logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -156,7 +156,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "inproc://local-slow-\(UUID().uuidString)", weights: Array(initial.parameters),
             fingerprint: initial.fingerprint, configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(20),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(20),
                             heartbeatInterval: .milliseconds(100), heartbeatTimeout: .seconds(1)),
             events: .init(logger: .discarding, onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
@@ -229,13 +229,13 @@ enum LocalSGDSetUp {
             bind: transport == "tcp" ? "tcp://127.0.0.1:*" : "inproc://local-\(UUID().uuidString)",
             weights: Array(initial.parameters), fingerprint: initial.fingerprint, configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                             stateFile: stateFile, checkpointEvery: every),
             resume: resume,
             events: .init(logger: .lines({ _ in }), onEpochEnd: { summaries?.append($0) }))
         let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         }
         async let finalWeights = server.run()
         let pushed = try await pushCounts(running: workers)

@@ -27,14 +27,14 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
+            settings: .init(worldSize: 3, joinTimeout: .seconds(30), stepTimeout: .seconds(30), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         // The workers' heartbeat interval is longer than the server's: the server's heartbeats must not
         // keep putting theirs off, or the waiting workers would look silent too.
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint,
-                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval * 2, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: Self.interval * 2, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -78,12 +78,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5)),
+            settings: .init(worldSize: 2, maximumWorkers: 3, joinTimeout: .seconds(30), stepTimeout: .seconds(30), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5)),
             events: .init(logger: .lines({ _ in }), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
             try Worker(context: context, connect: server.endpoint,
-                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: Self.interval, logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -123,12 +123,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30), heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
         func makeWorker() throws -> Worker {
             try Worker(context: context, connect: server.endpoint,
-                       settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: Self.interval, heartbeatTimeout: .seconds(5), logger: .discarding)) { _ in
                 Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
             }
         }
@@ -164,7 +164,7 @@ import ZeroMQ
         // A 2 s silence with heartbeats every 0.1 s: several heartbeats even on a loaded machine.
         let silence = Self.timeout
         let worker = try Worker(context: context, connect: fakeServer.endpoint,
-                                settings: Worker.Settings(timeout: .seconds(10), heartbeatInterval: Self.interval, heartbeatTimeout: silence, logger: .discarding)) { _ in
+                                settings: Worker.Settings(timeout: .seconds(30), heartbeatInterval: Self.interval, heartbeatTimeout: silence, logger: .discarding)) { _ in
             Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
         }
         let finished = Flag()

@@ -25,12 +25,12 @@ import ZeroMQ
             context: context, bind: transport == "tcp" ? "tcp://127.0.0.1:*" : "inproc://overlap-\(UUID().uuidString)",
             weights: Array(initial.parameters), fingerprint: initial.fingerprint, configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines({ _ in }, trace: traced.append)))
         // Parts of any size, so the tiny model's last layer goes ahead of its push.
         let replicas = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), minimumPartValues: 1, logger: .discarding)) { _ in SyncSetUp.network() }
+                       settings: Worker.Settings(timeout: .seconds(30), minimumPartValues: 1, logger: .discarding)) { _ in SyncSetUp.network() }
         }
         async let finalWeights = server.run()
         let pushed = try await pushCounts(running: replicas)

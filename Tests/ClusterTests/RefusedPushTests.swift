@@ -83,7 +83,7 @@ import ZeroMQ
                 try $0.bind("tcp://127.0.0.1:*")
             }
             let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                    settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                    settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
             let workerRun = Task { try await worker.run() }
             let description = DatasetDescription(describing: set, testCount: 0)
             scripted: for _ in 0..<20 {

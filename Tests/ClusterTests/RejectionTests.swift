@@ -25,7 +25,7 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines(serverLog.append), onEpochEnd: summaries.append))
         async let finalWeights = server.run()
 
@@ -50,7 +50,7 @@ import ZeroMQ
             return
         }
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerRun = Task { try await worker.run() }
 
         let rank = welcome.rank, count = initial.parameterCount

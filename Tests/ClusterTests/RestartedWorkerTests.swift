@@ -24,7 +24,7 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                             heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
             events: .init(logger: .lines(serverLog.append), onMembershipChange: changes.append, onEpochEnd: summaries.append))
         async let finalWeights = server.run()
@@ -70,11 +70,11 @@ import ZeroMQ
         let server = try ParameterServer(
             context: context, bind: "tcp://127.0.0.1:*", weights: Array(initial.parameters), fingerprint: initial.fingerprint,
             configuration: configuration, dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                             heartbeatInterval: Self.interval, heartbeatTimeout: Self.timeout),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
-        let worker = try Worker(context: context, connect: server.endpoint, settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+        let worker = try Worker(context: context, connect: server.endpoint, settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
             Replica(model: SyncSetUp.network(), trainingSet: set, testCount: 0, objective: .classification)
         }
         let workerRun = Task { try await worker.run() }

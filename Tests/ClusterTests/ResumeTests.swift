@@ -22,12 +22,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(optimizer, mode: mode),
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: count, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10), stateFile: stateFile, checkpointEvery: every),
+            settings: .init(worldSize: count, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30), stateFile: stateFile, checkpointEvery: every),
             resume: resume,
             events: .init(logger: .lines({ _ in })))
         let workers = try (0..<count).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

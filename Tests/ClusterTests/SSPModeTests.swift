@@ -21,11 +21,11 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: count, maxSteps: maxSteps, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .discarding, onEpochEnd: summaries.append))
         let workers = try (0..<count).map { index in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 guard index == count - 1, let lastWorkerPause else { return SyncSetUp.network() }
                 // The same parameters (so the same fingerprint) behind a pause: a slow worker.
                 return Model(Sequential([("fc1", Linear(12, 16) as any Layer), ("relu", ReLU()), ("fc2", Linear(16, 5)),

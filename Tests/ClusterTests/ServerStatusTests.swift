@@ -19,12 +19,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10), statusInterval: .milliseconds(5)),
+            settings: .init(worldSize: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30), statusInterval: .milliseconds(5)),
             events: .init(logger: .lines({ _ in }), onStatus: statuses.append))
         async let finalWeights = server.run()
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }

@@ -128,7 +128,7 @@ struct ShardRun {
         for index in addresses.indices {
             var onEpochEnd: (@Sendable (EpochSummary) -> Void)?
             if index == 0 { onEpochEnd = { @Sendable summary in reports.append(summary) } }
-            let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10),
+            let settings = ParameterServer.Settings(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30),
                                                     shardIndex: index)
             servers.append(try ParameterServer(
                 context: context, bind: addresses[index], weights: Array(initial.parameters), fingerprint: initial.fingerprint,
@@ -144,7 +144,7 @@ struct ShardRun {
         let servers = try servers(context: context, reports: reports)
         let replicas = try (0..<workers).map { _ in
             try Worker(context: context, connect: servers[0].endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         }
         let running = servers.map { server in Task { try await server.run() } }
         let pushes = try await pushCounts(running: replicas)

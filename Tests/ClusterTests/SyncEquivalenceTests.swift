@@ -27,12 +27,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: configuration,
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: workers, maxSteps: steps, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines({ _ in })))
         if transport == "tcp" { #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:")) }
         let replicas = try (0..<workers).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }
@@ -70,12 +70,12 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
         let stranger = try Worker(context: context, connect: server.endpoint, trainingSet: SyncSetUp.dataset(count: 80),
-                                  settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                  settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let error = await #expect(throws: ClusterError.self) { try await stranger.run() }
         guard case .refused(let reason)? = error else {
             Issue.record("expected a refusal, got \(String(describing: error))")
@@ -88,7 +88,7 @@ import ZeroMQ
 
         let workers = try (0..<2).map { _ in
             try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                       settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in
+                       settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in
                 SyncSetUp.network()
             }
         }
@@ -113,7 +113,7 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.sgd),
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(10), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 1, maxSteps: 2, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .lines(serverLog.append)))
         async let finalWeights = server.run()
 
@@ -137,7 +137,7 @@ import ZeroMQ
         raw.close()
 
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         #expect(try await worker.run().pushes == 2)
         _ = try await finalWeights
         #expect(serverLog.lines.contains { $0.contains("dropped a message: protocol version \(MessageHeader.currentVersion + 1) is not supported") }, "\(serverLog.lines)")
@@ -159,10 +159,10 @@ import ZeroMQ
             fingerprint: initial.fingerprint,
             configuration: SyncSetUp.configuration(.adam),
             dataset: DatasetDescription(describing: set, testCount: 0),
-            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(10)),
+            settings: .init(worldSize: 2, maxSteps: 5, joinTimeout: .seconds(30), stepTimeout: .seconds(30)),
             events: .init(logger: .discarding))
         let worker = try Worker(context: context, connect: server.endpoint, trainingSet: set,
-                                settings: Worker.Settings(timeout: .seconds(10), logger: .discarding)) { _ in SyncSetUp.network() }
+                                settings: Worker.Settings(timeout: .seconds(30), logger: .discarding)) { _ in SyncSetUp.network() }
         let workerOutcome = Task { try await worker.run() }
         let serverError = await #expect(throws: ClusterError.self) { try await server.run() }
         #expect(serverError == .joinTimeout(joined: 1, expected: 2, seconds: 30))
