@@ -76,7 +76,7 @@ extension ParameterServer {
         }
         // Sync: the first worker brings shard 0's position, the others must bring the same; fixed ranks: each its own.
         let problem: String? = if let ranks = policy as? any FixedRankPolicy {
-            pushedOut ? move(clockOf: request.slot, to: step, of: ranks) : takeClock(step: step, slot: request.slot, of: ranks)
+            takeClock(step: step, slot: request.slot, of: ranks, pushedOut: pushedOut)
         } else if currentWorldSize == 0 {
             takePosition(step: step, epoch: request.epoch, offset: request.offset)
         } else {
@@ -140,13 +140,14 @@ extension ParameterServer {
         return nil
     }
 
-    /// Async and SSP: a shard resumed from its state file sets the clock of the rank in `slot` to the
-    /// step its worker is at on shard 0 (its share loses or keeps the updates between, as in sync).
-    /// Returns why it cannot (nil: it did, or had it).
-    private func takeClock(step: Int, slot: Int, of ranks: any FixedRankPolicy) -> String? {
+    /// Async and SSP: a shard resumed from its state file, or a worker coming back after another took
+    /// its place (`pushedOut`), sets the clock of the rank in `slot` to the step its worker is at on
+    /// shard 0 (the share loses or keeps the updates between, as in sync). Returns why it cannot (nil:
+    /// it did, or had it).
+    private func takeClock(step: Int, slot: Int, of ranks: any FixedRankPolicy, pushedOut: Bool) -> String? {
         let own = ranks.nextStep(slot: slot)
         guard own != step else { return nil }
-        guard resumedAt != nil else {
+        guard resumedAt != nil || pushedOut else {
             return "shard 1 has rank step \(step) in slot \(slot + 1), this shard \(own): this shard started anew while the others go on; "
                 + "start it with --resume and its state file"
         }
@@ -176,12 +177,6 @@ extension ParameterServer {
             + "from shard 1's step \(step) (shard 1 was resumed)"
         logger.warning("\(line)", metadata: ["rank": "\(request.rank)", "step": "\(step)"])
         perform(policy.admitted(slot: request.slot, in: roster))
-    }
-
-    /// Sets the clock of `slot` to `step` for a worker that comes back after another took its place; nil (it cannot fail).
-    private func move(clockOf slot: Int, to step: Int, of ranks: any FixedRankPolicy) -> String? {
-        ranks.moveClock(slot: slot, to: step)
-        return nil
     }
 
     private func refuseShardJoin(_ identity: [UInt8], _ reason: String) {

@@ -51,15 +51,24 @@ extension Worker {
             } catch let error as ClusterError {
                 throw ClusterError.atShard(name, error)
             }
-            guard let (header, welcome) = answer else { throw ClusterError.shardsDisagree("\(name) said stop while shard 1 welcomed the worker") }
-            try check(welcome, step: header.step, fingerprint: header.fingerprint, of: name, against: assignment,
-                      configuration: configuration, count: ranges[index + 1].count, model: model)
-            follower.rank = assignment.rank
-            follower.configure(for: configuration, parameterCount: ranges[index + 1].count)
-            follower.received(whole: welcome.weights)
-            weights.append(welcome.weights)
+            weights.append(try adopt(answer, from: index, against: assignment, configuration: configuration,
+                                     count: ranges[index + 1].count, model: model))
         }
         return weights
+    }
+
+    /// Follower `index`'s share of the weights from its answer to a shard-join, once its welcome is
+    /// checked against `assignment` and the follower is set up for it; throws when it said stop or differs.
+    private func adopt(_ answer: (WireMessage, Welcome)?, from index: Int, against assignment: Assignment,
+                       configuration: TrainingConfiguration, count: Int, model: Model) throws -> FloatPayload {
+        let name = followerName(index, of: configuration)
+        guard let (header, welcome) = answer else { throw ClusterError.shardsDisagree("\(name) said stop while shard 1 goes on") }
+        try check(welcome, step: header.step, fingerprint: header.fingerprint, of: name, against: assignment,
+                  configuration: configuration, count: count, model: model)
+        followers[index].rank = assignment.rank
+        followers[index].configure(for: configuration, parameterCount: count)
+        followers[index].received(whole: welcome.weights)
+        return welcome.weights
     }
 
     /// Throws, telling the shard, unless its welcome gives the place, step and set-up of shard 0's.
@@ -162,13 +171,9 @@ extension Worker {
             } catch let error as ClusterError {
                 throw ClusterError.atShard(name, error)
             }
-            guard let (header, welcome) = answer else { throw ClusterError.shardsDisagree("\(name) said stop while shard 1 goes on") }
-            try check(welcome, step: header.step, fingerprint: header.fingerprint, of: name, against: place,
-                      configuration: configuration, count: count, model: model)
-            follower.configure(for: configuration, parameterCount: count)
-            follower.received(whole: welcome.weights)
+            let weights = try adopt(answer, from: index, against: place, configuration: configuration, count: count, model: model)
             logger.notice("worker: \(name) took this worker back at step \(place.step)", metadata: ["step": "\(place.step)"])
-            return welcome.weights
+            return weights
         }
     }
 
